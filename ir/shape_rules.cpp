@@ -1,0 +1,347 @@
+// Shape rules: one function per op kind, each computing the result type from the operand types and
+// attributes, or saying in one sentence why the operands do not fit. The table at the bottom is
+// indexed by OpKind, so an op without a rule does not compile.
+#include "ir/graph.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace gptc {
+namespace {
+
+using Types = std::vector<TensorType>;
+using R = Expected<TensorType>;
+
+Diag err(std::string msg) { return Diag{{}, std::move(msg)}; }
+std::string ts(const TensorType& t) { return typeToString(t); }
+
+bool isF32(const TensorType& t) { return t.dtype == DType::f32; }
+
+R needF32(const TensorType& t, const char* what) {
+  if (!isF32(t)) return err(fmt::format("{} must be f32, got {}", what, ts(t)));
+  return t;
+}
+
+/// numpy broadcasting of two shapes (trailing dims aligned; 1 stretches).
+R broadcast2(const TensorType& a, const TensorType& b) {
+  if (a.dtype != b.dtype) return err(fmt::format("dtypes differ: {} and {}", ts(a), ts(b)));
+  size_t n = std::max(a.shape.size(), b.shape.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    size_t oa = n - a.shape.size(), ob = n - b.shape.size();
+    int64_t da = i < oa ? 1 : a.shape[i - oa];
+    int64_t db = i < ob ? 1 : b.shape[i - ob];
+    if (da != db && da != 1 && db != 1)
+      return err(fmt::format("shapes {} and {} do not broadcast (axis {}: {} vs {})", ts(a), ts(b),
+                             int(i) - int(n), da, db));
+    out[i] = da == 1 ? db : da;
+  }
+  return TensorType{a.dtype, out};
+}
+
+/// Normalises a possibly negative axis; -1 when out of range.
+int normAxis(int64_t axis, int rank) {
+  if (axis < 0) axis += rank;
+  return axis >= 0 && axis < rank ? int(axis) : -1;
+}
+
+R arith(const Types& t, const Attrs&) {
+  R r = broadcast2(t[0], t[1]);
+  if (!r) return r;
+  return needF32(*r, "arithmetic operands");
+}
+R unaryF32(const Types& t, const Attrs&) { return needF32(t[0], "the operand"); }
+R gradPair(const Types& t, const Attrs&) {
+  if (!isF32(t[0]) || t[0] != t[1])
+    return err(fmt::format("x and dy must be the same f32 type, got {} and {}", ts(t[0]), ts(t[1])));
+  return t[0];
+}
+
+R infer_Add(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Sub(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Mul(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Div(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Scale(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_Gelu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_Relu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_GeluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
+R infer_ReluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
+
+R infer_Dropout(const Types& t, const Attrs& a) {
+  if (t[1].dtype != DType::i32 || t[1].rank() != 0)
+    return err(fmt::format("dropout's seed must be an i32[] scalar, got {}", ts(t[1])));
+  double p = attrFloat(a, "p");
+  if (!(p >= 0 && p < 1)) return err(fmt::format("dropout p must be in [0, 1), got {}", p));
+  return needF32(t[0], "x");
+}
+
+R infer_MatMul(const Types& t, const Attrs& a) {
+  const TensorType &A = t[0], &B = t[1];
+  if (!isF32(A) || !isF32(B)) return err("matmul operands must be f32");
+  if (A.rank() < 2 || B.rank() < 2)
+    return err(fmt::format("matmul needs operands of rank >= 2, got {} and {}", ts(A), ts(B)));
+  bool ta = attrInt(a, "ta"), tb = attrInt(a, "tb");
+  int ra = A.rank(), rb = B.rank();
+  int64_t M = ta ? A.shape[ra - 1] : A.shape[ra - 2];
+  int64_t K = ta ? A.shape[ra - 2] : A.shape[ra - 1];
+  int64_t Kb = tb ? B.shape[rb - 1] : B.shape[rb - 2];
+  int64_t N = tb ? B.shape[rb - 2] : B.shape[rb - 1];
+  if (K != Kb)
+    return err(fmt::format("matmul contraction dims differ: {} has K={} but {} has K={}", ts(A), K,
+                           ts(B), Kb));
+  Shape batchA(A.shape.begin(), A.shape.end() - 2), batchB(B.shape.begin(), B.shape.end() - 2);
+  if (!batchB.empty() && batchA != batchB)
+    return err(fmt::format("matmul batch dims differ: {} vs {} (b must be 2-D or match a's batch)",
+                           shapeToString(batchA), shapeToString(batchB)));
+  Shape out = batchA;
+  out.push_back(M);
+  out.push_back(N);
+  return TensorType{DType::f32, out};
+}
+
+R infer_Linear(const Types& t, const Attrs&) {
+  const TensorType &x = t[0], &w = t[1], &b = t[2];
+  if (!isF32(x) || !isF32(w) || !isF32(b)) return err("linear operands must be f32");
+  if (x.rank() < 1 || w.rank() != 2 || b.rank() != 1)
+    return err(fmt::format("linear wants x[...,K], w[N,K], b[N], got {}, {}, {}", ts(x), ts(w), ts(b)));
+  if (x.shape.back() != w.shape[1])
+    return err(fmt::format("linear: x has K={} but w {} has K={}", x.shape.back(), ts(w), w.shape[1]));
+  if (b.shape[0] != w.shape[0])
+    return err(fmt::format("linear: bias {} does not match w's N={}", ts(b), w.shape[0]));
+  Shape out = x.shape;
+  out.back() = w.shape[0];
+  return TensorType{DType::f32, out};
+}
+
+R lastAxisParams(const TensorType& x, const TensorType& w, const TensorType& b, const char* op) {
+  if (!isF32(x) || x.rank() < 1) return err(fmt::format("{}: x must be f32 of rank >= 1", op));
+  Shape c{x.shape.back()};
+  if (w.shape != c || b.shape != c || !isF32(w) || !isF32(b))
+    return err(fmt::format("{}: weight and bias must be f32[{}] to match x {}, got {} and {}", op,
+                           x.shape.back(), ts(x), ts(w), ts(b)));
+  return x;
+}
+
+R infer_LayerNorm(const Types& t, const Attrs&) { return lastAxisParams(t[0], t[1], t[2], "layernorm"); }
+R infer_LayerNormGradX(const Types& t, const Attrs&) {
+  if (t[2] != t[0]) return err("layernorm_grad_x: dy must have x's type");
+  R r = lastAxisParams(t[0], t[1], t[1], "layernorm_grad_x");
+  return r;
+}
+R infer_LayerNormGradW(const Types& t, const Attrs&) {
+  if (t[1] != t[0] || !isF32(t[0]) || t[0].rank() < 1)
+    return err("layernorm_grad_w: x and dy must be the same f32 type");
+  return TensorType{DType::f32, {t[0].shape.back()}};
+}
+R infer_Softmax(const Types& t, const Attrs&) {
+  if (t[0].rank() < 1) return err("softmax needs rank >= 1");
+  return needF32(t[0], "x");
+}
+R infer_SoftmaxGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
+R infer_CausalMask(const Types& t, const Attrs&) {
+  if (t[0].rank() < 2) return err(fmt::format("causal_mask needs rank >= 2, got {}", ts(t[0])));
+  return needF32(t[0], "x");
+}
+R infer_MaskFill(const Types& t, const Attrs&) {
+  TensorType keepAsF32{DType::f32, t[1].shape};
+  R r = broadcast2(t[0], keepAsF32);
+  if (!r) return r;
+  if (r->shape != t[0].shape)
+    return err(fmt::format("mask_fill: keep {} must broadcast to x {}", ts(t[1]), ts(t[0])));
+  return needF32(t[0], "x");
+}
+R infer_PadMask(const Types& t, const Attrs&) {
+  if (t[0].dtype != DType::i32) return err(fmt::format("pad_mask needs i32 ids, got {}", ts(t[0])));
+  return TensorType{DType::f32, t[0].shape};
+}
+
+R infer_Reshape(const Types& t, const Attrs& a) {
+  Shape s = attrInts(a, "shape");
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      if (infer >= 0) return err("reshape: at most one -1 in shape");
+      infer = int(i);
+    } else if (s[i] <= 0) {
+      return err(fmt::format("reshape: bad dim {} in {}", s[i], shapeToString(s)));
+    } else {
+      known *= s[i];
+    }
+  }
+  int64_t n = t[0].numel();
+  if (infer >= 0) {
+    if (known == 0 || n % known) return err(fmt::format("reshape: cannot infer -1 for {} elements", n));
+    s[infer] = n / known;
+  }
+  if (numelOf(s) != n)
+    return err(fmt::format("reshape: {} has {} elements but {} has {}", ts(t[0]), n, shapeToString(s),
+                           numelOf(s)));
+  return TensorType{t[0].dtype, s};
+}
+
+R infer_Transpose(const Types& t, const Attrs& a) {
+  const auto& perm = attrInts(a, "perm");
+  if (int(perm.size()) != t[0].rank())
+    return err(fmt::format("transpose: perm has {} entries for rank {}", perm.size(), t[0].rank()));
+  std::vector<bool> seen(perm.size());
+  Shape out;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= t[0].rank() || seen[p]) return err("transpose: perm is not a permutation");
+    seen[p] = true;
+    out.push_back(t[0].shape[p]);
+  }
+  return TensorType{t[0].dtype, out};
+}
+
+R infer_SplitHeads(const Types& t, const Attrs& a) {
+  int64_t h = attrInt(a, "heads");
+  const TensorType& x = t[0];
+  if (x.rank() != 3) return err(fmt::format("split_heads wants [B,T,C], got {}", ts(x)));
+  if (h <= 0 || x.shape[2] % h)
+    return err(fmt::format("split_heads: C={} is not divisible by heads={}", x.shape[2], h));
+  return TensorType{x.dtype, {x.shape[0], h, x.shape[1], x.shape[2] / h}};
+}
+R infer_MergeHeads(const Types& t, const Attrs&) {
+  const TensorType& x = t[0];
+  if (x.rank() != 4) return err(fmt::format("merge_heads wants [B,H,T,D], got {}", ts(x)));
+  return TensorType{x.dtype, {x.shape[0], x.shape[2], x.shape[1] * x.shape[3]}};
+}
+
+R infer_Slice(const Types& t, const Attrs& a) {
+  int axis = normAxis(attrInt(a, "axis"), t[0].rank());
+  if (axis < 0) return err(fmt::format("slice: axis {} out of range for {}", attrInt(a, "axis"), ts(t[0])));
+  int64_t start = attrInt(a, "start"), end = attrInt(a, "end");
+  if (start < 0 || end > t[0].shape[axis] || start >= end)
+    return err(fmt::format("slice: [{}:{}] is empty or outside axis {} of size {}", start, end, axis,
+                           t[0].shape[axis]));
+  TensorType out = t[0];
+  out.shape[axis] = end - start;
+  return out;
+}
+R infer_Pad(const Types& t, const Attrs& a) {
+  int axis = normAxis(attrInt(a, "axis"), t[0].rank());
+  if (axis < 0) return err("pad: axis out of range");
+  if (attrInt(a, "before") < 0 || attrInt(a, "after") < 0) return err("pad: negative padding");
+  TensorType out = t[0];
+  out.shape[axis] += attrInt(a, "before") + attrInt(a, "after");
+  return out;
+}
+R infer_Concat(const Types& t, const Attrs& a) {
+  int axis = normAxis(attrInt(a, "axis"), t[0].rank());
+  if (axis < 0) return err("concat: axis out of range");
+  TensorType out = t[0];
+  for (size_t i = 1; i < t.size(); ++i) {
+    Shape s = t[i].shape;
+    if (t[i].dtype != out.dtype || int(s.size()) != out.rank())
+      return err(fmt::format("concat: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
+    for (int d = 0; d < out.rank(); ++d)
+      if (d != axis && s[d] != t[0].shape[d])
+        return err(fmt::format("concat: operand {} is {}, which differs from {} off axis {}", i,
+                               ts(t[i]), ts(t[0]), axis));
+    out.shape[axis] += s[axis];
+  }
+  return out;
+}
+R infer_Select(const Types& t, const Attrs& a) {
+  int64_t i = attrInt(a, "index");
+  if (t[0].rank() < 1 || i < 0 || i >= t[0].shape[0])
+    return err(fmt::format("select: index {} outside axis 0 of {}", i, ts(t[0])));
+  return TensorType{t[0].dtype, Shape(t[0].shape.begin() + 1, t[0].shape.end())};
+}
+R infer_Stack(const Types& t, const Attrs&) {
+  for (size_t i = 1; i < t.size(); ++i)
+    if (t[i] != t[0]) return err(fmt::format("stack: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
+  Shape s = t[0].shape;
+  s.insert(s.begin(), int64_t(t.size()));
+  return TensorType{t[0].dtype, s};
+}
+R infer_Broadcast(const Types& t, const Attrs& a) {
+  TensorType target{t[0].dtype, attrInts(a, "shape")};
+  R r = broadcast2(t[0], target);
+  if (!r) return r;
+  if (r->shape != target.shape)
+    return err(fmt::format("broadcast: {} does not broadcast to {}", ts(t[0]), shapeToString(target.shape)));
+  return target;
+}
+
+R reduce(const Types& t, const Attrs& a, const char* op) {
+  if (!isF32(t[0])) return err(fmt::format("{} needs f32", op));
+  std::vector<bool> reduced(t[0].rank());
+  for (int64_t ax : attrInts(a, "axes")) {
+    int n = normAxis(ax, t[0].rank());
+    if (n < 0 || reduced[n]) return err(fmt::format("{}: bad or repeated axis {} for {}", op, ax, ts(t[0])));
+    reduced[n] = true;
+  }
+  bool keep = attrInt(a, "keepdims");
+  Shape out;
+  for (int d = 0; d < t[0].rank(); ++d) {
+    if (!reduced[d]) out.push_back(t[0].shape[d]);
+    else if (keep) out.push_back(1);
+  }
+  return TensorType{DType::f32, out};
+}
+R infer_ReduceSum(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_sum"); }
+R infer_ReduceMean(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_mean"); }
+R infer_ReduceMax(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_max"); }
+
+R infer_Embedding(const Types& t, const Attrs&) {
+  if (t[0].dtype != DType::i32) return err(fmt::format("embedding ids must be i32, got {}", ts(t[0])));
+  if (t[1].rank() != 2 || !isF32(t[1])) return err(fmt::format("embedding table must be f32[V,C], got {}", ts(t[1])));
+  Shape s = t[0].shape;
+  s.push_back(t[1].shape[1]);
+  return TensorType{DType::f32, s};
+}
+R infer_EmbeddingGrad(const Types& t, const Attrs& a) {
+  if (t[0].dtype != DType::i32) return err("embedding_grad ids must be i32");
+  Shape want = t[0].shape;
+  if (t[1].rank() != t[0].rank() + 1 ||
+      !std::equal(want.begin(), want.end(), t[1].shape.begin()))
+    return err(fmt::format("embedding_grad: dy {} does not match ids {}", ts(t[1]), ts(t[0])));
+  if (attrInt(a, "rows") <= 0) return err("embedding_grad: rows must be positive");
+  return TensorType{DType::f32, {attrInt(a, "rows"), t[1].shape.back()}};
+}
+R infer_Sinusoidal(const Types&, const Attrs& a) {
+  int64_t rows = attrInt(a, "rows"), dim = attrInt(a, "dim");
+  if (rows <= 0 || dim <= 0 || dim % 2) return err("sinusoidal: rows > 0 and an even dim > 0 needed");
+  return TensorType{DType::f32, {rows, dim}};
+}
+R xentCheck(const TensorType& logits, const TensorType& targets, const Attrs& a) {
+  if (!isF32(logits) || logits.rank() < 1) return err("cross_entropy: logits must be f32[...,V]");
+  if (targets.dtype != DType::i32) return err(fmt::format("cross_entropy: targets must be i32, got {}", ts(targets)));
+  Shape rows(logits.shape.begin(), logits.shape.end() - 1);
+  if (rows != targets.shape)
+    return err(fmt::format("cross_entropy: targets {} do not match logits {}", ts(targets), ts(logits)));
+  int64_t classes = attrInt(a, "classes");
+  if (classes < 0 || classes > logits.shape.back())
+    return err(fmt::format("cross_entropy: classes={} outside 0..{}", classes, logits.shape.back()));
+  return TensorType{DType::f32, {}};
+}
+R infer_CrossEntropy(const Types& t, const Attrs& a) { return xentCheck(t[0], t[1], a); }
+R infer_CrossEntropyGrad(const Types& t, const Attrs& a) {
+  R r = xentCheck(t[0], t[1], a);
+  if (!r) return r;
+  if (t[2] != TensorType{DType::f32, {}}) return err("cross_entropy_grad: dloss must be f32[]");
+  return t[0];
+}
+R infer_Fill(const Types&, const Attrs& a) {
+  for (int64_t d : attrInts(a, "shape"))
+    if (d <= 0) return err("fill: dims must be positive");
+  return TensorType{DType::f32, attrInts(a, "shape")};
+}
+
+using Rule = R (*)(const Types&, const Attrs&);
+constexpr Rule kRules[] = {
+#define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &infer_##E,
+#include "ir/ops.def"
+#undef OP
+};
+static_assert(sizeof(kRules) / sizeof(kRules[0]) == kNumOpKinds);
+
+} // namespace
+
+Expected<TensorType> inferType(OpKind kind, const std::vector<TensorType>& operands, const Attrs& attrs) {
+  return kRules[static_cast<size_t>(kind)](operands, attrs);
+}
+
+} // namespace gptc

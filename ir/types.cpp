@@ -1,0 +1,25 @@
+#include "ir/types.h"
+
+#include <fmt/format.h>
+
+namespace gptc {
+
+int64_t numelOf(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+int64_t TensorType::numel() const { return numelOf(shape); }
+
+const char* dtypeName(DType d) { return d == DType::f32 ? "f32" : "i32"; }
+
+std::string shapeToString(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string typeToString(const TensorType& t) { return dtypeName(t.dtype) + shapeToString(t.shape); }
+
+} // namespace gptc

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what gptc needs from Debian's packages (only what is missing), then configures and builds.
+# Idempotent and quick when everything is present.
+#   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}; shift || true
+
+need=()
+for p in cmake g++ make llvm-19-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libpcre2-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)"

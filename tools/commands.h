@@ -1,0 +1,10 @@
+// The gptc subcommands. Each parses its own flags (CLI11) and returns the process exit code:
+// 0 success, 1 a failure while running, 2 bad usage or bad input (one line on stderr).
+#pragma once
+
+namespace gptc::tools {
+
+int cmdCompile(int argc, char** argv); // tools/cmd_compile.cpp: gptc compile MODEL.graph ...
+int cmdRun(int argc, char** argv);     // tools/cmd_run.cpp:     gptc run [MODEL.graph] --eval|--train|--generate
+
+} // namespace gptc::tools
