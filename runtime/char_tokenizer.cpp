@@ -10,8 +10,10 @@ namespace {
 /// "0x0a ('\n')" style description of a byte for error messages.
 std::string describeByte(uint8_t b) {
   char buf[32];
-  if (b >= 0x20 && b < 0x7F) std::snprintf(buf, sizeof buf, "0x%02x ('%c')", b, char(b));
-  else std::snprintf(buf, sizeof buf, "0x%02x", b);
+  if (b >= 0x20 && b < 0x7F)
+    std::snprintf(buf, sizeof buf, "0x%02x ('%c')", b, char(b));
+  else
+    std::snprintf(buf, sizeof buf, "0x%02x", b);
   return buf;
 }
 
@@ -21,12 +23,14 @@ constexpr size_t kHeaderBytes = 12; // magic, version, count
 
 CharTokenizer::CharTokenizer(std::vector<uint8_t> symbols) : symbols_(std::move(symbols)) {
   idOf_.fill(-1);
-  for (size_t i = 0; i < symbols_.size(); ++i) idOf_[symbols_[i]] = int32_t(i);
+  for (size_t i = 0; i < symbols_.size(); ++i)
+    idOf_[symbols_[i]] = int32_t(i);
 }
 
 CharTokenizer CharTokenizer::fromText(std::string_view text) {
   std::array<bool, 256> present{};
-  for (char c : text) present[uint8_t(c)] = true;
+  for (char c : text)
+    present[uint8_t(c)] = true;
   std::vector<uint8_t> symbols;
   for (int b = 0; b < 256; ++b)
     if (present[size_t(b)]) symbols.push_back(uint8_t(b));
