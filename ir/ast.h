@@ -80,8 +80,9 @@ struct ConstDecl {
   SourceLoc loc;
 };
 
-struct Decl { // input or param
+struct Decl { // input, param or state
   bool isParam = false;
+  bool isState = false; // persistent, not trained (optimizer moments, KV caches)
   std::string name;
   TypeExpr type;
   std::string init = "normal"; // normal | zeros | ones

@@ -168,7 +168,7 @@ private:
     int id;
     if (d.isParam) {
       ParamInit init;
-      if (t.dtype != DType::f32) fail("parameters must be f32", d.type.loc);
+      if (t.dtype != DType::f32) fail("parameters and state must be f32", d.type.loc);
       if (d.init == "zeros") init.kind = ParamInit::Zeros;
       else if (d.init == "ones") init.kind = ParamInit::Ones;
       else {
@@ -176,7 +176,7 @@ private:
         init.stddev = d.initArg ? evalC(*d.initArg, nullptr).v : 0.02;
         if (!(init.stddev >= 0)) fail("normal(std) needs std >= 0", d.initArg->loc);
       }
-      id = g_.addParam(d.name, t, init, d.origin);
+      id = d.isState ? g_.addState(d.name, t, init, d.origin) : g_.addParam(d.name, t, init, d.origin);
     } else {
       id = g_.addInput(d.name, t, d.origin);
     }

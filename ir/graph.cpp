@@ -24,6 +24,12 @@ int Graph::addParam(const std::string& name, TensorType type, ParamInit init, So
   return id;
 }
 
+int Graph::addState(const std::string& name, TensorType type, ParamInit init, SourceLoc loc) {
+  int id = addParam(name, std::move(type), init, std::move(loc));
+  values[id].kind = ValueKind::State;
+  return id;
+}
+
 std::string completeAttrs(OpKind kind, Attrs& attrs) {
   const OpInfo& info = opInfo(kind);
   for (const auto& [name, value] : attrs) {

@@ -16,7 +16,9 @@
 
 namespace gptc {
 
-enum class ValueKind : uint8_t { Input, Param, Op };
+/// Input: fed each step. Param: trained, persistent. State: persistent but not trained (optimizer
+/// moments, KV caches), starts as its init says. Op: the result of a node.
+enum class ValueKind : uint8_t { Input, Param, State, Op };
 
 /// How a parameter starts (GPT-2's scheme: normal(0.02), residual projections scaled, ones, zeros).
 struct ParamInit {
@@ -56,6 +58,7 @@ public:
 
   int addInput(const std::string& name, TensorType type, SourceLoc loc = {});
   int addParam(const std::string& name, TensorType type, ParamInit init, SourceLoc loc = {});
+  int addState(const std::string& name, TensorType type, ParamInit init, SourceLoc loc = {});
 
   /// Adds a node: checks operand count and attributes against the op table, fills attribute defaults
   /// and infers the result type with the op's shape rule. `name` empty: a fresh numbered name.

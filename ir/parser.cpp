@@ -158,7 +158,7 @@ private:
   }
 };
 
-const char* kKeywords[] = {"const", "input", "param", "block", "output", "update",
+const char* kKeywords[] = {"const", "input", "param", "state", "block", "output", "update",
                            "return", "repeat", "in", "init"};
 
 class Parser {
@@ -226,7 +226,7 @@ private:
            t.loc);
     if (!t.percent) {
       if (t.text == "const") return constDecl();
-      if (t.text == "input" || t.text == "param") return decl();
+      if (t.text == "input" || t.text == "param" || t.text == "state") return decl();
       if (t.text == "block") return block();
       if (t.text == "update") return update();
       if (t.text == "output" && peek(1).kind == Tok::Ident && !isPunct("=", 2) && !isPunct(":", 2)) {
@@ -259,13 +259,14 @@ private:
   void decl() {
     ast::Decl d;
     Token kw = take();
-    d.isParam = kw.text == "param";
+    d.isParam = kw.text == "param" || kw.text == "state";
+    d.isState = kw.text == "state";
     d.loc = kw.loc;
     d.name = expectName(d.isParam ? "a parameter name" : "an input name").text;
     expectPunct(":", "before the type");
     d.type = typeExpr();
     if (isKeyword("init")) {
-      if (!d.isParam) fail("only a param has an init", peek().loc);
+      if (!d.isParam) fail("only a param or state has an init", peek().loc);
       take();
       Token how = expectName("normal(STD), zeros or ones");
       d.init = how.text;

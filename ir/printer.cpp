@@ -24,8 +24,14 @@ void finishLine(std::string& out, std::string line, const std::string& comment) 
 std::string printGraph(const Graph& g, const PrintOptions& opts) {
   std::string out;
   int inputs = 0, params = 0;
-  for (const Value& v : g.values) (v.kind == ValueKind::Input ? inputs : params) += v.kind != ValueKind::Op;
-  out += fmt::format("# gptc graph: {} inputs, {} params, {} ops\n", inputs, params, g.nodes.size());
+  int states = 0;
+  for (const Value& v : g.values) {
+    inputs += v.kind == ValueKind::Input;
+    params += v.kind == ValueKind::Param;
+    states += v.kind == ValueKind::State;
+  }
+  out += fmt::format("# gptc graph: {} inputs, {} params, {}{} ops\n", inputs, params,
+                     states ? fmt::format("{} state, ", states) : "", g.nodes.size());
   auto comment = [&](int id, const SourceLoc& loc) {
     std::string c = opts.locations ? locText(loc) : "";
     if (opts.annotate) {
@@ -37,9 +43,11 @@ std::string printGraph(const Graph& g, const PrintOptions& opts) {
   for (size_t i = 0; i < g.values.size(); ++i) {
     const Value& v = g.values[i];
     if (v.kind == ValueKind::Op) continue;
-    std::string line = fmt::format("{} {} : {}", v.kind == ValueKind::Param ? "param" : "input", v.name,
-                                   typeToString(v.type));
-    if (v.kind == ValueKind::Param) {
+    const char* keyword = v.kind == ValueKind::Param   ? "param"
+                          : v.kind == ValueKind::State ? "state"
+                                                       : "input";
+    std::string line = fmt::format("{} {} : {}", keyword, v.name, typeToString(v.type));
+    if (v.kind != ValueKind::Input) {
       if (v.init.kind == ParamInit::Zeros) line += " init zeros";
       else if (v.init.kind == ParamInit::Ones) line += " init ones";
       else line += " init normal(" + attrValueToString(AttrValue(v.init.stddev)) + ")";
