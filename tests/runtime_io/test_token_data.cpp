@@ -60,7 +60,7 @@ TEST_CASE("tokens: malformed llm.c shards") {
   trailing.push_back(1);
   expectError(trailing, "trailing");
   auto magic = bytes;
-  magic[0] = 0x39; // 20240520 = 0x0134D548 -> 0x0134D539 = 20240441
+  magic[0] = 0x39; // 20240520 = 0x0134D888 -> 0x0134D839 = 20240441
   expectError(magic, "bad magic 20240441 (expected 20240520)");
   auto version = bytes;
   version[4] = 2;
