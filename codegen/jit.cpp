@@ -19,10 +19,12 @@
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/IRReader/IRReader.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/SHA256.h>
+#include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
@@ -49,7 +51,9 @@ bool fail(std::string* err, std::string msg) {
   return false;
 }
 
-std::string toString(llvm::Error e) { return llvm::toString(std::move(e)); }
+std::string errText(llvm::Error e) {
+  return llvm::toString(std::move(e));
+}
 
 std::string defaultCacheDir() {
   if (const char* d = std::getenv("GPTC_CACHE_DIR")) {
@@ -73,7 +77,8 @@ public:
   std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module* m) override {
     std::string path = pathFor(m->getModuleIdentifier());
     if (path.empty()) return nullptr;
-    auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+    auto buf =
+        llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
     if (!buf) return nullptr;
     return std::move(*buf);
   }
@@ -139,10 +144,14 @@ std::string cacheKey(const std::string& irText, const HostTarget& host, int optL
 
 llvm::CodeGenOptLevel codeGenLevel(int opt) {
   switch (opt) {
-  case 0: return llvm::CodeGenOptLevel::None;
-  case 1: return llvm::CodeGenOptLevel::Less;
-  case 2: return llvm::CodeGenOptLevel::Default;
-  default: return llvm::CodeGenOptLevel::Aggressive;
+  case 0:
+    return llvm::CodeGenOptLevel::None;
+  case 1:
+    return llvm::CodeGenOptLevel::Less;
+  case 2:
+    return llvm::CodeGenOptLevel::Default;
+  default:
+    return llvm::CodeGenOptLevel::Aggressive;
   }
 }
 
@@ -152,7 +161,7 @@ struct Jit::Impl {
   JitOptions options;
   std::optional<llvm::orc::JITTargetMachineBuilder> jtmb;
   std::unique_ptr<llvm::TargetMachine> tm; // drives the O3 pipeline's cost model
-  DiskObjectCache cache;                    // must outlive `jit` (its compiler points here)
+  DiskObjectCache cache;                   // must outlive `jit` (its compiler points here)
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::string irBefore, irAfter, asmText;
   JitStats stats;
@@ -183,7 +192,7 @@ struct Jit::Impl {
 
   bool emitAssembly(const llvm::Module& m, std::string* out, std::string* err) {
     auto asmTm = jtmb->createTargetMachine();
-    if (!asmTm) return fail(err, "cannot create target machine: " + toString(asmTm.takeError()));
+    if (!asmTm) return fail(err, "cannot create target machine: " + errText(asmTm.takeError()));
     std::unique_ptr<llvm::Module> clone = llvm::CloneModule(m); // codegen mutates its module
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
@@ -204,9 +213,9 @@ std::unique_ptr<Jit> Jit::create(const JitOptions& options, std::string* err) {
   std::unique_ptr<Jit> j(new Jit());
   Impl& I = *j->impl_;
   I.options = options;
-  I.cache.setDirectory(options.useCache ? (options.cacheDir.empty() ? defaultCacheDir()
-                                                                     : options.cacheDir)
-                                        : std::string());
+  I.cache.setDirectory(options.useCache
+                           ? (options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir)
+                           : std::string());
 
   const HostTarget& host = hostTarget();
   llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(host.triple)};
@@ -214,33 +223,33 @@ std::unique_ptr<Jit> Jit::create(const JitOptions& options, std::string* err) {
   std::vector<std::string> feats;
   llvm::SmallVector<llvm::StringRef, 64> parts;
   llvm::StringRef(host.features).split(parts, ',', -1, false);
-  for (llvm::StringRef p : parts) feats.push_back(p.str());
+  for (llvm::StringRef p : parts)
+    feats.push_back(p.str());
   jtmb.addFeatures(feats);
   jtmb.setCodeGenOptLevel(codeGenLevel(options.optLevel));
   I.jtmb = jtmb;
 
   auto tm = jtmb.createTargetMachine();
   if (!tm) {
-    fail(err, "cannot create target machine for " + host.triple + ": " + toString(tm.takeError()));
+    fail(err, "cannot create target machine for " + host.triple + ": " + errText(tm.takeError()));
     return nullptr;
   }
   I.tm = std::move(*tm);
 
   DiskObjectCache* cache = &I.cache;
-  auto jit =
-      llvm::orc::LLJITBuilder()
-          .setJITTargetMachineBuilder(jtmb)
-          .setCompileFunctionCreator(
-              [cache](llvm::orc::JITTargetMachineBuilder b)
-                  -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
-                auto ctm = b.createTargetMachine();
-                if (!ctm) return ctm.takeError();
-                return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(
-                    std::move(*ctm), cache->enabled() ? cache : nullptr);
-              })
-          .create();
+  auto jit = llvm::orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(jtmb)
+                 .setCompileFunctionCreator(
+                     [cache](llvm::orc::JITTargetMachineBuilder b)
+                         -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+                       auto ctm = b.createTargetMachine();
+                       if (!ctm) return ctm.takeError();
+                       return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(
+                           std::move(*ctm), cache->enabled() ? cache : nullptr);
+                     })
+                 .create();
   if (!jit) {
-    fail(err, "cannot create LLJIT: " + toString(jit.takeError()));
+    fail(err, "cannot create LLJIT: " + errText(jit.takeError()));
     return nullptr;
   }
   I.jit = std::move(*jit);
@@ -250,7 +259,7 @@ std::unique_ptr<Jit> Jit::create(const JitOptions& options, std::string* err) {
   auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       I.jit->getDataLayout().getGlobalPrefix());
   if (!gen) {
-    fail(err, "cannot search the process for symbols: " + toString(gen.takeError()));
+    fail(err, "cannot search the process for symbols: " + errText(gen.takeError()));
     return nullptr;
   }
   I.jit->getMainJITDylib().addGenerator(std::move(*gen));
@@ -285,7 +294,7 @@ bool Jit::addModule(ModuleBuilder&& builder, std::string* err) {
     if (std::unique_ptr<llvm::MemoryBuffer> obj = I.cache.getObject(m.get())) {
       m.reset();
       if (auto e = I.jit->addObjectFile(std::move(obj)))
-        return fail(err, "cannot add cached object for '" + name + "': " + toString(std::move(e)));
+        return fail(err, "cannot add cached object for '" + name + "': " + errText(std::move(e)));
       I.stats.cacheHits++;
       return true;
     }
@@ -306,16 +315,32 @@ bool Jit::addModule(ModuleBuilder&& builder, std::string* err) {
     if (!I.emitAssembly(*m, &I.asmText, err)) return false;
   }
   I.stats.cacheMisses++;
-  if (auto e = I.jit->addIRModule(llvm::orc::ThreadSafeModule(
-          std::move(m), llvm::orc::ThreadSafeContext(std::move(ctx)))))
-    return fail(err, "cannot add module '" + name + "': " + toString(std::move(e)));
+  if (auto e = I.jit->addIRModule(
+          llvm::orc::ThreadSafeModule(std::move(m), llvm::orc::ThreadSafeContext(std::move(ctx)))))
+    return fail(err, "cannot add module '" + name + "': " + errText(std::move(e)));
   return true;
+}
+
+bool Jit::addModuleFromIR(std::string_view irText, std::string_view name, std::string* err) {
+  auto ctx = std::make_unique<llvm::LLVMContext>();
+  llvm::SMDiagnostic diag;
+  auto buf = llvm::MemoryBuffer::getMemBuffer(llvm::StringRef(irText.data(), irText.size()),
+                                              llvm::StringRef(name.data(), name.size()),
+                                              /*RequiresNullTerminator=*/false);
+  std::unique_ptr<llvm::Module> parsed = llvm::parseIR(buf->getMemBufferRef(), diag, *ctx);
+  if (!parsed) {
+    return fail(err, std::string(name) + ":" + std::to_string(diag.getLineNo()) + ":" +
+                         std::to_string(diag.getColumnNo() + 1) +
+                         ": error: " + diag.getMessage().str());
+  }
+  parsed->setModuleIdentifier(llvm::StringRef(name.data(), name.size()));
+  return addModule(ModuleBuilder::adopt(std::move(ctx), std::move(parsed)), err);
 }
 
 void* Jit::lookup(std::string_view name, std::string* err) {
   auto addr = impl_->jit->lookup(llvm::StringRef(name.data(), name.size()));
   if (!addr) {
-    fail(err, "symbol '" + std::string(name) + "' not found: " + toString(addr.takeError()));
+    fail(err, "symbol '" + std::string(name) + "' not found: " + errText(addr.takeError()));
     return nullptr;
   }
   return addr->toPtr<void*>();
@@ -326,19 +351,32 @@ bool Jit::defineAbsolute(std::string_view name, void* address, std::string* err)
   llvm::orc::SymbolMap syms;
   syms[I.jit->mangleAndIntern(llvm::StringRef(name.data(), name.size()))] =
       llvm::orc::ExecutorSymbolDef(llvm::orc::ExecutorAddr::fromPtr(address),
-                                   llvm::JITSymbolFlags::Exported |
-                                       llvm::JITSymbolFlags::Callable);
+                                   llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable);
   if (auto e = I.jit->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(syms))))
-    return fail(err, "cannot define '" + std::string(name) + "': " + toString(std::move(e)));
+    return fail(err, "cannot define '" + std::string(name) + "': " + errText(std::move(e)));
   return true;
 }
 
-std::string Jit::irBeforeOptimization() const { return impl_->irBefore; }
-std::string Jit::irAfterOptimization() const { return impl_->irAfter; }
-std::string Jit::assembly() const { return impl_->asmText; }
-std::string Jit::cpuName() const { return hostTarget().cpu; }
-std::string Jit::cpuFeatures() const { return hostTarget().features; }
-std::string Jit::cacheDirectory() const { return impl_->cache.directory(); }
-JitStats Jit::stats() const { return impl_->stats; }
+std::string Jit::irBeforeOptimization() const {
+  return impl_->irBefore;
+}
+std::string Jit::irAfterOptimization() const {
+  return impl_->irAfter;
+}
+std::string Jit::assembly() const {
+  return impl_->asmText;
+}
+std::string Jit::cpuName() const {
+  return hostTarget().cpu;
+}
+std::string Jit::cpuFeatures() const {
+  return hostTarget().features;
+}
+std::string Jit::cacheDirectory() const {
+  return impl_->cache.directory();
+}
+JitStats Jit::stats() const {
+  return impl_->stats;
+}
 
 } // namespace gptc::codegen

@@ -27,12 +27,12 @@ class ModuleBuilder; // codegen/llvm_context.h (LLVM-facing)
 ///   LLVM version, cache format version). Files are written atomically (temp file + rename).
 struct JitOptions {
   bool useCache = true;
-  std::string cacheDir;    ///< empty: the default directory described above
+  std::string cacheDir; ///< empty: the default directory described above
   /// Keep the LLVM IR text before and after the O3 pipeline / the assembly of every module.
   /// While capturing, the cache is written but not read, so the dumps are always complete.
   bool captureIR = false;
   bool captureAsm = false;
-  int optLevel = 3;        ///< 0..3: the PassBuilder default pipeline and codegen level
+  int optLevel = 3; ///< 0..3: the PassBuilder default pipeline and codegen level
 };
 
 /// Counters, for tests and `--stats`.
@@ -56,6 +56,10 @@ public:
   /// of one of its symbols (a cache miss writes the object file then).
   bool addModule(ModuleBuilder&& module, std::string* err);
 
+  /// Parses textual LLVM IR (a .ll file's contents) into a module and adds it as addModule does.
+  /// For tests and for loading hand-written helpers; `name` is used in error messages.
+  bool addModuleFromIR(std::string_view irText, std::string_view name, std::string* err);
+
   /// Address of a symbol defined by an added module (or by the process / defineAbsolute),
   /// or nullptr and *err (if given).
   void* lookup(std::string_view name, std::string* err = nullptr);
@@ -64,8 +68,7 @@ public:
   /// Symbols of the process itself (libc, libgomp, ...) resolve without this.
   bool defineAbsolute(std::string_view name, void* address, std::string* err);
 
-  /// With JitOptions::captureIR: the IR of every module added so far, before/after O3. Modules
-  /// that came from the cache are listed as such (nothing was optimised).
+  /// With JitOptions::captureIR: the IR of every module added so far, before/after O3.
   std::string irBeforeOptimization() const;
   std::string irAfterOptimization() const;
   /// With JitOptions::captureAsm: the assembly of every module added so far.

@@ -51,7 +51,9 @@ llvm::FastMathFlags fastMathPolicy() {
   return f;
 }
 
-void applyFastMathPolicy(llvm::IRBuilderBase& b) { b.setFastMathFlags(fastMathPolicy()); }
+void applyFastMathPolicy(llvm::IRBuilderBase& b) {
+  b.setFastMathFlags(fastMathPolicy());
+}
 
 void applyTargetAttributes(llvm::Function& f) {
   const HostTarget& h = hostTarget();
@@ -70,7 +72,17 @@ ModuleBuilder::ModuleBuilder(std::string_view name)
   module_->setTargetTriple(hostTarget().triple);
 }
 
-ModuleBuilder::~ModuleBuilder() { module_.reset(); } // before the context
+ModuleBuilder ModuleBuilder::adopt(std::unique_ptr<llvm::LLVMContext> ctx,
+                                   std::unique_ptr<llvm::Module> module) {
+  ModuleBuilder mb;
+  mb.ctx_ = std::move(ctx);
+  mb.module_ = std::move(module);
+  return mb;
+}
+
+ModuleBuilder::~ModuleBuilder() {
+  module_.reset();
+} // before the context
 ModuleBuilder::ModuleBuilder(ModuleBuilder&&) noexcept = default;
 ModuleBuilder& ModuleBuilder::operator=(ModuleBuilder&& o) noexcept {
   module_.reset();
@@ -81,8 +93,8 @@ ModuleBuilder& ModuleBuilder::operator=(ModuleBuilder&& o) noexcept {
 
 static llvm::Function* makeFunction(llvm::Module& m, llvm::FunctionType* type,
                                     std::string_view name, llvm::GlobalValue::LinkageTypes link) {
-  auto* f = llvm::Function::Create(type, link, llvm::Twine(llvm::StringRef(name.data(), name.size())),
-                                   m);
+  auto* f =
+      llvm::Function::Create(type, link, llvm::Twine(llvm::StringRef(name.data(), name.size())), m);
   applyTargetAttributes(*f);
   return f;
 }

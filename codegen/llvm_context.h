@@ -65,11 +65,16 @@ public:
   /// Same, internal linkage (helpers that only the module's own functions call).
   llvm::Function* createInternalFunction(llvm::FunctionType* type, std::string_view name);
 
+  /// Wraps an existing module (e.g. parsed from text) and the context it lives in.
+  static ModuleBuilder adopt(std::unique_ptr<llvm::LLVMContext> ctx,
+                             std::unique_ptr<llvm::Module> module);
+
   /// Used by Jit::addModule.
   std::unique_ptr<llvm::LLVMContext> takeContext() { return std::move(ctx_); }
   std::unique_ptr<llvm::Module> takeModule() { return std::move(module_); }
 
 private:
+  ModuleBuilder() = default;
   // Declaration order matters: the module must die before its context.
   std::unique_ptr<llvm::LLVMContext> ctx_;
   std::unique_ptr<llvm::Module> module_;
