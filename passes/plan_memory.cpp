@@ -1,0 +1,340 @@
+#include "passes/plan_memory.h"
+
+#include "passes/liveness.h"
+#include "passes/schedule.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <functional>
+#include <map>
+#include <numeric>
+
+namespace gptc {
+namespace {
+
+struct Buffer {
+  int value;      // storage owner
+  int64_t bytes;  // aligned
+  int start, end; // inclusive schedule positions
+};
+
+bool overlapsInTime(const Buffer& a, const Buffer& b) {
+  return a.start <= b.end && b.start <= a.end;
+}
+
+/// Best-fit placement in the given order: each buffer goes into the smallest gap (among buffers
+/// already placed and live at the same time) that holds it, else at the top.
+int64_t place(const std::vector<Buffer>& bufs, const std::vector<int>& order,
+              std::vector<int64_t>& offsets) {
+  offsets.assign(bufs.size(), -1);
+  std::vector<int> placed;
+  int64_t top = 0;
+  std::vector<std::pair<int64_t, int64_t>> busy; // [offset, end) of conflicting placed buffers
+  for (int i : order) {
+    const Buffer& b = bufs[i];
+    busy.clear();
+    for (int j : placed)
+      if (overlapsInTime(b, bufs[j])) busy.push_back({offsets[j], offsets[j] + bufs[j].bytes});
+    std::sort(busy.begin(), busy.end());
+    int64_t bestOffset = -1, bestGap = INT64_MAX, cursor = 0;
+    for (auto [lo, hi] : busy) {
+      if (lo > cursor) {
+        int64_t gap = lo - cursor;
+        if (gap >= b.bytes && gap < bestGap) {
+          bestGap = gap;
+          bestOffset = cursor;
+        }
+      }
+      cursor = std::max(cursor, hi);
+    }
+    if (bestOffset < 0) bestOffset = cursor; // above everything live with it
+    offsets[i] = bestOffset;
+    top = std::max(top, bestOffset + b.bytes);
+    placed.push_back(i);
+  }
+  return top;
+}
+
+} // namespace
+
+IntervalPlacement placeIntervals(const std::vector<BufferInterval>& intervals, int64_t lowerBound) {
+  std::vector<Buffer> bufs;
+  for (const BufferInterval& b : intervals)
+    bufs.push_back({-1, b.bytes, b.start, b.end});
+  using Order = std::pair<const char*, std::function<bool(const Buffer&, const Buffer&)>>;
+  std::vector<Order> orders = {
+      {"largest first", [](const Buffer& a, const Buffer& b) { return a.bytes > b.bytes; }},
+      {"longest-lived first",
+       [](const Buffer& a, const Buffer& b) { return a.end - a.start > b.end - b.start; }},
+      {"largest area first",
+       [](const Buffer& a, const Buffer& b) {
+         return a.bytes * (a.end - a.start + 1) > b.bytes * (b.end - b.start + 1);
+       }},
+      {"earliest first", [](const Buffer& a, const Buffer& b) { return a.start < b.start; }},
+  };
+  IntervalPlacement best;
+  best.bytes = bufs.empty() ? 0 : INT64_MAX;
+  std::vector<int64_t> trial;
+  for (const auto& [name, less] : orders) {
+    if (bufs.empty()) break;
+    std::vector<int> order(bufs.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return less(bufs[a], bufs[b]); });
+    int64_t top = place(bufs, order, trial);
+    best.tried.push_back({name, top});
+    if (top < best.bytes) {
+      best.bytes = top;
+      best.strategy = name;
+      best.offsets = trial;
+    }
+    if (best.bytes <= lowerBound) break; // optimal: no order can do better
+  }
+  return best;
+}
+
+const char* regionName(Region r) {
+  switch (r) {
+  case Region::Persistent:
+    return "persistent";
+  case Region::Input:
+    return "input";
+  case Region::Arena:
+    return "arena";
+  }
+  return "?";
+}
+
+static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
+  MemoryPlan plan;
+  plan.planned = !naive;
+  StorageInfo s = analyzeViews(g);
+  plan.schedule = naive || !opts.reorder ? programOrder(g) : scheduleForMemory(g, s);
+  int steps = int(plan.schedule.size());
+  std::vector<bool> isOutputRoot(g.values.size(), false);
+  // The naive sum (llm.c-style): every value that is not a view gets its own buffer.
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
+      plan.naiveBytes += alignUp(g.type(int(v)).bytes());
+
+  // (3) in-place reuse, decided in schedule order with intervals kept up to date.
+  if (!naive && opts.inPlace) {
+    Intervals iv = computeIntervals(g, plan.schedule, s);
+    for (int o : g.outputs)
+      isOutputRoot[s.root[o]] = true;
+    for (int p = 0; p < steps; ++p) {
+      const Node& node = g.nodes[plan.schedule[p]];
+      const OpInfo& info = opInfo(node.kind);
+      if (!info.inPlace || s.viewOf[node.result] >= 0 || node.operands.empty()) continue;
+      int x = node.operands[0], rx = s.root[x], r = node.result;
+      auto refuse = [&](const std::string& why) {
+        if (opts.explain)
+          plan.refusedReuse.push_back(fmt::format("%{} = {}(%{}, ...): {}", g.values[r].name,
+                                                  opName(node.kind), g.values[x].name, why));
+      };
+      if (g.values[rx].kind != ValueKind::Op) {
+        refuse(fmt::format("operand is {} ({}), not an arena temporary", g.values[x].name,
+                           g.values[rx].kind == ValueKind::Input ? "an input" : "persistent"));
+        continue;
+      }
+      if (g.type(x).bytes() != g.type(r).bytes()) {
+        refuse("operand and result differ in size (broadcast)");
+        continue;
+      }
+      if (isOutputRoot[rx]) {
+        refuse("operand is an output, read after the step");
+        continue;
+      }
+      if (iv.end[rx] != p) {
+        refuse(fmt::format("operand is still read later (last read at step {}, this op at {})",
+                           iv.end[rx], p));
+        continue;
+      }
+      bool shared = false;
+      for (size_t k = 1; k < node.operands.size(); ++k)
+        shared |= s.root[node.operands[k]] == rx;
+      if (shared) {
+        refuse("another operand shares the operand's bytes");
+        continue;
+      }
+      s.viewOf[r] = x;
+      iv.end[rx] = std::max(iv.end[rx], iv.end[r]);
+      isOutputRoot[rx] = isOutputRoot[rx] || isOutputRoot[r];
+      // values that viewed r now view through x: re-resolve roots below
+      for (size_t v = 0; v < g.values.size(); ++v)
+        if (s.root[v] == r) s.root[v] = rx;
+    }
+  }
+  resolveRoots(s);
+  Intervals iv = computeIntervals(g, plan.schedule, s);
+
+  // Regions for declarations: persistent (params, state) and inputs, in declaration order.
+  plan.placement.assign(g.values.size(), {});
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const Value& val = g.values[v];
+    ValuePlacement& pl = plan.placement[v];
+    pl.bytes = val.type.bytes();
+    if (val.kind == ValueKind::Op) continue;
+    int64_t& top = val.kind == ValueKind::Input ? plan.inputBytes : plan.persistentBytes;
+    pl.region = val.kind == ValueKind::Input ? Region::Input : Region::Persistent;
+    pl.offset = top;
+    top += alignUp(pl.bytes);
+  }
+
+  // (4) arena buffers and the lower bound.
+  std::vector<Buffer> bufs;
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
+      bufs.push_back({int(v), alignUp(g.values[v].type.bytes()), iv.start[v],
+                      std::max(iv.start[v], iv.end[v])});
+  std::vector<int64_t> liveAt(steps + 1, 0);
+  for (const Buffer& b : bufs) {
+    for (int p = b.start; p <= b.end && p <= steps; ++p)
+      liveAt[p] += b.bytes;
+  }
+  for (int p = 0; p <= steps; ++p)
+    if (liveAt[p] > plan.lowerBound) {
+      plan.lowerBound = liveAt[p];
+      plan.peakPosition = p;
+    }
+  if (naive) {
+    // llm.c-style: the naive sum of every temporary, each its own buffer.
+    plan.naiveBytes = 0;
+    for (size_t v = 0; v < g.values.size(); ++v)
+      if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
+        plan.naiveBytes += alignUp(g.type(int(v)).bytes());
+  }
+
+  // (5) placement.
+  std::vector<int64_t> offsets;
+  if (naive) {
+    offsets.resize(bufs.size());
+    int64_t top = 0;
+    for (size_t i = 0; i < bufs.size(); ++i) {
+      offsets[i] = top;
+      top += bufs[i].bytes;
+    }
+    plan.arenaBytes = top;
+    plan.strategy = "none (--no-memory-plan: every value its own buffer)";
+  } else {
+    std::vector<BufferInterval> intervals;
+    for (const Buffer& b : bufs)
+      intervals.push_back({b.bytes, b.start, b.end});
+    IntervalPlacement best = placeIntervals(intervals, plan.lowerBound);
+    offsets = best.offsets;
+    plan.arenaBytes = best.bytes;
+    plan.strategy = best.strategy;
+  }
+  for (size_t i = 0; i < bufs.size(); ++i) {
+    ValuePlacement& pl = plan.placement[bufs[i].value];
+    pl.region = Region::Arena;
+    pl.offset = offsets[i];
+  }
+
+  // Every value: its root's region and offset plus its delta; live ranges for the report.
+  std::vector<int64_t> delta(g.values.size(), 0);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    int64_t d = 0;
+    for (int cur = int(v); s.viewOf[cur] >= 0; cur = s.viewOf[cur])
+      d += s.delta[cur];
+    ValuePlacement& pl = plan.placement[v];
+    int r = s.root[v];
+    pl.viewOf = s.viewOf[v];
+    pl.noCode = s.noCode[v];
+    if (r != int(v)) {
+      pl.region = plan.placement[r].region;
+      pl.offset = plan.placement[r].offset + d;
+    }
+  }
+  std::vector<int> pos = positionsOf(g, plan.schedule);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    ValuePlacement& pl = plan.placement[v];
+    pl.liveStart = g.values[v].kind == ValueKind::Op ? pos[g.values[v].def] : -1;
+    pl.liveEnd = pl.liveStart;
+  }
+  for (int p = 0; p < steps; ++p)
+    for (int o : g.nodes[plan.schedule[p]].operands)
+      plan.placement[o].liveEnd = std::max(plan.placement[o].liveEnd, p);
+  for (int o : g.outputs)
+    plan.placement[o].liveEnd = steps;
+  for (size_t v = 0; v < g.values.size(); ++v) // an owner lives while any of its views is read
+    if (s.root[v] == int(v) && iv.end[v] > plan.placement[v].liveEnd)
+      plan.placement[v].liveEnd = iv.end[v];
+  return plan;
+}
+
+MemoryPlan planMemory(const Graph& g, const PlanOptions& opts) {
+  return build(g, opts, false);
+}
+MemoryPlan naivePlan(const Graph& g) {
+  return build(g, {}, true);
+}
+
+static std::string bytesText(int64_t b) {
+  if (b >= (int64_t(1) << 30)) return fmt::format("{:.2f} GiB", double(b) / (1 << 30));
+  if (b >= (int64_t(1) << 20)) return fmt::format("{:.1f} MiB", double(b) / (1 << 20));
+  if (b >= 1024) return fmt::format("{:.1f} KiB", double(b) / 1024);
+  return fmt::format("{} B", b);
+}
+
+std::string placementText(const MemoryPlan& plan, int v) {
+  const ValuePlacement& pl = plan.placement[v];
+  std::string s =
+      fmt::format("{} +{:#x} {}", regionName(pl.region), pl.offset, bytesText(pl.bytes));
+  if (pl.liveStart >= 0 || pl.liveEnd >= 0)
+    s += fmt::format(" live [{}, {}]", pl.liveStart, pl.liveEnd);
+  if (pl.noCode)
+    s += " view";
+  else if (pl.viewOf >= 0)
+    s += " in-place";
+  return s;
+}
+
+std::string memoryReport(const Graph& g, const MemoryPlan& plan, int topValues) {
+  int64_t params = 0, state = 0;
+  for (const Value& v : g.values) {
+    if (v.kind == ValueKind::Param) params += alignUp(v.type.bytes());
+    if (v.kind == ValueKind::State) state += alignUp(v.type.bytes());
+  }
+  std::string out;
+  out += "memory plan";
+  out += plan.planned ? fmt::format(" (placement: {})\n", plan.strategy)
+                      : " (naive: --no-memory-plan)\n";
+  out += fmt::format("  parameters        {:>12}\n", bytesText(params));
+  out += fmt::format("  state (moments…)  {:>12}\n", bytesText(state));
+  out += fmt::format("  inputs            {:>12}\n", bytesText(plan.inputBytes));
+  out += fmt::format("  arena             {:>12}   (activations, gradients, temporaries)\n",
+                     bytesText(plan.arenaBytes));
+  out += fmt::format("  lower bound       {:>12}   arena / bound = {:.3f}\n",
+                     bytesText(plan.lowerBound),
+                     plan.lowerBound ? double(plan.arenaBytes) / double(plan.lowerBound) : 1.0);
+  out += fmt::format("  naive sum         {:>12}   arena / naive = {:.3f}\n",
+                     bytesText(plan.naiveBytes),
+                     plan.naiveBytes ? double(plan.arenaBytes) / double(plan.naiveBytes) : 1.0);
+  out += fmt::format("  total             {:>12}\n",
+                     bytesText(plan.persistentBytes + plan.inputBytes + plan.arenaBytes));
+  if (plan.peakPosition >= 0 && topValues > 0) {
+    std::vector<std::pair<int64_t, int>> live;
+    for (size_t v = 0; v < g.values.size(); ++v) {
+      const ValuePlacement& pl = plan.placement[v];
+      if (g.values[v].kind != ValueKind::Op || pl.region != Region::Arena || pl.viewOf >= 0)
+        continue;
+      // an owner's interval covers its views' reads; recompute from the placement's own range
+      if (pl.liveStart <= plan.peakPosition && plan.peakPosition <= pl.liveEnd)
+        live.push_back({pl.bytes, int(v)});
+    }
+    std::sort(live.rbegin(), live.rend());
+    std::string opAtPeak =
+        plan.peakPosition < int(plan.schedule.size())
+            ? "%" + g.values[g.nodes[plan.schedule[plan.peakPosition]].result].name
+            : "the end of the step";
+    out += fmt::format("  peak at step {} ({}); largest values live there:\n", plan.peakPosition,
+                       opAtPeak);
+    for (int i = 0; i < int(live.size()) && i < topValues; ++i)
+      out += fmt::format("    %{:<24} {:>12}  {}\n", g.values[live[i].second].name,
+                         bytesText(live[i].first), typeToString(g.type(live[i].second)));
+  }
+  return out;
+}
+
+} // namespace gptc

@@ -1,0 +1,21 @@
+// schedule: the execution order of a graph's ops, chosen to keep memory low.
+//
+// Heuristic (greedy list scheduling): among the ops whose operands are ready, run one that frees at
+// least as many arena bytes as it allocates (it is the last reader of a buffer, e.g. an optimizer
+// update consuming a finished gradient, or a view) if there is one; otherwise the ready op that
+// came first in program order. So the program's order is kept except that memory-freeing ops move
+// as early as their operands allow. Ops that overwrite persistent state (`update`) wait for every
+// other reader of that state (anti-dependencies). What it leaves to others: placement
+// (plan_memory.cpp).
+#pragma once
+#include "ir/graph.h"
+#include "passes/liveness.h"
+
+#include <vector>
+
+namespace gptc {
+
+std::vector<int> programOrder(const Graph& g);
+std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& storage);
+
+} // namespace gptc
