@@ -330,6 +330,42 @@ R infer_Fill(const Types&, const Attrs& a) {
   return TensorType{DType::f32, attrInts(a, "shape")};
 }
 
+// ---- optimizer (appended by the autodiff/optimizer owner; see passes/optimizer.cpp) ----
+R momentRule(const Types& t, const Attrs& a, const char* op) {
+  if (!isF32(t[0]) || t[0] != t[1])
+    return err(fmt::format("{}: moment and gradient must be the same f32 type, got {} and {}", op,
+                           ts(t[0]), ts(t[1])));
+  double beta = attrFloat(a, "beta");
+  if (!(beta >= 0 && beta < 1)) return err(fmt::format("{}: beta must be in [0, 1), got {}", op, beta));
+  return t[0];
+}
+R infer_AdamWMoment1(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment1"); }
+R infer_AdamWMoment2(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment2"); }
+R infer_AdamWUpdate(const Types& t, const Attrs& a) {
+  if (!isF32(t[0]) || t[1] != t[0] || t[2] != t[0])
+    return err(fmt::format("adamw_update: p, m and v must be the same f32 type, got {}, {}, {}",
+                           ts(t[0]), ts(t[1]), ts(t[2])));
+  if (t[3] != TensorType{DType::f32, {}}) return err(fmt::format("adamw_update: lr must be f32[], got {}", ts(t[3])));
+  if (t[4] != TensorType{DType::i32, {}})
+    return err(fmt::format("adamw_update: step must be i32[], got {}", ts(t[4])));
+  for (const char* b : {"beta1", "beta2"})
+    if (!(attrFloat(a, b) >= 0 && attrFloat(a, b) < 1))
+      return err(fmt::format("adamw_update: {} must be in [0, 1), got {}", b, attrFloat(a, b)));
+  if (!(attrFloat(a, "eps") > 0)) return err("adamw_update: eps must be positive");
+  if (!(attrFloat(a, "wd") >= 0)) return err("adamw_update: wd must be >= 0");
+  return t[0];
+}
+R infer_GlobalNorm(const Types& t, const Attrs&) {
+  for (size_t i = 0; i < t.size(); ++i)
+    if (!isF32(t[i])) return err(fmt::format("global_norm: operand {} must be f32, got {}", i, ts(t[i])));
+  return TensorType{DType::f32, {}};
+}
+R infer_ClipScale(const Types& t, const Attrs& a) {
+  if (t[0] != TensorType{DType::f32, {}}) return err(fmt::format("clip_scale: norm must be f32[], got {}", ts(t[0])));
+  if (!(attrFloat(a, "max_norm") > 0)) return err("clip_scale: max_norm must be positive");
+  return t[0];
+}
+
 using Rule = R (*)(const Types&, const Attrs&);
 constexpr Rule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &infer_##E,

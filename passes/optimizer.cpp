@@ -1,0 +1,115 @@
+// AdamW appended as graph ops (see passes/optimizer.h for what is added and why). The op semantics
+// (ir/ops.def, section "optimizer") follow torch.optim.AdamW; this file only decides which params
+// are updated, which are decayed, and wires moments, scalars and clipping together.
+#include "passes/optimizer.h"
+
+#include "passes/autodiff.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace gptc {
+
+bool decaysWeights(const Graph& g, int param) {
+  bool stacked = std::any_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) {
+    return n.kind == OpKind::Select && n.operands[0] == param;
+  });
+  return g.type(param).rank() - (stacked ? 1 : 0) >= 2;
+}
+
+namespace {
+
+/// The runtime scalar `name`: reused when the graph already declares it as an input of that type.
+Expected<int> scalarInput(Graph& g, const std::string& name, DType dtype) {
+  TensorType want{dtype, {}};
+  int id = g.find(name);
+  if (id < 0) return g.addInput(name, want);
+  if (g.value(id).kind != ValueKind::Input || g.type(id) != want)
+    return Diag{g.value(id).loc,
+                fmt::format("optimizer: '{}' must be `input {} : {}` (the runtime feeds it), "
+                            "but the graph already has a value '{}' of type {}",
+                            name, name, typeToString(want), name, typeToString(g.type(id)))};
+  return id;
+}
+
+} // namespace
+
+Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
+  OptimizerResult result;
+  size_t opsBefore = g.nodes.size();
+  std::vector<std::pair<int, int>> paramGrads; // (param, grad)
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (g.values[v].kind != ValueKind::Param) continue;
+    int grad = g.find(gradName(g.values[v].name));
+    if (grad >= 0) paramGrads.push_back({int(v), grad});
+  }
+  if (paramGrads.empty())
+    return Diag{{}, "optimizer: no param has a gradient (grad.<param>); run autodiff first"};
+
+  Expected<int> lr = scalarInput(g, "lr", DType::f32);
+  if (!lr) return lr.error();
+  Expected<int> step = scalarInput(g, "step", DType::i32);
+  if (!step) return step.error();
+
+  // The global norm over every gradient, before clipping (what the trainer prints).
+  std::vector<int> grads;
+  for (auto [p, grad] : paramGrads)
+    grads.push_back(grad);
+  result.gradNorm = g.add(OpKind::GlobalNorm, grads, {}, {}, "grad_norm"); // f32[]
+  g.outputs.push_back(result.gradNorm);
+  int scale = -1;
+  if (o.clip > 0)
+    scale = g.add(OpKind::ClipScale, {result.gradNorm}, {{"max_norm", o.clip}}, {},
+                  "clip_scale"); // f32[]
+
+  for (auto [p, grad] : paramGrads) {
+    const Value param = g.value(p);
+    for (const char* prefix : {"m.", "v."})
+      if (g.find(prefix + param.name) >= 0)
+        return Diag{param.loc,
+                    fmt::format("optimizer: the moment '{}{}' of param '{}' would clash with an "
+                                "existing value",
+                                prefix, param.name, param.name)};
+    int used =
+        scale < 0 ? grad : g.add(OpKind::Mul, {grad, scale}, {}, param.loc, "g." + param.name);
+    int m = g.addState("m." + param.name, param.type, ParamInit{ParamInit::Zeros, 0}, param.loc);
+    int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros, 0}, param.loc);
+    int mNew = g.add(OpKind::AdamWMoment1, {m, used}, {{"beta", o.beta1}}, param.loc,
+                     "m." + param.name + ".new");
+    int vNew = g.add(OpKind::AdamWMoment2, {v, used}, {{"beta", o.beta2}}, param.loc,
+                     "v." + param.name + ".new");
+    bool decay = decaysWeights(g, p);
+    Attrs attrs{{"beta1", o.beta1},
+                {"beta2", o.beta2},
+                {"eps", o.eps},
+                {"wd", decay ? o.weightDecay : 0.0}};
+    int pNew = g.add(OpKind::AdamWUpdate, {p, mNew, vNew, *lr, *step}, attrs, param.loc,
+                     param.name + ".new");
+    g.updates.push_back({m, mNew});
+    g.updates.push_back({v, vNew});
+    g.updates.push_back({p, pNew});
+    result.params.push_back(p);
+    if (decay) result.decayed.push_back(p);
+  }
+  if (!o.keepGradients)
+    std::erase_if(g.outputs, [&](int id) {
+      return std::any_of(paramGrads.begin(), paramGrads.end(),
+                         [&](auto pg) { return pg.second == id; });
+    });
+  result.opsAdded = int(g.nodes.size() - opsBefore);
+  return result;
+}
+
+Expected<bool> runOptimizerPass(PassContext& ctx) {
+  Expected<OptimizerResult> r = appendAdamW(ctx.graph);
+  if (!r) {
+    const Diag& d = r.error();
+    return d.loc.known() ? ctx.diagAt(d.loc, d.message) : d;
+  }
+  ctx.count("optimizer.params", int64_t(r->params.size()));
+  ctx.count("optimizer.decayed", int64_t(r->decayed.size()));
+  ctx.count("optimizer.ops", r->opsAdded);
+  return true;
+}
+
+} // namespace gptc

@@ -1,0 +1,52 @@
+// The optimizer as a graph pass: appends AdamW (torch.optim.AdamW's algorithm, decoupled weight
+// decay, bias correction) after the backward, as ordinary ops that update every param and its two
+// moments in place through Graph::updates (`update %wte = %wte.new`).
+//
+// What the pass adds, per param p with a gradient %grad.p (passes/autodiff.h):
+//   state m.p, v.p : like p, init zeros           the moments persist across steps
+//   %m.p.new = adamw_moment1(%m.p, %g.p) {beta = beta1}
+//   %v.p.new = adamw_moment2(%v.p, %g.p) {beta = beta2}
+//   %p.new   = adamw_update(%p, %m.p.new, %v.p.new, %lr, %step) {beta1, beta2, eps, wd}
+// and once: `input lr : f32[]`, `input step : i32[]` (runtime scalars, so a schedule needs no
+// recompiling; step counts updates from 1), `%grad_norm = global_norm(every grad)` as an output,
+// and with clipping `%clip_scale = clip_scale(%grad_norm)`, %g.p = grad.p * clip_scale.
+//
+// Weight decay goes only to per-layer matrices: params whose rank, per layer, is >= 2 (a param read
+// through `select` is a stack over layers, so its per-layer rank is its rank - 1). Biases,
+// LayerNorm weights and other vectors are not decayed (nanoGPT's and llm.c's rule). What it leaves
+// to others: the learning-rate schedule and the step counter (the trainer), fusing the update ops
+// (fusion passes), their JIT lowering (codegen).
+#pragma once
+#include "ir/graph.h"
+#include "passes/pass_manager.h"
+
+#include <vector>
+
+namespace gptc {
+
+struct OptimizerOptions {
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double weightDecay = 0.1; ///< for per-layer matrices only
+  double clip = 1.0;        ///< max global gradient norm; 0 = no clipping
+  bool keepGradients =
+      false; ///< keep grad.<p> as outputs (tests, parity); else only the update reads them
+};
+
+struct OptimizerResult {
+  std::vector<int> params;  ///< updated params (value ids), declaration order
+  std::vector<int> decayed; ///< the subset that gets weight decay
+  int gradNorm = -1;        ///< the %grad_norm output
+  int opsAdded = 0;
+};
+
+/// Whether AdamW decays `param`: its per-layer rank is >= 2 (see above).
+bool decaysWeights(const Graph& g, int param);
+
+/// Appends the AdamW update for every param that has a %grad.<param>. Errors: no gradients at all
+/// (autodiff has not run), an existing `lr`/`step` value of another kind or type, a name clash.
+Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& options = {});
+
+/// The `optimizer` pass (passes/passes.def): appendAdamW with the default options.
+Expected<bool> runOptimizerPass(PassContext& ctx);
+
+} // namespace gptc
