@@ -1,0 +1,70 @@
+// The pipeline tables. Each entry says why it sits where it does, so reading this file is reading
+// the compiler's strategy. A pass named here must be registered in passes.def (a test resolves
+// every pipeline). What it leaves to others: the passes themselves and the manager that runs them.
+#include "passes/pipeline.h"
+
+#include <fmt/format.h>
+
+namespace gptc {
+
+const std::vector<Pipeline>& allPipelines() {
+  static const std::vector<Pipeline> pipelines = {
+      {"inference",
+       "the forward step: logits and loss",
+       false,
+       {
+           {"expand", "every later pass sees flat SSA with concrete shapes"},
+           {"infer-shapes", "check the expander's types before any pass relies on them"},
+           {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
+           {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
+           {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
+           // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
+       }},
+      {"train",
+       "the training step: forward, backward, optimizer update (until the autodiff pass is "
+       "registered this is the forward step)",
+       true,
+       {
+           {"expand", "every later pass sees flat SSA with concrete shapes"},
+           {"infer-shapes", "check the expander's types before any pass relies on them"},
+           {"simplify", "a clean forward graph gives autodiff fewer ops to differentiate"},
+           {"cse", "shared forward values get one gradient accumulation, not several"},
+           {"dce", "differentiate only what reaches the loss"},
+           // {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
+           // {"optimizer", "AdamW updates as graph ops, aliased onto the parameters"},
+           // {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
+           // {"cse", "gradient rules recompute the same transposes and reshapes"},
+           // {"dce", "drop forward values only the old outputs needed"},
+           // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
+       }},
+  };
+  return pipelines;
+}
+
+const Pipeline* findPipeline(std::string_view name) {
+  for (const Pipeline& p : allPipelines())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::string pipelineNameList() {
+  std::string out;
+  for (const Pipeline& p : allPipelines())
+    out += (out.empty() ? "" : ", ") + std::string(p.name);
+  return out;
+}
+
+Expected<std::vector<const PassInfo*>> resolvePipeline(const Pipeline& pipeline) {
+  std::vector<const PassInfo*> out;
+  for (const PipelineEntry& e : pipeline.entries) {
+    const PassInfo* p = findPass(e.pass);
+    if (!p)
+      return Diag{{},
+                  fmt::format("pipeline '{}' names pass '{}', which passes.def does not register",
+                              pipeline.name, e.pass)};
+    out.push_back(p);
+  }
+  return out;
+}
+
+} // namespace gptc

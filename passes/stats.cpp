@@ -1,0 +1,106 @@
+// Graph statistics; the FLOP convention is written once, in stats.h, and implemented in nodeFlops.
+// What it leaves to others: printing (tools/cmd_compile.cpp), planned memory (plan-memory).
+#include "passes/stats.h"
+
+#include <fmt/format.h>
+
+namespace gptc {
+
+int64_t nodeFlops(const Graph& g, const Node& n) {
+  const TensorType& out = g.type(n.result);
+  auto in = [&](int i) { return g.type(n.operands[i]).numel(); };
+  switch (n.kind) {
+  case OpKind::MatMul: {
+    const TensorType& a = g.type(n.operands[0]);
+    int64_t k = attrInt(n.attrs, "ta") ? a.shape[a.rank() - 2] : a.shape.back();
+    return 2 * out.numel() * k; // out holds every batch's M*N
+  }
+  case OpKind::Linear:
+    return 2 * out.numel() * g.type(n.operands[0]).shape.back();
+  case OpKind::LayerNorm:
+  case OpKind::LayerNormGradX:
+  case OpKind::LayerNormGradW:
+  case OpKind::Softmax:
+  case OpKind::SoftmaxGrad:
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMean:
+  case OpKind::ReduceMax:
+  case OpKind::CrossEntropy:
+  case OpKind::CrossEntropyGrad:
+    return in(0);
+  case OpKind::EmbeddingGrad:
+    return in(1); // one add per row element scattered
+  case OpKind::Reshape:
+  case OpKind::Transpose:
+  case OpKind::SplitHeads:
+  case OpKind::MergeHeads:
+  case OpKind::Slice:
+  case OpKind::Pad:
+  case OpKind::Concat:
+  case OpKind::Select:
+  case OpKind::Stack:
+  case OpKind::Broadcast:
+  case OpKind::Embedding:
+  case OpKind::Fill:
+    return 0;
+  default:
+    break;
+  }
+  // Everything else -- the elementwise rows and any op added later (fused kernels) -- by category.
+  switch (opInfo(n.kind).category) {
+  case FusionCategory::Injective:
+    return 0;
+  case FusionCategory::Reduce:
+    return n.operands.empty() ? out.numel() : in(0);
+  default:
+    return out.numel();
+  }
+}
+
+GraphStats computeStats(const Graph& g) {
+  GraphStats s;
+  for (const Value& v : g.values) {
+    if (v.kind == ValueKind::Param) {
+      s.paramCount += v.type.numel();
+      s.paramBytes += v.type.bytes();
+    } else if (v.kind == ValueKind::State) {
+      s.stateCount += v.type.numel();
+      s.stateBytes += v.type.bytes();
+    } else if (v.kind == ValueKind::Input) {
+      s.inputBytes += v.type.bytes();
+    }
+  }
+  for (const Node& n : g.nodes) {
+    OpKindStats& k = s.byKind[std::string(opName(n.kind))];
+    int64_t flops = nodeFlops(g, n), bytes = g.type(n.result).bytes();
+    k.count += 1;
+    k.flops += flops;
+    k.resultBytes += bytes;
+    s.ops += 1;
+    s.flops += flops;
+    s.activationBytes += bytes;
+  }
+  return s;
+}
+
+std::string groupDigits(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string humanBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+} // namespace gptc
