@@ -1,13 +1,15 @@
-// The memory plan: where every value of a scheduled graph lives, decided before the first step runs.
+// The memory plan: where every value of a scheduled graph lives, decided before the first step
+// runs.
 //
 // Three regions, each one contiguous block owned by the runtime:
 //   Persistent — params, state (optimizer moments, KV caches) and the values that replace them
-//                (`update %p = %p.new` aliases %p.new onto %p's bytes), laid out in declaration order;
+//                (`update %p = %p.new` aliases %p.new onto %p's bytes), laid out in declaration
+//                order;
 //   Input      — the values fed each step (tokens, targets, lr, step, seed);
 //   Arena      — every other value; values whose live ranges do not overlap share bytes.
 // A value may also be a View of another value's bytes (reshape, select of a stacked parameter,
-// an in-place op's result): such a value has no storage of its own, and its op emits no code when the
-// bytes already hold the right data (see `noCode`).
+// an in-place op's result): such a value has no storage of its own, and its op emits no code when
+// the bytes already hold the right data (see `noCode`).
 //
 // Passes produce it (passes/schedule.cpp, liveness.cpp, plan_memory.cpp), passes/plan_checker.cpp
 // verifies it, codegen and the runtime consume it: a value's address is base(region) + offset.
@@ -29,12 +31,13 @@ constexpr int64_t kBufferAlign = 64;
 
 struct ValuePlacement {
   Region region = Region::Arena;
-  int64_t offset = 0;  // bytes from the region's base
-  int64_t bytes = 0;   // the value's size (type.bytes())
-  int viewOf = -1;     // value id whose storage this value shares (reshape, select, in place), or -1
+  int64_t offset = 0; // bytes from the region's base
+  int64_t bytes = 0;  // the value's size (type.bytes())
+  int viewOf = -1;    // value id whose storage this value shares (reshape, select, in place), or -1
   bool noCode = false; // the defining op is a pure view: codegen and the runtime skip it
-  int liveStart = -1;  // schedule position of the defining op (-1: before the step; inputs, persistent)
-  int liveEnd = -1;    // last schedule position that reads it (schedule size: read after the step)
+  int liveStart =
+      -1; // schedule position of the defining op (-1: before the step; inputs, persistent)
+  int liveEnd = -1; // last schedule position that reads it (schedule size: read after the step)
 };
 
 struct MemoryPlan {

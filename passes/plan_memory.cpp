@@ -109,7 +109,7 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
   MemoryPlan plan;
   plan.planned = !naive;
   StorageInfo s = analyzeViews(g);
-  plan.schedule = naive || !opts.reorder ? programOrder(g) : scheduleForMemory(g, s);
+  plan.schedule = scheduleForMemory(g, s, /*preferFreeing=*/!naive && opts.reorder);
   int steps = int(plan.schedule.size());
   std::vector<bool> isOutputRoot(g.values.size(), false);
   // The naive sum (llm.c-style): every value that is not a view gets its own buffer.

@@ -11,7 +11,7 @@ std::vector<int> programOrder(const Graph& g) {
   return order;
 }
 
-std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s) {
+std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s, bool preferFreeing) {
   size_t numNodes = g.nodes.size(), numValues = g.values.size();
   // Successor lists: data dependencies, plus anti-dependencies before state overwrites.
   std::vector<std::vector<int>> succ(numNodes);
@@ -76,7 +76,7 @@ std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s) {
     size_t best = 0;
     bool bestFrees = false;
     for (size_t i = 0; i < ready.size(); ++i) {
-      bool frees = netBytes(ready[i]) <= 0;
+      bool frees = preferFreeing && netBytes(ready[i]) <= 0;
       if ((frees && !bestFrees) || (frees == bestFrees && ready[i] < ready[best])) {
         best = i;
         bestFrees = frees;

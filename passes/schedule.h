@@ -16,6 +16,8 @@
 namespace gptc {
 
 std::vector<int> programOrder(const Graph& g);
-std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& storage);
+/// `preferFreeing` false: program order, changed only where an update must wait for readers of its
+/// state (the naive plan's schedule).
+std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& storage, bool preferFreeing = true);
 
 } // namespace gptc
