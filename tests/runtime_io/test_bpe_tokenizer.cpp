@@ -57,6 +57,23 @@ TEST_CASE("bpe: matches the reference encoder on mixed text") {
   }
 }
 
+TEST_CASE("bpe: matches the reference encoder on all of tinyshakespeare") {
+  auto ref = nlohmann::json::parse(*readFileText(kDir + "/reference.json"))["whole_file"];
+  auto text = readFileText(std::string(GPTC_SOURCE_DIR) + "/" + ref["file"].get<std::string>());
+  REQUIRE_MESSAGE(text.ok(), text.error());
+  auto ids = gpt2().encode(*text);
+  REQUIRE(ids.ok());
+  CHECK(ids->size() == ref["count"].get<size_t>());
+  auto first = ref["first"].get<std::vector<int32_t>>();
+  CHECK(std::vector<int32_t>(ids->begin(), ids->begin() + long(first.size())) == first);
+  uint32_t h = 0x811c9dc5u; // FNV-1a over the ids' little-endian bytes, as make_reference.js
+  for (int32_t id : *ids)
+    for (int k = 0; k < 4; ++k)
+      h = (h ^ ((uint32_t(id) >> (8 * k)) & 0xFF)) * 0x01000193u;
+  CHECK(h == ref["fnv1a"].get<uint32_t>());
+  CHECK(*gpt2().decode(*ids) == *text);
+}
+
 TEST_CASE("bpe: round trips arbitrary bytes, including invalid UTF-8") {
   CHECK(roundTrip("") == "");
   CHECK(roundTrip("café — naïve 日本\n\n  x") == "café — naïve 日本\n\n  x");
