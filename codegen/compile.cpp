@@ -1,0 +1,76 @@
+// codegen/compile.cpp — compileStep (see compile.h): build the step module, hand it to the JIT
+// with gptc_barrier defined, look up the step. Also home of gptc_barrier itself: an orphaned
+// `#pragma omp barrier`, which binds to the parallel region the runtime opened around step().
+#include "codegen/compile.h"
+
+#include "codegen/jit.h"
+#include "codegen/lower.h"
+#include "codegen/step_builder.h"
+
+#include <chrono>
+
+extern "C" void gptc_barrier() {
+#pragma omp barrier
+}
+
+namespace gptc {
+
+bool isLowered(OpKind k) {
+  return codegen::loweringFor(k) != nullptr;
+}
+
+CompiledStep::CompiledStep() = default;
+CompiledStep::~CompiledStep() = default;
+std::string CompiledStep::irBeforeOptimization() const {
+  return jit_->irBeforeOptimization();
+}
+std::string CompiledStep::irAfterOptimization() const {
+  return jit_->irAfterOptimization();
+}
+std::string CompiledStep::assembly() const {
+  return jit_->assembly();
+}
+
+std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan,
+                                          const CompileOptions& options, std::string* err) {
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  codegen::JitOptions jo;
+  jo.useCache = options.useCache;
+  jo.cacheDir = options.cacheDir;
+  jo.captureIR = options.captureIR;
+  jo.captureAsm = options.captureAsm;
+  jo.optLevel = options.optLevel;
+  std::unique_ptr<codegen::Jit> jit = codegen::Jit::create(jo, err);
+  if (!jit) return nullptr;
+
+  auto t0 = Clock::now();
+  codegen::ModuleBuilder mb("gptc_step");
+  codegen::StepModule sm;
+  if (std::string e = codegen::buildStepModule(mb, g, plan, options, &sm); !e.empty()) {
+    if (err) *err = e;
+    return nullptr;
+  }
+  sm.stats.emitSeconds = seconds(t0);
+
+  t0 = Clock::now();
+  if (!jit->defineAbsolute(codegen::kBarrierSymbol, reinterpret_cast<void*>(&gptc_barrier), err))
+    return nullptr;
+  if (!jit->addModule(std::move(mb), err)) return nullptr;
+  void* step = jit->lookup(codegen::kStepSymbol, err); // machine code is generated here
+  if (!step) return nullptr;
+  sm.stats.jitSeconds = seconds(t0);
+  sm.stats.cacheHit = jit->stats().cacheHits > 0;
+
+  std::unique_ptr<CompiledStep> out(new CompiledStep());
+  out->jit_ = std::move(jit);
+  out->step_ = reinterpret_cast<StepFn>(step);
+  out->scratchBytes_ = sm.scratchBytes;
+  out->stats_ = sm.stats;
+  out->kernels_ = std::move(sm.kernels);
+  return out;
+}
+
+} // namespace gptc

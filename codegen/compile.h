@@ -1,0 +1,96 @@
+// codegen/compile.h — the public, LLVM-free entry point of the code generator: a scheduled,
+// memory-planned Graph in, a compiled step() out.
+//
+//   void step(char* persistent, char* inputs, char* arena, char* scratch, int32_t tid, int32_t
+//   nthreads)
+//
+// step() runs on every thread of one OpenMP parallel region that the caller owns (runtime/
+// executable.h): each kernel splits its work over (tid, nthreads), and gptc_barrier() (an orphaned
+// `#pragma omp barrier`) separates kernels that depend on each other. `scratch` is this thread's
+// private workspace of scratchBytesPerThread() bytes, 64-byte aligned. How the module is built:
+// codegen/step_builder.h; the whole story: docs/codegen.md.
+//
+// What it leaves to others: allocating the regions, binding data and the parallel region
+// (runtime/executable.h); the schedule and the placement of every value (passes/, MemoryPlan).
+#pragma once
+
+#include "passes/memory_plan.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gptc {
+
+namespace codegen {
+class Jit;
+}
+
+struct CompileOptions {
+  int optLevel = 3;          ///< LLVM's pipeline level, 0..3
+  bool useCache = true;      ///< the JIT's on-disk object cache (codegen/jit.h)
+  std::string cacheDir;      ///< empty: the JIT's default
+  bool captureIR = false;    ///< keep the LLVM IR before/after optimisation (--emit=llvm)
+  bool captureAsm = false;   ///< keep the assembly (--emit=asm)
+  bool elideBarriers = true; ///< skip the barrier between kernels that share no bytes
+};
+
+/// What the compiler did, for --stats, tests and the docs.
+struct CompileStats {
+  int kernels = 0;        ///< distinct kernels emitted (each once, reused by every layer)
+  int calls = 0;          ///< kernel calls in step()
+  int skippedViews = 0;   ///< ops the plan marked noCode
+  int barriers = 0;       ///< barriers emitted
+  int barriersElided = 0; ///< kernel boundaries where no barrier was needed
+  int updateCopies = 0;   ///< `update` values not aliased onto their state, copied at the end
+  double emitSeconds = 0; ///< building LLVM IR
+  double jitSeconds = 0;  ///< LLVM optimisation + machine code (or the cache load)
+  bool cacheHit = false;
+};
+
+/// One distinct kernel: its symbol, its dedup key and how many calls use it.
+struct KernelInfo {
+  std::string symbol;
+  std::string key;
+  int uses = 0;
+};
+
+/// The signature of the compiled step.
+using StepFn = void (*)(char* persistent, char* inputs, char* arena, char* scratch, int32_t tid,
+                        int32_t nthreads);
+
+class CompiledStep {
+public:
+  ~CompiledStep();
+  StepFn step() const { return step_; }
+  /// Per-thread scratch the kernels need (the matmul packing buffers), 64-byte multiple.
+  int64_t scratchBytesPerThread() const { return scratchBytes_; }
+  const CompileStats& stats() const { return stats_; }
+  const std::vector<KernelInfo>& kernels() const { return kernels_; }
+  /// With CompileOptions::captureIR / captureAsm.
+  std::string irBeforeOptimization() const;
+  std::string irAfterOptimization() const;
+  std::string assembly() const;
+
+private:
+  friend std::unique_ptr<CompiledStep> compileStep(const Graph&, const MemoryPlan&,
+                                                   const CompileOptions&, std::string*);
+  CompiledStep();
+  std::unique_ptr<codegen::Jit> jit_; // keeps the code alive
+  StepFn step_ = nullptr;
+  int64_t scratchBytes_ = 0;
+  CompileStats stats_;
+  std::vector<KernelInfo> kernels_;
+};
+
+/// Whether op kind `k` has a lowering yet (codegen/lower_table.cpp).
+bool isLowered(OpKind k);
+
+/// Lowers every scheduled op of `g` (in plan.schedule order, skipping noCode views) and compiles
+/// the module. nullptr and *err on failure: an op kind with no lowering yet, a shape a lowering
+/// does not support, or an LLVM error.
+std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan,
+                                          const CompileOptions& options, std::string* err);
+
+} // namespace gptc

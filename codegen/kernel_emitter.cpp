@@ -1,0 +1,178 @@
+// codegen/kernel_emitter.cpp — the kernel toolkit (see kernel_emitter.h): the function with gptc's
+// calling convention, loops in rotated form (guard, body, latch) that LoopVectorize accepts, the
+// per-thread split of a range, and index arithmetic. Leaves every op's semantics to lower_*.cpp.
+#include "codegen/kernel_emitter.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <fmt/format.h>
+
+namespace gptc::codegen {
+
+using llvm::Value;
+
+std::string KernelSpec::key() const {
+  std::string k(opName(kind));
+  for (size_t i = 0; i < operands.size(); ++i)
+    k += fmt::format("|{}{}", typeToString(operands[i]), operandAliasesResult[i] ? "&" : "");
+  k += "->" + typeToString(result);
+  for (const auto& [name, v] : attrs)
+    k += fmt::format("|{}={}", name, attrValueToString(v));
+  return k;
+}
+
+KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name)
+    : mb_(mb), spec_(spec), b_(mb.ctx()) {
+  llvm::LLVMContext& c = mb.ctx();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(c);
+  std::vector<llvm::Type*> params(spec.operands.size() + 1, ptr);
+  params.push_back(llvm::Type::getInt32Ty(c));
+  params.push_back(llvm::Type::getInt32Ty(c));
+  auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(c), params, false);
+  fn_ = mb.createFunction(ft, name);
+  // Kernels stay out of line: step() is a list of calls, and each kernel is optimised once.
+  fn_->addFnAttr(llvm::Attribute::NoInline);
+  bool resultAliased = false;
+  for (size_t i = 0; i < spec.operands.size(); ++i)
+    resultAliased |= spec.operandAliasesResult[i];
+  for (size_t i = 0; i <= spec.operands.size(); ++i) {
+    bool aliased = i < spec.operands.size() ? spec.operandAliasesResult[i] : resultAliased;
+    // noalias is what lets the vectorizer skip runtime overlap checks; an in-place kernel (the
+    // result shares an operand's bytes) must not claim it.
+    if (!aliased) fn_->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
+    fn_->addParamAttr(unsigned(i), llvm::Attribute::NoCapture);
+    if (i < spec.operands.size()) fn_->addParamAttr(unsigned(i), llvm::Attribute::NoUndef);
+  }
+  auto* entry = llvm::BasicBlock::Create(c, "entry", fn_);
+  b_.SetInsertPoint(entry);
+  applyFastMathPolicy(b_);
+  for (size_t i = 0; i <= spec.operands.size(); ++i)
+    args_.push_back(fn_->getArg(unsigned(i)));
+  tid_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 1)), i64(), "tid");
+  nthreads_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 2)), i64(), "nthreads");
+}
+
+Value* KernelEmitter::addr(Value* base, Value* index, bool isInt) {
+  return b_.CreateInBoundsGEP(isInt ? i32() : f32(), base, index);
+}
+Value* KernelEmitter::loadF(Value* base, Value* index) {
+  return b_.CreateLoad(f32(), addr(base, index));
+}
+Value* KernelEmitter::loadI(Value* base, Value* index) {
+  return b_.CreateLoad(i32(), addr(base, index, true));
+}
+void KernelEmitter::storeF(Value* base, Value* index, Value* v) {
+  b_.CreateStore(v, addr(base, index));
+}
+
+void KernelEmitter::loop(Value* lo, Value* hi, const std::function<void(Value*)>& body) {
+  reduce(lo, hi, {}, [&](Value* i, const std::vector<Value*>&) {
+    body(i);
+    return std::vector<Value*>{};
+  });
+}
+
+std::vector<Value*> KernelEmitter::reduce(
+    Value* lo, Value* hi, std::vector<Value*> init,
+    const std::function<std::vector<Value*>(Value*, const std::vector<Value*>&)>& body) {
+  llvm::LLVMContext& c = ctx();
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* bodyBB = llvm::BasicBlock::Create(c, "loop", fn_);
+  auto* exitBB = llvm::BasicBlock::Create(c, "loop.exit", fn_);
+  b_.CreateCondBr(b_.CreateICmpSLT(lo, hi), bodyBB, exitBB);
+
+  b_.SetInsertPoint(bodyBB);
+  llvm::PHINode* i = b_.CreatePHI(i64(), 2, "i");
+  i->addIncoming(lo, pre);
+  std::vector<llvm::PHINode*> accs;
+  std::vector<Value*> accVals;
+  for (Value* v : init) {
+    llvm::PHINode* p = b_.CreatePHI(v->getType(), 2, "acc");
+    p->addIncoming(v, pre);
+    accs.push_back(p);
+    accVals.push_back(p);
+  }
+  std::vector<Value*> next = body(i, accVals);
+  Value* inext = b_.CreateAdd(i, ci(1), "i.next", /*NUW=*/true, /*NSW=*/true);
+  llvm::BasicBlock* latch = b_.GetInsertBlock();
+  i->addIncoming(inext, latch);
+  for (size_t k = 0; k < accs.size(); ++k)
+    accs[k]->addIncoming(next[k], latch);
+  b_.CreateCondBr(b_.CreateICmpSLT(inext, hi), bodyBB, exitBB);
+
+  b_.SetInsertPoint(exitBB);
+  std::vector<Value*> out;
+  for (size_t k = 0; k < accs.size(); ++k) {
+    llvm::PHINode* p = b_.CreatePHI(init[k]->getType(), 2, "acc.out");
+    p->addIncoming(init[k], pre);
+    p->addIncoming(next[k], latch);
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::pair<Value*, Value*> KernelEmitter::threadRange(int64_t n) {
+  Value* N = ci(n);
+  Value* lo = b_.CreateSDiv(b_.CreateMul(N, tid_), nthreads_, "lo");
+  Value* hi = b_.CreateSDiv(b_.CreateMul(N, b_.CreateAdd(tid_, ci(1))), nthreads_, "hi");
+  return {lo, hi};
+}
+
+void KernelEmitter::parallelFor(int64_t n, const std::function<void(Value*)>& body) {
+  auto [lo, hi] = threadRange(n);
+  loop(lo, hi, body);
+}
+
+void KernelEmitter::ifThen(Value* cond, const std::function<void()>& then) {
+  auto* thenBB = llvm::BasicBlock::Create(ctx(), "then", fn_);
+  auto* contBB = llvm::BasicBlock::Create(ctx(), "endif", fn_);
+  b_.CreateCondBr(cond, thenBB, contBB);
+  b_.SetInsertPoint(thenBB);
+  then();
+  b_.CreateBr(contBB);
+  b_.SetInsertPoint(contBB);
+}
+
+void KernelEmitter::onThreadZero(const std::function<void()>& body) {
+  ifThen(b_.CreateICmpEQ(tid_, ci(0)), body);
+}
+
+Value* KernelEmitter::remap(Value* flat, const Shape& shape, const std::vector<int64_t>& strides) {
+  Value* off = ci(0);
+  for (int d = int(shape.size()) - 1; d >= 0; --d) {
+    if (shape[d] == 1) continue;
+    Value* c = d == 0 ? flat : b_.CreateURem(flat, ci(shape[d]));
+    if (strides[d] != 0) off = b_.CreateAdd(off, b_.CreateMul(c, ci(strides[d])));
+    if (d > 0) flat = b_.CreateUDiv(flat, ci(shape[d]));
+  }
+  return off;
+}
+
+std::string KernelEmitter::finish() {
+  b_.CreateRetVoid();
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  if (llvm::verifyFunction(*fn_, &os)) return "invalid kernel " + fn_->getName().str() + ": " + msg;
+  return "";
+}
+
+std::vector<int64_t> stridesOf(const Shape& shape) {
+  std::vector<int64_t> s(shape.size());
+  int64_t acc = 1;
+  for (int d = int(shape.size()) - 1; d >= 0; --d) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+std::vector<int64_t> broadcastStrides(const Shape& from, const Shape& to) {
+  std::vector<int64_t> src = stridesOf(from), out(to.size(), 0);
+  size_t off = to.size() - from.size();
+  for (size_t d = 0; d < from.size(); ++d)
+    out[off + d] = from[d] == 1 && to[off + d] != 1 ? 0 : src[d];
+  return out;
+}
+
+} // namespace gptc::codegen

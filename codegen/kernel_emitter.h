@@ -1,0 +1,104 @@
+// codegen/kernel_emitter.h — the small toolkit every op lowering writes its kernel with: the kernel
+// function with gptc's calling convention, counted loops, the split of a range over threads, and
+// typed loads/stores at element indices. Loops are emitted in the plain form LLVM's loop
+// vectorizer recognises (i64 induction variable, noalias pointers, fast-math per the policy), so a
+// lowering writes scalar code and gets <16 x float> code on the host.
+//
+// What it leaves to others: what each op computes (codegen/lower_*.cpp), the vector forms of
+// exp/tanh/log (codegen/vector_math.h), the step function that calls kernels (step_builder.cpp).
+#pragma once
+
+#include "codegen/llvm_context.h"
+#include "ir/graph.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gptc::codegen {
+
+/// Everything that makes two kernels the same: op kind, operand and result types, attributes,
+/// and which operands may share bytes with the result (an in-place op: then no `noalias`).
+struct KernelSpec {
+  OpKind kind;
+  std::vector<TensorType> operands;
+  TensorType result;
+  Attrs attrs;
+  std::vector<bool> operandAliasesResult; // per operand
+
+  /// The dedup key: kernels with equal keys are emitted once.
+  std::string key() const;
+};
+
+/// Emits one kernel `void name(ptr op0, ..., ptr result, i32 tid, i32 nthreads)` and gives the
+/// lowering the pieces to fill its body. Construct, emit the body through b(), then finish().
+class KernelEmitter {
+public:
+  KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name);
+
+  llvm::IRBuilder<>& b() { return b_; }
+  llvm::LLVMContext& ctx() { return mb_.ctx(); }
+  ModuleBuilder& module() { return mb_; }
+  const KernelSpec& spec() const { return spec_; }
+  llvm::Function* function() const { return fn_; }
+
+  llvm::Value* operand(int i) const { return args_[i]; } ///< ptr
+  llvm::Value* result() const { return args_.back(); }   ///< ptr
+  llvm::Value* tid() const { return tid_; }              ///< i64
+  llvm::Value* nthreads() const { return nthreads_; }    ///< i64
+
+  // ---- constants and types ----
+  llvm::Type* f32() { return b_.getFloatTy(); }
+  llvm::Type* i32() { return b_.getInt32Ty(); }
+  llvm::Type* i64() { return b_.getInt64Ty(); }
+  llvm::Value* cf(double v) { return llvm::ConstantFP::get(f32(), v); }
+  llvm::Value* ci(int64_t v) { return b_.getInt64(uint64_t(v)); }
+  llvm::Value* ci32(int64_t v) { return b_.getInt32(uint32_t(v)); }
+
+  // ---- memory: element index (i64) into a float / i32 array ----
+  llvm::Value* addr(llvm::Value* base, llvm::Value* index, bool isInt = false);
+  llvm::Value* loadF(llvm::Value* base, llvm::Value* index);
+  llvm::Value* loadI(llvm::Value* base, llvm::Value* index);
+  void storeF(llvm::Value* base, llvm::Value* index, llvm::Value* v);
+
+  // ---- control flow ----
+  /// for (i = lo; i < hi; ++i) body(i); i is i64. Safe when lo >= hi.
+  void loop(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body);
+  void loop(int64_t n, const std::function<void(llvm::Value*)>& body) { loop(ci(0), ci(n), body); }
+  /// A loop carrying float accumulators: acc = body(i, acc) for i in [lo, hi); returns the finals.
+  std::vector<llvm::Value*>
+  reduce(llvm::Value* lo, llvm::Value* hi, std::vector<llvm::Value*> init,
+         const std::function<std::vector<llvm::Value*>(llvm::Value*,
+                                                       const std::vector<llvm::Value*>&)>& body);
+  /// This thread's contiguous part [lo, hi) of [0, n): n*tid/nt .. n*(tid+1)/nt.
+  std::pair<llvm::Value*, llvm::Value*> threadRange(int64_t n);
+  /// loop over this thread's part of [0, n).
+  void parallelFor(int64_t n, const std::function<void(llvm::Value*)>& body);
+  /// Runs body only on thread 0 (for results too small to split, e.g. a scalar loss).
+  void onThreadZero(const std::function<void()>& body);
+  /// if (cond) then(); (no else)
+  void ifThen(llvm::Value* cond, const std::function<void()>& then);
+
+  /// Splits a flat element index into coordinates of `shape` (constant div/mod) and returns
+  /// Σ coord[d]·strides[d]: the offset of the same coordinates in a strided tensor.
+  llvm::Value* remap(llvm::Value* flat, const Shape& shape, const std::vector<int64_t>& strides);
+
+  /// Adds `ret void` and checks the function. "" or what is wrong.
+  std::string finish();
+
+private:
+  ModuleBuilder& mb_;
+  KernelSpec spec_;
+  llvm::Function* fn_ = nullptr;
+  llvm::IRBuilder<> b_;
+  std::vector<llvm::Value*> args_;
+  llvm::Value* tid_ = nullptr;
+  llvm::Value* nthreads_ = nullptr;
+};
+
+/// Row-major strides of a shape (elements).
+std::vector<int64_t> stridesOf(const Shape& shape);
+/// Strides that read `from` broadcast (numpy rules) to `to`: 0 on stretched or missing dims.
+std::vector<int64_t> broadcastStrides(const Shape& from, const Shape& to);
+
+} // namespace gptc::codegen

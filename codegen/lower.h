@@ -1,0 +1,76 @@
+// codegen/lower.h — the lowering table: for each op kind, a function that emits one kernel
+// specialised to its static shapes and attributes. The table is indexed by OpKind and built with
+// the X-macro over ir/ops.def; an op without a lowering has a null entry, which compiling a graph
+// that uses it reports as an error (and tests/jit/test_lowering_table.cpp reports as a failure).
+//
+// What it leaves to others: the kernels' bodies (codegen/lower_*.cpp, one file per family of ops),
+// dedup and the calls in schedule order (codegen/step_builder.cpp).
+#pragma once
+
+#include "codegen/kernel_emitter.h"
+
+#include <string>
+
+namespace gptc::codegen {
+
+/// How step() calls a kernel.
+///   Standard: kernel(ptr operands..., ptr result, i32 tid, i32 nthreads)
+///   Matmul:   kernel(ptr A, ptr B, ptr C, ptr bias, ptr scratch, i32 tid, i32 nthreads)
+///             (codegen/matmul.h's MatmulKernelFn; bias is operand 2 of `linear`, else null)
+enum class CallForm : uint8_t { Standard, Matmul };
+
+struct LoweredKernel {
+  llvm::Function* fn = nullptr;
+  CallForm form = CallForm::Standard;
+  int64_t scratchBytes = 0; ///< per thread (Matmul)
+};
+
+/// Emits the kernel for `spec` into `mb` as `name`. "" or why it cannot (shapes the lowering does
+/// not support); *out is filled on success.
+using LowerFn = std::string (*)(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                                LoweredKernel* out);
+
+/// The table entry for an op kind; nullptr when the op is not lowered yet.
+LowerFn loweringFor(OpKind kind);
+
+// Each lower_*.cpp defines its ops' entries; lower_table.cpp collects them.
+#define GPTC_DECLARE_LOWERING(E)                                                                   \
+  std::string lower_##E(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,        \
+                        LoweredKernel* out);
+
+/// Shorthand for lowerings that use the Standard form: builds the emitter, runs `body`, finishes.
+std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                         LoweredKernel* out,
+                         const std::function<std::string(KernelEmitter&)>& body);
+
+} // namespace gptc::codegen
+
+namespace gptc::codegen {
+
+/// One operand of emitMap: which kernel operand, read through `strides` (from broadcastStrides;
+/// 0 where it repeats), as f32 or i32.
+struct MapOperand {
+  int index;
+  std::vector<int64_t> strides;
+  bool isInt = false;
+  int64_t offset = 0; ///< element offset of the first read (a slice's start)
+};
+
+/// The elementwise loop nest: result[i] = f(operand values at i, flat index i) over `out`'s shape.
+/// Dims are collapsed where every operand is contiguous across them; the innermost run is a
+/// vectorizable loop (operands that repeat along it are loaded once per row), and rows (or chunks
+/// of one long row) are split over the threads.
+void emitMap(
+    KernelEmitter& E, const Shape& out, const std::vector<MapOperand>& operands,
+    const std::function<llvm::Value*(const std::vector<llvm::Value*>&, llvm::Value* flat)>& f);
+
+/// Copies `rows` runs of `len` 4-byte elements: dst[dstOff + r·dstStride + j] =
+/// src[srcOff + r·srcStride + j] (src null: zeros). Rows, or chunks of a long run, are split over
+/// the threads. Works for f32 and i32 alike (layout ops move token ids and masks too).
+void emitCopyRows(KernelEmitter& E, llvm::Value* src, int64_t srcOff, int64_t srcStride,
+                  llvm::Value* dst, int64_t dstOff, int64_t dstStride, int64_t rows, int64_t len);
+
+/// numpy-broadcast operand `index` of the spec to the result shape.
+MapOperand broadcastOperand(const KernelSpec& spec, int index);
+
+} // namespace gptc::codegen

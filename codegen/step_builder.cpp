@@ -1,0 +1,213 @@
+// codegen/step_builder.cpp — the step function and kernel dedup (see step_builder.h).
+//
+// Walk of the schedule, per op:
+//   noCode view?            → nothing (its bytes already hold the value)
+//   KernelSpec + key        → an existing kernel, or lower it now (lower.h's table)
+//   hazard with the bytes touched since the last barrier? → call gptc_barrier()
+//   call kernel(ptrs..., tid, nthreads) with ptr = region base + constant offset
+// then, for `update`s the plan did not alias onto their state, a copy kernel at the end.
+#include "codegen/step_builder.h"
+
+#include "codegen/lower.h"
+
+#include <chrono>
+#include <fmt/format.h>
+#include <map>
+
+namespace gptc::codegen {
+
+using llvm::Value;
+
+namespace {
+
+/// Bytes [lo, hi) of one region.
+struct Interval {
+  Region region;
+  int64_t lo, hi;
+  bool overlaps(const Interval& o) const { return region == o.region && lo < o.hi && o.lo < hi; }
+};
+
+Interval intervalOf(const Graph& g, const MemoryPlan& plan, int value) {
+  const ValuePlacement& p = plan.placement[value];
+  int64_t bytes = p.bytes ? p.bytes : g.type(value).bytes();
+  return {p.region, p.offset, p.offset + bytes};
+}
+
+/// Reads and writes since the last barrier; a new kernel needs a barrier first when it reads
+/// bytes written, or writes bytes read or written, by a kernel in this set (another thread may
+/// still be working on them: every kernel splits its work over all threads).
+struct HazardTracker {
+  std::vector<Interval> reads, writes;
+  bool conflicts(const std::vector<Interval>& r, const Interval& w) const {
+    for (const Interval& x : r)
+      for (const Interval& y : writes)
+        if (x.overlaps(y)) return true;
+    for (const Interval& y : writes)
+      if (w.overlaps(y)) return true;
+    for (const Interval& y : reads)
+      if (w.overlaps(y)) return true;
+    return false;
+  }
+  void clear() {
+    reads.clear();
+    writes.clear();
+  }
+};
+
+std::string where(const Node& n) {
+  return n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "";
+}
+
+class StepEmitter {
+public:
+  StepEmitter(ModuleBuilder& mb, const Graph& g, const MemoryPlan& plan, const CompileOptions& o,
+              StepModule* out)
+      : mb_(mb), g_(g), plan_(plan), opts_(o), out_(out), b_(mb.ctx()) {}
+
+  std::string run() {
+    llvm::LLVMContext& c = mb_.ctx();
+    llvm::Type* ptr = llvm::PointerType::getUnqual(c);
+    llvm::Type* i32 = llvm::Type::getInt32Ty(c);
+    auto* stepTy =
+        llvm::FunctionType::get(llvm::Type::getVoidTy(c), {ptr, ptr, ptr, ptr, i32, i32}, false);
+    step_ = mb_.createFunction(stepTy, kStepSymbol);
+    auto* barrierTy = llvm::FunctionType::get(llvm::Type::getVoidTy(c), {}, false);
+    barrier_ = llvm::Function::Create(barrierTy, llvm::GlobalValue::ExternalLinkage, kBarrierSymbol,
+                                      mb_.module());
+    b_.SetInsertPoint(llvm::BasicBlock::Create(c, "entry", step_));
+    const char* names[] = {"persistent", "inputs", "arena", "scratch", "tid", "nthreads"};
+    for (unsigned i = 0; i < 6; ++i)
+      step_->getArg(i)->setName(names[i]);
+
+    for (int nodeId : plan_.schedule) {
+      const Node& n = g_.nodes[nodeId];
+      if (plan_.placement[n.result].noCode) {
+        out_->stats.skippedViews++;
+        continue;
+      }
+      KernelSpec spec{n.kind, {}, g_.type(n.result), n.attrs, {}};
+      Interval w = intervalOf(g_, plan_, n.result);
+      std::vector<Interval> r;
+      for (int v : n.operands) {
+        spec.operands.push_back(g_.type(v));
+        r.push_back(intervalOf(g_, plan_, v));
+        spec.operandAliasesResult.push_back(r.back().overlaps(w));
+      }
+      std::vector<int> values = n.operands;
+      values.push_back(n.result);
+      if (std::string e = call(spec, values, r, w); !e.empty()) return where(n) + "error: " + e;
+    }
+    // Updates the plan did not alias: copy the new value onto its state after everything else.
+    for (const Update& u : g_.updates) {
+      Interval from = intervalOf(g_, plan_, u.value), to = intervalOf(g_, plan_, u.state);
+      if (from.region == to.region && from.lo == to.lo) continue;
+      const TensorType& t = g_.type(u.state);
+      KernelSpec spec{
+          OpKind::Reshape, {t}, t, Attrs{{"shape", AttrValue(t.shape)}}, {from.overlaps(to)}};
+      if (std::string e = call(spec, {u.value, u.state}, {from}, to); !e.empty()) return e;
+      out_->stats.updateCopies++;
+    }
+    b_.CreateRetVoid();
+    out_->stats.kernels = int(out_->kernels.size());
+    return "";
+  }
+
+private:
+  struct Emitted {
+    LoweredKernel k;
+    int index;
+  };
+
+  Value* pointerTo(int value) {
+    const ValuePlacement& p = plan_.placement[value];
+    Value* base = step_->getArg(p.region == Region::Persistent ? 0
+                                : p.region == Region::Input    ? 1
+                                                               : 2);
+    return b_.CreateInBoundsGEP(b_.getInt8Ty(), base, b_.getInt64(uint64_t(p.offset)));
+  }
+
+  /// Emits (or reuses) the kernel of `spec` and calls it on `values` (operands..., result).
+  std::string call(const KernelSpec& spec, const std::vector<int>& values,
+                   const std::vector<Interval>& reads, const Interval& write) {
+    std::string key = spec.key();
+    auto it = kernels_.find(key);
+    if (it == kernels_.end()) {
+      LowerFn lower = loweringFor(spec.kind);
+      if (!lower)
+        return fmt::format("op '{}' is not lowered yet (codegen/lower_table.cpp)",
+                           opName(spec.kind));
+      int index = int(out_->kernels.size());
+      std::string symbol = fmt::format("gptc_k{}_{}", index, opName(spec.kind));
+      Emitted e{{}, index};
+      if (std::string err = lower(mb_, spec, symbol, &e.k); !err.empty())
+        return fmt::format("cannot lower '{}': {}", opName(spec.kind), err);
+      out_->scratchBytes = std::max(out_->scratchBytes, (e.k.scratchBytes + 63) / 64 * 64);
+      out_->kernels.push_back({symbol, key, 0});
+      it = kernels_.emplace(key, e).first;
+    }
+    out_->kernels[it->second.index].uses++;
+
+    if (hazards_.conflicts(reads, write) || !opts_.elideBarriers) {
+      if (!first_) {
+        b_.CreateCall(barrier_);
+        out_->stats.barriers++;
+      }
+      hazards_.clear();
+    } else if (!first_) {
+      out_->stats.barriersElided++;
+    }
+    first_ = false;
+    hazards_.reads.insert(hazards_.reads.end(), reads.begin(), reads.end());
+    hazards_.writes.push_back(write);
+
+    std::vector<Value*> args;
+    Value* tid = step_->getArg(4);
+    Value* nthreads = step_->getArg(5);
+    const LoweredKernel& k = it->second.k;
+    if (k.form == CallForm::Matmul) {
+      // (A, B, C, bias, scratch, tid, nthreads); linear's bias is its third operand
+      args = {pointerTo(values[0]),
+              pointerTo(values[1]),
+              pointerTo(values.back()),
+              values.size() == 4
+                  ? pointerTo(values[2])
+                  : llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx())),
+              step_->getArg(3),
+              tid,
+              nthreads};
+    } else {
+      for (int v : values)
+        args.push_back(pointerTo(v));
+      args.push_back(tid);
+      args.push_back(nthreads);
+    }
+    b_.CreateCall(k.fn->getFunctionType(), k.fn, args);
+    out_->stats.calls++;
+    return "";
+  }
+
+  ModuleBuilder& mb_;
+  const Graph& g_;
+  const MemoryPlan& plan_;
+  const CompileOptions& opts_;
+  StepModule* out_;
+  llvm::IRBuilder<> b_;
+  llvm::Function* step_ = nullptr;
+  llvm::Function* barrier_ = nullptr;
+  std::map<std::string, Emitted> kernels_;
+  HazardTracker hazards_;
+  bool first_ = true;
+};
+
+} // namespace
+
+std::string buildStepModule(ModuleBuilder& mb, const Graph& g, const MemoryPlan& plan,
+                            const CompileOptions& options, StepModule* out) {
+  if (plan.placement.size() != g.values.size())
+    return fmt::format("the memory plan places {} values but the graph has {}",
+                       plan.placement.size(), g.values.size());
+  StepEmitter e(mb, g, plan, options, out);
+  return e.run();
+}
+
+} // namespace gptc::codegen

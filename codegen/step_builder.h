@@ -1,0 +1,31 @@
+// codegen/step_builder.h — builds the LLVM module of one compiled step: every distinct kernel once
+// (KernelSpec::key() dedups them: the 12 layers of GPT-2 share each of their kernels), and
+// `gptc_step`, which calls them in schedule order with base + constant-offset pointers and puts a
+// call to gptc_barrier() only where a kernel touches bytes that another kernel since the last
+// barrier wrote (or writes bytes one read) — read-after-write, write-after-read and
+// write-after-write hazards on the plan's byte intervals, so arena reuse is covered too.
+//
+// What it leaves to others: the kernels' bodies (lower_*.cpp via codegen/lower.h), the JIT and
+// the public API (codegen/compile.h).
+#pragma once
+
+#include "codegen/compile.h"
+#include "codegen/llvm_context.h"
+
+namespace gptc::codegen {
+
+struct StepModule {
+  int64_t scratchBytes = 0;
+  CompileStats stats;
+  std::vector<KernelInfo> kernels;
+};
+
+/// The step function's symbol and the barrier's.
+inline constexpr const char* kStepSymbol = "gptc_step";
+inline constexpr const char* kBarrierSymbol = "gptc_barrier";
+
+/// Emits the kernels and the step into `mb`. "" or why not (with the op's source location).
+std::string buildStepModule(ModuleBuilder& mb, const Graph& g, const MemoryPlan& plan,
+                            const CompileOptions& options, StepModule* out);
+
+} // namespace gptc::codegen
