@@ -300,7 +300,7 @@ IoResult<std::vector<int32_t>> BpeTokenizer::encode(std::string_view text,
   }
 }
 
-IoResult<std::string> BpeTokenizer::decode(std::span<const int32_t> ids) const {
+IoResult<std::string> BpeTokenizer::decode(std::span<const int32_t> ids) const try {
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) {
     int32_t id = ids[i];
@@ -311,6 +311,8 @@ IoResult<std::string> BpeTokenizer::decode(std::span<const int32_t> ids) const {
     out += impl_->tokens[size_t(id)];
   }
   return out;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("bpe tokenizer"), std::string("failed: ") + e.what());
 }
 
 IoResult<std::string> BpeTokenizer::tokenBytes(int32_t id) const {

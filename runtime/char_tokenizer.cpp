@@ -37,16 +37,18 @@ CharTokenizer CharTokenizer::fromText(std::string_view text) {
   return CharTokenizer(std::move(symbols));
 }
 
-IoResult<CharTokenizer> CharTokenizer::fromSymbols(std::vector<uint8_t> symbols) {
+IoResult<CharTokenizer> CharTokenizer::fromSymbols(std::vector<uint8_t> symbols) try {
   for (size_t i = 1; i < symbols.size(); ++i)
     if (symbols[i] <= symbols[i - 1])
       return ioError("char vocabulary", "symbols must be strictly increasing, but symbol " +
                                             std::to_string(i) + " is " + describeByte(symbols[i]) +
                                             " after " + describeByte(symbols[i - 1]));
   return CharTokenizer(std::move(symbols));
+} catch (const std::exception& e) {
+  return ioError(std::string_view("char vocabulary"), std::string("failed: ") + e.what());
 }
 
-IoResult<std::vector<int32_t>> CharTokenizer::encode(std::string_view text) const {
+IoResult<std::vector<int32_t>> CharTokenizer::encode(std::string_view text) const try {
   std::vector<int32_t> ids(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     int32_t id = idOf_[uint8_t(text[i])];
@@ -57,9 +59,11 @@ IoResult<std::vector<int32_t>> CharTokenizer::encode(std::string_view text) cons
     ids[i] = id;
   }
   return ids;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("char tokenizer"), std::string("failed: ") + e.what());
 }
 
-IoResult<std::string> CharTokenizer::decode(std::span<const int32_t> ids) const {
+IoResult<std::string> CharTokenizer::decode(std::span<const int32_t> ids) const try {
   std::string out(ids.size(), '\0');
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || size_t(ids[i]) >= symbols_.size())
@@ -70,9 +74,11 @@ IoResult<std::string> CharTokenizer::decode(std::span<const int32_t> ids) const 
     out[i] = char(symbols_[size_t(ids[i])]);
   }
   return out;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("char tokenizer"), std::string("failed: ") + e.what());
 }
 
-IoStatus CharTokenizer::save(const std::string& path) const {
+IoStatus CharTokenizer::save(const std::string& path) const try {
   if (symbols_.empty()) return ioError(path, "refusing to save an empty vocabulary");
   std::vector<uint8_t> out;
   appendU32(out, kMagic);
@@ -81,9 +87,11 @@ IoStatus CharTokenizer::save(const std::string& path) const {
   out.insert(out.end(), symbols_.begin(), symbols_.end());
   appendU32(out, crc32(symbols_.data(), symbols_.size()));
   return writeFileAtomic(path, out);
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoResult<CharTokenizer> CharTokenizer::load(const std::string& path) {
+IoResult<CharTokenizer> CharTokenizer::load(const std::string& path) try {
   auto bytes = readFileBytes(path, 4096);
   if (!bytes) return bytes.ioError();
   const auto& b = *bytes;
@@ -117,6 +125,8 @@ IoResult<CharTokenizer> CharTokenizer::load(const std::string& path) {
   auto tok = fromSymbols(std::move(symbols));
   if (!tok) return ioError(path, tok.error());
   return tok;
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 } // namespace gptc

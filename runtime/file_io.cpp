@@ -88,7 +88,7 @@ std::atomic<uint64_t> tmpCounter{0};
 
 } // namespace
 
-IoResult<std::vector<uint8_t>> readFileBytes(const std::string& path, uint64_t maxBytes) {
+IoResult<std::vector<uint8_t>> readFileBytes(const std::string& path, uint64_t maxBytes) try {
   auto f = openRegular(path);
   if (!f) return f.ioError();
   auto [fd, size] = *f;
@@ -102,19 +102,25 @@ IoResult<std::vector<uint8_t>> readFileBytes(const std::string& path, uint64_t m
   ::close(fd);
   if (!st) return st.ioError();
   return bytes;
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoResult<std::string> readFileText(const std::string& path, uint64_t maxBytes) {
+IoResult<std::string> readFileText(const std::string& path, uint64_t maxBytes) try {
   auto b = readFileBytes(path, maxBytes);
   if (!b) return b.ioError();
   return std::string(b->begin(), b->end());
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoStatus writeFileAtomic(const std::string& path, std::span<const uint8_t> bytes) {
+IoStatus writeFileAtomic(const std::string& path, std::span<const uint8_t> bytes) try {
   auto w = AtomicFileWriter::create(path);
   if (!w) return w.ioError();
   if (IoStatus st = w->write(bytes.data(), bytes.size()); !st) return st;
   return w->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 IoStatus writeFileAtomic(const std::string& path, std::string_view bytes) {
@@ -204,7 +210,7 @@ IoStatus AtomicFileWriter::flush() {
   return st;
 }
 
-IoStatus AtomicFileWriter::write(const void* data, size_t n) {
+IoStatus AtomicFileWriter::write(const void* data, size_t n) try {
   if (fd_ < 0) return ioError(path_, "write after the file was committed or aborted");
   if (failed_) return ioError(path_, "write after an earlier write failed");
   constexpr size_t kBuf = size_t(1) << 20;
@@ -221,6 +227,8 @@ IoStatus AtomicFileWriter::write(const void* data, size_t n) {
   }
   buf_.insert(buf_.end(), p, p + n);
   return {};
+} catch (const std::exception& e) {
+  return ioError(path_, std::string("failed: ") + e.what());
 }
 
 IoStatus AtomicFileWriter::commit() {

@@ -4,6 +4,9 @@
 // directory, so a crash never leaves a half-written checkpoint under the real name), little-endian
 // encoding helpers and CRC-32.
 //
+// Every public function of the file formats is noexcept in effect (a function-try-block turns even
+// std::bad_alloc into an IoError), so callers handle one kind of failure: a value.
+//
 // It leaves every format's layout and validation to the format's own file; this one only moves
 // bytes and reports OS errors. It depends on nothing else in gptc (plain std types), so the file
 // formats can be tested without the compiler.

@@ -195,7 +195,7 @@ IoResult<Gpt2Weights> readLlmcCheckpoint(const std::string& path,
   }
 }
 
-IoStatus writeLlmcCheckpoint(const std::string& path, const Gpt2Weights& w) {
+IoStatus writeLlmcCheckpoint(const std::string& path, const Gpt2Weights& w) try {
   if (IoStatus st = checkGpt2Weights(path, w); !st) return st;
   std::vector<uint8_t> header;
   header.reserve(kLlmcHeaderBytes);
@@ -209,6 +209,8 @@ IoStatus writeLlmcCheckpoint(const std::string& path, const Gpt2Weights& w) {
   for (const auto& t : w.tensors)
     if (IoStatus st = out->write(t.data.data(), t.data.size() * 4); !st) return st;
   return out->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 // ---- gptc named-tensor checkpoints ------------------------------------------------------------
@@ -258,7 +260,7 @@ const NamedTensor* GptcCheckpoint::find(std::string_view name) const {
   return nullptr;
 }
 
-IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) {
+IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) try {
   if (ck.tensors.size() > kMaxTensors)
     return ioError(path, "more than " + num(kMaxTensors) + " tensors");
   if (ck.metadata.size() > kMaxMetadata)
@@ -306,6 +308,8 @@ IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) 
   appendU32(b, crc);
   if (IoStatus st = out->write(b); !st) return st;
   return out->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 IoResult<GptcCheckpoint> readGptcCheckpoint(const std::string& path) {

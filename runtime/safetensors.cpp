@@ -211,7 +211,7 @@ readSafetensors(const std::string& path, const std::function<bool(const std::str
 }
 
 IoStatus writeSafetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                          const std::map<std::string, std::string>& metadata) {
+                          const std::map<std::string, std::string>& metadata) try {
   json header = json::object();
   uint64_t offset = 0;
   for (const auto& t : tensors) {
@@ -238,6 +238,8 @@ IoStatus writeSafetensors(const std::string& path, const std::vector<NamedTensor
   for (const auto& t : tensors)
     if (IoStatus st = out->write(t.data.data(), t.data.size() * 4); !st) return st;
   return out->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 // ---- Hugging Face GPT-2 -> llm.c ----------------------------------------------------------------

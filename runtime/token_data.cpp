@@ -32,6 +32,8 @@ IoStatus checkShape(std::string_view who, int B, int T, int rank, int world) {
   if (B < 1 || T < 1)
     return ioError(who, "B and T must be positive (B=" + std::to_string(B) +
                             ", T=" + std::to_string(T) + ")");
+  if (int64_t(B) * T > (int64_t(1) << 30))
+    return ioError(who, "B*T = " + std::to_string(int64_t(B) * T) + " is more than 2^30 tokens");
   if (world < 1 || rank < 0 || rank >= world)
     return ioError(who,
                    "rank " + std::to_string(rank) + " is outside 0.." + std::to_string(world - 1));
@@ -85,7 +87,7 @@ IoResult<LlmcTokensHeader> readLlmcTokensHeader(const std::string& path) {
   return LlmcTokensHeader{version, count};
 }
 
-IoResult<std::vector<uint16_t>> readLlmcTokens(const std::string& path, int32_t vocabSize) {
+IoResult<std::vector<uint16_t>> readLlmcTokens(const std::string& path, int32_t vocabSize) try {
   auto h = readLlmcTokensHeader(path);
   if (!h) return h.ioError();
   auto f = FileReader::open(path);
@@ -98,9 +100,11 @@ IoResult<std::vector<uint16_t>> readLlmcTokens(const std::string& path, int32_t 
   if (vocabSize > 0)
     if (IoStatus st = checkTokenRange(path, tokens, vocabSize); !st) return st.ioError();
   return tokens;
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoStatus writeLlmcTokens(const std::string& path, std::span<const uint16_t> tokens) {
+IoStatus writeLlmcTokens(const std::string& path, std::span<const uint16_t> tokens) try {
   if (tokens.size() > size_t(std::numeric_limits<int32_t>::max()))
     return ioError(path, num(tokens.size()) + " tokens do not fit an llm.c shard (int32 count)");
   std::vector<uint8_t> header;
@@ -114,9 +118,11 @@ IoStatus writeLlmcTokens(const std::string& path, std::span<const uint16_t> toke
   if (IoStatus st = w->write(header); !st) return st;
   if (IoStatus st = w->write(tokens.data(), tokens.size() * 2); !st) return st;
   return w->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoResult<std::vector<uint16_t>> readRawTokens(const std::string& path, int32_t vocabSize) {
+IoResult<std::vector<uint16_t>> readRawTokens(const std::string& path, int32_t vocabSize) try {
   auto f = FileReader::open(path);
   if (!f) return f.ioError();
   if (f->size() % 2 != 0)
@@ -127,13 +133,17 @@ IoResult<std::vector<uint16_t>> readRawTokens(const std::string& path, int32_t v
   if (vocabSize > 0)
     if (IoStatus st = checkTokenRange(path, tokens, vocabSize); !st) return st.ioError();
   return tokens;
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoStatus writeRawTokens(const std::string& path, std::span<const uint16_t> tokens) {
+IoStatus writeRawTokens(const std::string& path, std::span<const uint16_t> tokens) try {
   auto w = AtomicFileWriter::create(path);
   if (!w) return w.ioError();
   if (IoStatus st = w->write(tokens.data(), tokens.size() * 2); !st) return st;
   return w->commit();
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 IoStatus checkTokenRange(std::string_view where, std::span<const uint16_t> tokens,
@@ -146,7 +156,7 @@ IoStatus checkTokenRange(std::string_view where, std::span<const uint16_t> token
   return {};
 }
 
-IoResult<std::vector<uint16_t>> narrowTokens(std::span<const int32_t> ids) {
+IoResult<std::vector<uint16_t>> narrowTokens(std::span<const int32_t> ids) try {
   std::vector<uint16_t> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] > 65535)
@@ -155,11 +165,13 @@ IoResult<std::vector<uint16_t>> narrowTokens(std::span<const int32_t> ids) {
     out[i] = uint16_t(ids[i]);
   }
   return out;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("tokens"), std::string("failed: ") + e.what());
 }
 
 // ---- split ------------------------------------------------------------------------------------
 
-IoResult<TokenSplit> splitTrainVal(std::span<const uint16_t> tokens, double valFraction) {
+IoResult<TokenSplit> splitTrainVal(std::span<const uint16_t> tokens, double valFraction) try {
   if (!(valFraction >= 0.0 && valFraction < 1.0))
     return ioError("train/val split",
                    "validation fraction " + std::to_string(valFraction) + " is outside [0, 1)");
@@ -169,6 +181,8 @@ IoResult<TokenSplit> splitTrainVal(std::span<const uint16_t> tokens, double valF
   s.train.assign(tokens.begin(), tokens.begin() + long(nTrain));
   s.val.assign(tokens.begin() + long(nTrain), tokens.end());
   return s;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("train/val split"), std::string("failed: ") + e.what());
 }
 
 // ---- loader state file --------------------------------------------------------------------------
@@ -179,7 +193,7 @@ constexpr uint32_t kStateVersion = 1;
 constexpr size_t kStateBytes = 4 * 4 + 8 * 8 + 4; // magic version kind reserved, 8 u64, crc
 } // namespace
 
-IoStatus saveLoaderState(const std::string& path, const LoaderState& s) {
+IoStatus saveLoaderState(const std::string& path, const LoaderState& s) try {
   std::vector<uint8_t> b;
   appendU32(b, kStateMagic);
   appendU32(b, kStateVersion);
@@ -190,9 +204,11 @@ IoStatus saveLoaderState(const std::string& path, const LoaderState& s) {
     appendU64(b, v);
   appendU32(b, crc32(b.data(), b.size()));
   return writeFileAtomic(path, b);
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
-IoResult<LoaderState> loadLoaderState(const std::string& path) {
+IoResult<LoaderState> loadLoaderState(const std::string& path) try {
   auto bytes = readFileBytes(path, 4096);
   if (!bytes) return bytes.ioError();
   const auto& b = *bytes;
@@ -223,13 +239,16 @@ IoResult<LoaderState> loadLoaderState(const std::string& path) {
   s.rank = loadI64(p + 48);
   s.worldSize = loadI64(p + 56);
   return s;
+} catch (const std::exception& e) {
+  return ioError(path, std::string("failed: ") + e.what());
 }
 
 // ---- RandomBatchSampler
 // ---------------------------------------------------------------------------
 
 IoResult<RandomBatchSampler> RandomBatchSampler::create(std::vector<uint16_t> tokens, int B, int T,
-                                                        uint64_t seed, int rank, int worldSize) {
+                                                        uint64_t seed, int rank,
+                                                        int worldSize) try {
   if (IoStatus st = checkShape("random batch sampler", B, T, rank, worldSize); !st)
     return st.ioError();
   if (tokens.size() < uint64_t(T) + 1)
@@ -243,6 +262,8 @@ IoResult<RandomBatchSampler> RandomBatchSampler::create(std::vector<uint16_t> to
   s.world_ = worldSize;
   s.seed_ = seed;
   return s;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("random batch sampler"), std::string("failed: ") + e.what());
 }
 
 uint64_t RandomBatchSampler::offset(uint64_t step, int row) const {
@@ -298,7 +319,7 @@ IoStatus RandomBatchSampler::restore(const LoaderState& s) {
 // -----------------------------------------------------------------------------
 
 IoResult<SequentialLoader> SequentialLoader::create(std::vector<std::vector<uint16_t>> shards,
-                                                    int B, int T, int rank, int worldSize) {
+                                                    int B, int T, int rank, int worldSize) try {
   if (IoStatus st = checkShape("sequential loader", B, T, rank, worldSize); !st)
     return st.ioError();
   if (shards.empty()) return ioError("sequential loader", "no shards");
@@ -314,6 +335,8 @@ IoResult<SequentialLoader> SequentialLoader::create(std::vector<std::vector<uint
   l.rank_ = rank;
   l.world_ = worldSize;
   return l;
+} catch (const std::exception& e) {
+  return ioError(std::string_view("sequential loader"), std::string("failed: ") + e.what());
 }
 
 Batch SequentialLoader::next() {

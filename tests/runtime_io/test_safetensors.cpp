@@ -80,6 +80,9 @@ TEST_CASE("safetensors: F32 round trip and header layout") {
   CHECK(onlyA->front().name == "a");
   CHECK_FALSE(writeSafetensors(t.path("dup"), {filled("a", {1}), filled("a", {1})}).ok());
   CHECK_FALSE(writeSafetensors(t.path("bad"), {NamedTensor{"a", {2}, {1.0f}}}).ok());
+  auto badName = writeSafetensors(t.path("bad"), {NamedTensor{"\xff\xfe", {1}, {1.0f}}});
+  REQUIRE_FALSE(badName.ok()); // JSON needs UTF-8 names; the JSON library's exception is caught
+  CHECK(contains(badName.error(), t.path("bad")));
 }
 
 TEST_CASE("safetensors: F16 and BF16 convert to f32") {

@@ -164,6 +164,7 @@ TEST_CASE("tokens: random batches are deterministic from (seed, step)") {
   CHECK_FALSE(RandomBatchSampler::create(iota16(16), 1, 16, 0).ok());
   CHECK(RandomBatchSampler::create(iota16(17), 1, 16, 0)->sample(5).inputs[0] == 0);
   CHECK_FALSE(RandomBatchSampler::create(tokens, 0, 16, 0).ok());
+  CHECK_FALSE(RandomBatchSampler::create(tokens, 1 << 20, 1 << 20, 0).ok());
   CHECK_FALSE(RandomBatchSampler::create(tokens, 1, 16, 0, 2, 2).ok());
 }
 
