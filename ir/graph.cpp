@@ -70,6 +70,9 @@ Expected<int> Graph::addNode(OpKind kind, std::vector<int> operands, Attrs attrs
   const OpInfo& info = opInfo(kind);
   size_t want = info.operands.size();
   bool countOk = info.variadic ? operands.size() >= want : operands.size() == want;
+  for (int id : operands)
+    if (id < 0 || size_t(id) >= values.size())
+      return Diag{loc, fmt::format("'{}': operand id {} is not a value", info.name, id)};
   if (!countOk)
     return Diag{loc,
                 fmt::format("'{}' takes {}{} operand{} ({}), got {}", info.name,
@@ -80,6 +83,14 @@ Expected<int> Graph::addNode(OpKind kind, std::vector<int> operands, Attrs attrs
   for (int id : operands) types.push_back(values[id].type);
   Expected<TensorType> type = inferType(kind, types, attrs);
   if (!type) return Diag{loc, type.error().message};
+  // Attribute-driven shapes (fill, broadcast, sinusoidal, pad) come straight from user input.
+  for (int64_t d : type->shape)
+    if (d <= 0)
+      return Diag{loc, fmt::format("'{}' would give {}, which has a dimension < 1", info.name,
+                                   typeToString(*type))};
+  if (type->numel() > kMaxTensorElements)
+    return Diag{loc, fmt::format("'{}' would give {}, more than 2^34 elements", info.name,
+                                 typeToString(*type))};
 
   std::string vname = name.empty() ? uniqueName(std::to_string(nextTemp_++)) : name;
   while (name.empty() && find(vname) >= 0) vname = std::to_string(nextTemp_++);

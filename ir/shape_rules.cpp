@@ -165,8 +165,8 @@ R infer_Reshape(const Types& t, const Attrs& a) {
       infer = int(i);
     } else if (s[i] <= 0) {
       return err(fmt::format("reshape: bad dim {} in {}", s[i], shapeToString(s)));
-    } else {
-      known *= s[i];
+    } else if (__builtin_mul_overflow(known, s[i], &known)) {
+      return err(fmt::format("reshape: {} has too many elements", shapeToString(s)));
     }
   }
   int64_t n = t[0].numel();
@@ -258,6 +258,8 @@ R infer_Stack(const Types& t, const Attrs&) {
 }
 R infer_Broadcast(const Types& t, const Attrs& a) {
   TensorType target{t[0].dtype, attrInts(a, "shape")};
+  for (int64_t d : target.shape)
+    if (d <= 0) return err(fmt::format("broadcast: target {} has a dim < 1", shapeToString(target.shape)));
   R r = broadcast2(t[0], target);
   if (!r) return r;
   if (r->shape != target.shape)

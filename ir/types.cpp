@@ -5,8 +5,11 @@
 namespace gptc {
 
 int64_t numelOf(const Shape& s) {
+  // Saturates instead of overflowing: shapes come from user input, and a saturated count still
+  // fails every "too large" check downstream.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n)) return INT64_MAX;
   return n;
 }
 

@@ -24,6 +24,11 @@ struct TensorType {
 const char* dtypeName(DType);
 std::string shapeToString(const Shape&); // "[4,64,768]"
 std::string typeToString(const TensorType&); // "f32[4,64,768]"
+/// The product of the dims; INT64_MAX when it would overflow.
 int64_t numelOf(const Shape&);
+
+/// The largest tensor the IR accepts (2^34 elements, 64 GiB of f32): far above any model here, low
+/// enough that byte counts and offsets never overflow int64.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 34;
 
 } // namespace gptc
