@@ -30,13 +30,17 @@ public:
 
   std::vector<Token> run(std::map<int, SourceLoc>& origins) {
     std::vector<Token> out;
+    SourceLoc afterLast{prog_.file, 1, 1};
     for (;;) {
       skipSpaceAndComments(origins);
       if (pos_ >= text_.size()) break;
       out.push_back(next());
+      afterLast = here();
     }
+    // "found end of file" points just past the last token, on a line the caret can show, rather
+    // than at the empty line after the final newline.
     Token end;
-    end.loc = here();
+    end.loc = afterLast;
     out.push_back(end);
     return out;
   }
@@ -83,6 +87,18 @@ private:
     }
   }
 
+  /// Reports the whole run of number-like characters ("12abc", "1.2.3"), not just the prefix read so far.
+  [[noreturn]] void failMalformedNumber(Token& t) {
+    while (pos_ < text_.size() && (identChar(text_[pos_]) || text_[pos_] == '+' || text_[pos_] == '-') &&
+           t.text.size() < 40) {
+      if ((text_[pos_] == '+' || text_[pos_] == '-') && !(t.text.back() == 'e' || t.text.back() == 'E'))
+        break;
+      t.text += text_[pos_];
+      advance();
+    }
+    fail(fmt::format("malformed number '{}'", t.text), t.loc);
+  }
+
   static bool identStart(char c) { return std::isalpha((unsigned char)c) || c == '_'; }
   static bool identChar(char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.'; }
 
@@ -115,15 +131,21 @@ private:
     if (std::isdigit((unsigned char)c) ||
         (c == '.' && pos_ + 1 < text_.size() && std::isdigit((unsigned char)text_[pos_ + 1]))) {
       t.kind = Tok::Number;
+      bool seenDot = false, seenExp = false;
       while (pos_ < text_.size()) {
         char d = text_[pos_];
         if (std::isdigit((unsigned char)d)) {
         } else if (d == '.') {
           if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '.') break; // a range "0..L"
+          // "1.2.3" or "1e5.2" would otherwise read as a shorter number and silently drop the rest.
+          if (seenDot || seenExp) failMalformedNumber(t);
+          seenDot = true;
         } else if ((d == 'e' || d == 'E') && pos_ + 1 < text_.size() &&
                    (std::isdigit((unsigned char)text_[pos_ + 1]) ||
                     ((text_[pos_ + 1] == '-' || text_[pos_ + 1] == '+') && pos_ + 2 < text_.size() &&
                      std::isdigit((unsigned char)text_[pos_ + 2])))) {
+          if (seenExp) failMalformedNumber(t);
+          seenExp = true;
           t.text += d;
           advance();
           d = text_[pos_];
@@ -133,8 +155,7 @@ private:
         t.text += d;
         advance();
       }
-      if (pos_ < text_.size() && identStart(text_[pos_]))
-        fail(fmt::format("malformed number '{}{}'", t.text, text_[pos_]), t.loc);
+      if (pos_ < text_.size() && identStart(text_[pos_])) failMalformedNumber(t);
       return t;
     }
     static const char* twoChar[] = {"->", ".."};
@@ -146,7 +167,7 @@ private:
         advance();
         return t;
       }
-    if (std::strchr("()[]{},:=+-*/", c)) {
+    if (c != '\0' && std::strchr("()[]{},:=+-*/", c)) { // strchr finds the terminator for NUL
       t.kind = Tok::Punct;
       t.text = std::string(1, c);
       advance();
@@ -175,6 +196,22 @@ private:
   std::map<int, SourceLoc> origins_;
   ast::Program& prog_;
   size_t i_ = 0;
+  int depth_ = 0;
+
+  /// Real models nest a handful of calls; the cap keeps a hostile or generated file (10,000 nested
+  /// calls) from overflowing the stack here, in the expander and in the AST's destructors, all of
+  /// which recurse once per level.
+  static constexpr int kMaxNesting = 256;
+  struct NestingGuard {
+    Parser& p;
+    explicit NestingGuard(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxNesting)
+        p.fail(fmt::format("nesting too deep (more than {} levels)", kMaxNesting), p.peek().loc);
+    }
+    ~NestingGuard() { --p.depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+  };
 
   const Token& peek(size_t ahead = 0) const { return toks_[std::min(i_ + ahead, toks_.size() - 1)]; }
   Token take() { return toks_[std::min(i_++, toks_.size() - 1)]; }
@@ -196,6 +233,15 @@ private:
   }
   Token expectPunct(const char* p, const char* context) {
     if (!isPunct(p)) fail(fmt::format("expected '{}' {}, found {}", p, context, describe(peek())), peek().loc);
+    return take();
+  }
+  /// A closing bracket: the message names where its opener is, which is what a reader needs when
+  /// the parser only notices the missing ')' lines later or at the end of the file.
+  Token expectClose(const char* p, const char* context, const Token& open) {
+    if (!isPunct(p))
+      fail(fmt::format("expected '{}' {}, found {} (the '{}' at {}:{} is still open)", p, context,
+                       describe(peek()), open.text, open.loc.line, open.loc.col),
+           peek().loc);
     return take();
   }
   void expectKeyword(const char* k, const char* context) {
@@ -304,22 +350,29 @@ private:
     expectPunct("(", "before the block's parameters");
     if (!isPunct(")")) {
       do {
-        std::string pname = expectName("a block parameter name").text;
+        Token pname = expectName("a block parameter name");
+        for (const auto& prev : b.params)
+          if (prev.first == pname.text)
+            fail(fmt::format("block '{}' has two parameters named '{}'", b.name, pname.text), pname.loc);
+        if (pname.text == b.indexVar)
+          fail(fmt::format("'{}' is the block's index variable and cannot name a parameter", pname.text),
+               pname.loc);
         expectPunct(":", "before the parameter's type");
-        b.params.emplace_back(pname, typeExpr());
+        b.params.emplace_back(pname.text, typeExpr());
       } while (isPunct(",") && (take(), true));
     }
     expectPunct(")", "after the block's parameters");
     expectPunct("->", "before the block's result type");
     b.result = typeExpr();
-    expectPunct("{", "to open the block body");
+    Token open = expectPunct("{", "to open the block body");
     while (!isKeyword("return")) {
-      if (peek().kind == Tok::End) fail(fmt::format("block '{}' has no 'return'", b.name), peek().loc);
+      if (peek().kind == Tok::End || isPunct("}"))
+        fail(fmt::format("block '{}' has no 'return'", b.name), peek().loc);
       b.body.push_back(assign(/*allowOutput=*/false));
     }
     take();
     b.ret = expr();
-    expectPunct("}", "to close the block body");
+    expectClose("}", "to close the block body", open);
     prog_.blocks.push_back(std::move(b));
     prog_.order.push_back({ast::Stmt::Block, prog_.blocks.size() - 1});
   }
@@ -350,16 +403,17 @@ private:
     if (dt.text == "f32") t.dtype = DType::f32;
     else if (dt.text == "i32") t.dtype = DType::i32;
     else fail(fmt::format("unknown dtype '{}' (f32 or i32)", dt.text), dt.loc);
-    expectPunct("[", "after the dtype");
+    Token open = expectPunct("[", "after the dtype");
     if (!isPunct("]")) {
       do t.dims.push_back(cexpr());
       while (isPunct(",") && (take(), true));
     }
-    expectPunct("]", "to close the shape");
+    expectClose("]", "to close the shape", open);
     return t;
   }
 
   ast::ExprPtr expr() {
+    NestingGuard nesting(*this);
     auto e = std::make_unique<ast::Expr>();
     e->loc = peek().loc;
     if (isKeyword("repeat")) {
@@ -410,16 +464,23 @@ private:
   /// In block(i)(x), `i` was parsed as a value reference; turn it into a constant expression.
   ast::CExprPtr refToCExpr(const ast::Expr& ref) {
     if (ref.kind != ast::Expr::Ref || ref.index)
-      fail("a block index must be a constant or the repeat variable", ref.loc);
+      fail("a block index must be a number, a constant or the repeat variable", ref.loc);
     auto c = std::make_unique<ast::CExpr>();
+    c->loc = ref.loc;
+    if (std::isdigit((unsigned char)ref.name[0])) { // block(0)(x): callArgs kept the number's text
+      c->kind = ast::CExpr::Number;
+      c->isInt = ref.name.find_first_of(".eE") == std::string::npos;
+      c->number = std::strtod(ref.name.c_str(), nullptr);
+      if (!c->isInt) fail(fmt::format("a block index must be an integer, got '{}'", ref.name), ref.loc);
+      return c;
+    }
     c->kind = ast::CExpr::Name;
     c->name = ref.name;
-    c->loc = ref.loc;
     return c;
   }
 
   void callArgs(ast::Expr& e) {
-    expectPunct("(", "before the arguments");
+    Token open = expectPunct("(", "before the arguments");
     if (!isPunct(")")) {
       do {
         if (e.kind == ast::Expr::Call && peek().kind == Tok::Number) {
@@ -434,11 +495,11 @@ private:
         }
       } while (isPunct(",") && (take(), true));
     }
-    expectPunct(")", "after the arguments");
+    expectClose(")", "after the arguments", open);
   }
 
   void attrs(ast::Expr& e) {
-    take();
+    Token open = take();
     if (!isPunct("}")) {
       do {
         ast::AttrExpr a;
@@ -449,20 +510,20 @@ private:
           if (prev.name == a.name) fail(fmt::format("attribute '{}' given twice", a.name), name.loc);
         expectPunct("=", "after the attribute name");
         if (isPunct("[")) {
-          take();
+          Token openList = take();
           a.isList = true;
           if (!isPunct("]")) {
             do a.values.push_back(cexpr());
             while (isPunct(",") && (take(), true));
           }
-          expectPunct("]", "to close the list");
+          expectClose("]", "to close the list", openList);
         } else {
           a.values.push_back(cexpr());
         }
         e.attrs.push_back(std::move(a));
       } while (isPunct(",") && (take(), true));
     }
-    expectPunct("}", "to close the attributes");
+    expectClose("}", "to close the attributes", open);
   }
 
   // cexpr := term (('+'|'-') term)* ; term := unary (('*'|'/') unary)* ; unary := '-' unary | atom
@@ -492,6 +553,7 @@ private:
     return b;
   }
   ast::CExprPtr unary() {
+    NestingGuard nesting(*this);
     if (isPunct("-")) {
       auto n = std::make_unique<ast::CExpr>();
       n->kind = ast::CExpr::Negate;
@@ -511,13 +573,15 @@ private:
       c->number = std::strtod(t.text.c_str(), nullptr);
       if (c->isInt && (t.text.size() > 15 || c->number > 9.0e15))
         fail(fmt::format("integer '{}' is too large", t.text), t.loc);
+      if (!std::isfinite(c->number)) // 1e400: strtod gives inf; write `inf` when that is meant
+        fail(fmt::format("number '{}' is out of range", t.text), t.loc);
       take();
       return c;
     }
     if (isPunct("(")) {
-      take();
+      Token open = take();
       auto inner = cexpr();
-      expectPunct(")", "to close the parenthesis");
+      expectClose(")", "to close the parenthesis", open);
       return inner;
     }
     if (t.kind == Tok::Ident && !t.percent) {
