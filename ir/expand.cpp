@@ -30,7 +30,9 @@ public:
     for (const auto& [name, text] : overrides_) {
       bool found = false;
       for (const auto& c : prog_.consts) found |= c.name == name;
-      if (!found) fail(fmt::format("--set {}: the model has no constant '{}'", name, name), {});
+      // No line of the file is to blame: the diagnostic names the file only.
+      if (!found)
+        fail(fmt::format("--set {}: the model has no constant '{}'", name, name), SourceLoc{prog_.file, 0, 0});
     }
     for (const ast::Stmt& s : prog_.order) {
       switch (s.kind) {
@@ -38,8 +40,7 @@ public:
       case ast::Stmt::Decl: decl(prog_.decls[s.index]); break;
       case ast::Stmt::Block: {
         const ast::Block& b = prog_.blocks[s.index];
-        if (blocks_.count(b.name) || consts_.count(b.name))
-          fail(fmt::format("'{}' is already defined", b.name), b.loc);
+        checkFreshName(b.name, b.loc);
         blocks_[b.name] = &b;
         break;
       }
@@ -102,12 +103,18 @@ private:
     case ast::CExpr::Binary: {
       Num a = evalC(*e.args[0], scope), b = evalC(*e.args[1], scope);
       bool ints = a.isInt && b.isInt;
+      // NaN would print as "nan", which reads back as an unknown constant, and compares unequal to
+      // itself, so it is refused where it arises.
+      double r = e.op == '+' ? a.v + b.v : e.op == '-' ? a.v - b.v : a.v * b.v;
+      if (e.op != '/' && std::isnan(r))
+        fail(fmt::format("{} {} {} is not a number", a.v, e.op, b.v), e.loc);
       switch (e.op) {
-      case '+': return {a.v + b.v, ints};
-      case '-': return {a.v - b.v, ints};
-      case '*': return {a.v * b.v, ints};
+      case '+':
+      case '-':
+      case '*': return {r, ints};
       case '/':
         if (b.v == 0) fail("division by zero in a constant expression", e.loc);
+        if (std::isinf(a.v) && std::isinf(b.v)) fail("inf / inf is not a number", e.loc);
         if (ints) {
           if (std::fmod(a.v, b.v) != 0)
             fail(fmt::format("{} / {} is not a whole number (write {}.0 / {} for a fraction)", a.v, b.v,
@@ -134,10 +141,15 @@ private:
     Num value;
     auto ov = overrides_.find(c.name);
     if (ov != overrides_.end()) {
+      // The override's text is not in the file, so its errors point at the constant it replaces.
       auto p = parseProgram("const __v = " + ov->second, "--set " + c.name);
       if (!p || (*p)->consts.size() != 1 || (*p)->order.size() != 1)
-        fail(fmt::format("--set {}={}: not a number or constant expression", c.name, ov->second), {});
-      value = evalC(*(*p)->consts[0].value, nullptr);
+        fail(fmt::format("--set {}={}: not a number or constant expression", c.name, ov->second), c.loc);
+      try {
+        value = evalC(*(*p)->consts[0].value, nullptr);
+      } catch (DiagError& e) {
+        fail(fmt::format("--set {}={}: {}", c.name, ov->second, e.diag.message), c.loc);
+      }
     } else {
       value = evalC(*c.value, nullptr);
     }
@@ -152,7 +164,8 @@ private:
       out.shape.push_back(n);
     }
     if (out.shape.size() > 8) fail("at most 8 dimensions", t.loc);
-    if (numelOf(out.shape) > (int64_t(1) << 34)) fail("tensor too large", t.loc);
+    if (numelOf(out.shape) > kMaxTensorElements)
+      fail(fmt::format("tensor too large ({} elements; at most 2^34)", shapeToString(out.shape)), t.loc);
     return out;
   }
 
@@ -174,7 +187,8 @@ private:
       else {
         init.kind = ParamInit::Normal;
         init.stddev = d.initArg ? evalC(*d.initArg, nullptr).v : 0.02;
-        if (!(init.stddev >= 0)) fail("normal(std) needs std >= 0", d.initArg->loc);
+        if (!(init.stddev >= 0) || std::isinf(init.stddev))
+          fail("normal(std) needs a finite std >= 0", d.initArg->loc);
       }
       id = d.isState ? g_.addState(d.name, t, init, d.origin) : g_.addParam(d.name, t, init, d.origin);
     } else {
@@ -201,8 +215,9 @@ private:
     int id = lookup(m.name, nullptr, m.loc);
     if (!m.isUpdate) return addOutput(id, m.loc);
     int value = lookup(m.value, nullptr, m.loc);
-    if (g_.values[id].kind == ValueKind::Op)
-      fail(fmt::format("'{}' is not an input or parameter and cannot be updated", m.name), m.loc);
+    // Inputs are fed afresh each step, so only persistent values (params, state) can be replaced.
+    if (g_.values[id].kind == ValueKind::Op || g_.values[id].kind == ValueKind::Input)
+      fail(fmt::format("'{}' is not a param or state and cannot be updated", m.name), m.loc);
     if (g_.values[id].type != g_.values[value].type)
       fail(fmt::format("update of '{}' ({}) with a value of type {}", m.name,
                        typeToString(g_.values[id].type), typeToString(g_.values[value].type)),
@@ -274,7 +289,7 @@ private:
           attrs[a.name] = list;
         } else {
           Num n = evalC(*a.values[0], &scope);
-          if (n.isInt) attrs[a.name] = int64_t(n.v);
+          if (n.isInt) attrs[a.name] = evalInt(*a.values[0], &scope, "an integer attribute");
           else attrs[a.name] = n.v;
         }
       }
@@ -314,7 +329,16 @@ private:
   int build(OpKind kind, std::vector<int> operands, Attrs attrs, const SourceLoc& loc,
             const SourceLoc& origin, const std::string& name) {
     Expected<int> r = g_.addNode(kind, std::move(operands), std::move(attrs), origin, name);
-    if (!r) fail(fmt::format("{}: {}", opName(kind), r.error().message), loc);
+    if (!r) {
+      // Most shape rules already start with the op's name ("matmul contraction dims differ").
+      const std::string& msg = r.error().message;
+      std::string_view op = opName(kind);
+      std::string quoted = fmt::format("'{}'", op);
+      bool named = msg.compare(0, quoted.size(), quoted) == 0 ||
+                   (msg.compare(0, op.size(), op) == 0 && msg.size() > op.size() &&
+                    (msg[op.size()] == ' ' || msg[op.size()] == ':' || msg[op.size()] == '\''));
+      fail(named ? msg : fmt::format("{}: {}", op, msg), loc);
+    }
     return *r;
   }
 
