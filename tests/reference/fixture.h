@@ -44,6 +44,15 @@ struct FixtureTensor {
   }
 };
 
+/// A slice [start, end) of a parameter's last axis whose true gradient is exactly zero (attention
+/// key biases; see the json's "zero_gradient_slices"). Float32 AdamW moves these entries by noise,
+/// so parity tests skip them when comparing `adamw.param.<param>`.
+struct FixtureSlice {
+  std::string param;
+  int64_t start = 0;
+  int64_t end = 0;
+};
+
 /// A whole fixture: its tensors by name, the `--set` constants the model file must be compiled
 /// with (values as text, e.g. "64", so they can be passed straight to the parser's overrides),
 /// and the model file path relative to the repo root.
@@ -51,11 +60,29 @@ struct Fixture {
   std::map<std::string, FixtureTensor> tensors;
   std::map<std::string, std::string> set; // from the json "set"
   std::string model;
+  std::vector<FixtureSlice> zeroGradientSlices; // from the json "zero_gradient_slices", if any
 
   /// The tensor called `name`, or nullptr.
   const FixtureTensor* find(const std::string& name) const {
     auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;
+  }
+
+  /// One flag per element of `param.<param>`: false inside a zero-gradient slice, true elsewhere.
+  /// Compare `adamw.param.<param>` only where it is true. Empty if there is no such param.
+  std::vector<bool> adamwComparable(const std::string& param) const {
+    const FixtureTensor* t = find("param." + param);
+    if (!t) return {};
+    std::vector<bool> keep(size_t(t->numel()), true);
+    const int64_t last = t->shape.empty() ? 1 : t->shape.back();
+    for (const FixtureSlice& s : zeroGradientSlices) {
+      if (s.param != param) continue;
+      for (size_t k = 0; k < keep.size(); ++k) {
+        const int64_t j = int64_t(k) % last;
+        if (j >= s.start && j < s.end) keep[k] = false;
+      }
+    }
+    return keep;
   }
 };
 
@@ -168,6 +195,18 @@ inline bool parseJson(const std::string& path, const std::vector<unsigned char>&
       fx.set[key] = value.dump(); // 64 -> "64", 0.5 -> "0.5"
     else
       return fail(error, path + ": \"set\"." + key + " is neither a number nor a string");
+  }
+  if (j.contains("zero_gradient_slices")) {
+    const auto& list = j["zero_gradient_slices"];
+    if (!list.is_array()) return fail(error, path + ": \"zero_gradient_slices\" is not an array");
+    for (const auto& e : list) {
+      if (!e.is_object() || !e.contains("param") || !e["param"].is_string() ||
+          !e.contains("start") || !e["start"].is_number_integer() || !e.contains("end") ||
+          !e["end"].is_number_integer())
+        return fail(error, path + ": malformed \"zero_gradient_slices\" entry");
+      fx.zeroGradientSlices.push_back(
+          {e["param"].get<std::string>(), e["start"].get<int64_t>(), e["end"].get<int64_t>()});
+    }
   }
   return true;
 }
