@@ -1,0 +1,105 @@
+// gptc compile MODEL.graph: runs a pipeline over a model and prints what came out -- a summary
+// (ops by kind, parameters, FLOPs per step, activation bytes, what simplify/cse/dce did) or, with
+// --emit=graph, the final IR on stdout. Instrument output (--print-ir-*, --time-passes, warnings)
+// goes to stderr, so `gptc compile m.graph --emit=graph > out.graph` stays a clean dump.
+// What it leaves to others: flags shared with `run` (tools/options), the passes, the statistics
+// (passes/stats), executing the graph (`gptc run`).
+#include "tools/commands.h"
+#include "tools/options.h"
+
+#include "ir/printer.h"
+#include "passes/stats.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <fmt/format.h>
+
+namespace gptc::tools {
+namespace {
+
+std::string summary(const std::string& path, const PipelineFlags& pf, const CompiledModel& m) {
+  GraphStats s = computeStats(m.graph);
+  std::string out;
+  std::string passes;
+  for (const std::string& p : m.passesRun)
+    passes += (passes.empty() ? "" : " -> ") + p;
+  out += fmt::format("model        {}\n", path);
+  out +=
+      fmt::format("pipeline     {}: {}\n", pf.pipeline, passes.empty() ? "(no pass ran)" : passes);
+  out += fmt::format("parameters   {} ({}, f32)\n", groupDigits(s.paramCount),
+                     humanBytes(s.paramBytes));
+  if (s.stateCount)
+    out +=
+        fmt::format("state        {} ({})\n", groupDigits(s.stateCount), humanBytes(s.stateBytes));
+  out += fmt::format("inputs       {} per step\n", humanBytes(s.inputBytes));
+  out += fmt::format("FLOPs/step   {} ({:.2f} GFLOP)\n", groupDigits(s.flops), s.flops / 1e9);
+  out += "             convention: matmul/linear 2*M*N*K, elementwise 1 per output element,\n"
+         "             reductions/norms/softmax/loss 1 per input element, layout ops 0\n";
+  out += fmt::format("activations  {} ({} bytes: every op result, before memory planning)\n",
+                     humanBytes(s.activationBytes), groupDigits(s.activationBytes));
+
+  // Ops by kind, biggest FLOP share first: where the time will go.
+  std::vector<std::pair<std::string, OpKindStats>> kinds(s.byKind.begin(), s.byKind.end());
+  std::stable_sort(kinds.begin(), kinds.end(), [](const auto& a, const auto& b) {
+    return a.second.flops != b.second.flops ? a.second.flops > b.second.flops
+                                            : a.second.count > b.second.count;
+  });
+  out += fmt::format("\nops          {}\n", groupDigits(s.ops));
+  out += fmt::format("  {:<20} {:>7} {:>22} {:>7} {:>12}\n", "kind", "count", "FLOPs", "share",
+                     "result bytes");
+  for (const auto& [name, k] : kinds)
+    out += fmt::format(
+        "  {:<20} {:>7} {:>22} {:>6.1f}% {:>12}\n", name, k.count, groupDigits(k.flops),
+        s.flops ? 100.0 * double(k.flops) / double(s.flops) : 0.0, humanBytes(k.resultBytes));
+
+  if (!m.counters.empty()) {
+    out += "\nrewrites\n";
+    for (const auto& [name, n] : m.counters)
+      if (n) out += fmt::format("  {:<34} {:>7}\n", name, n);
+  }
+  return out;
+}
+
+} // namespace
+
+int cmdCompile(int argc, char** argv) {
+  CLI::App app{"gptc compile: run a pipeline of passes over a model and print a summary, the final "
+               "IR (--emit=graph), or the IR around any pass (--print-ir-*, --ir-dump-dir)",
+               "gptc compile"};
+  std::string model, emit = "summary";
+  ModelFlags modelFlags;
+  PipelineFlags pipelineFlags;
+  app.add_option("model", model, "the model file (models/*.graph or a dump)")
+      ->required()
+      ->type_name("MODEL.graph");
+  app.add_option("--emit", emit, "what to print on stdout: summary (default) or graph (final IR)")
+      ->check(CLI::IsMember({"summary", "graph"}))
+      ->type_name("WHAT");
+  addModelFlags(app, modelFlags);
+  addPipelineFlags(app, pipelineFlags, "inference");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    std::fprintf(stderr, "gptc compile: %s (try gptc compile --help)\n", msg.c_str());
+    return 2;
+  }
+
+  Expected<CompiledModel> compiled = compileModel(model, modelFlags, pipelineFlags, stderr);
+  if (!compiled) {
+    std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
+    return 2;
+  }
+  std::string out =
+      emit == "graph" ? printGraph(compiled->graph) : summary(model, pipelineFlags, *compiled);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+} // namespace gptc::tools
