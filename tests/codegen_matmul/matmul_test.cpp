@@ -110,7 +110,10 @@ void checkShape(const MatmulShape& s, const MatmulTuning& t = {}) {
     CAPTURE(threads);
     std::vector<float> C = initialC(p);
     cm->run(p.A.data(), p.B.data(), C.data(), p.bias.data(), threads);
-    CHECK(relError(p, C) <= kTolerance);
+    double e = relError(p, C);
+    CHECK(e <= kTolerance);
+    if (std::getenv("GPTC_TEST_VERBOSE"))
+      MESSAGE(name(s) << " threads=" << threads << " rel.error=" << e);
   }
 }
 
