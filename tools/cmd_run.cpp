@@ -1,0 +1,219 @@
+// gptc run MODEL.graph --eval: compile a model (tools/options.h: --set/--batch/--seq, --pipeline
+// and the pass-manager flags), bind its parameters (--init FILE, an llm.c or gptc checkpoint, or
+// seeded init with --seed N) and one batch of inputs (--tokens FILE, else synthetic tokens from the
+// seed), execute it with the reference interpreter and print the loss.
+//
+// The command is one table of modes: --eval is here; --train and --generate belong to the trainer
+// and generator and are added as further entries of runMode(). Leaves to others: the JIT (--jit,
+// later; --interpret is the default and only engine today), training, sampling.
+#include "tools/commands.h"
+#include "tools/options.h"
+
+#include "runtime/interpreter.h"
+#include "runtime/param_store.h"
+#include "runtime/token_data.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fmt/format.h>
+#include <random>
+
+namespace gptc::tools {
+namespace {
+
+struct RunFlags {
+  std::string model;
+  bool eval = false, train = false, generate = false;
+  bool interpret = false; // the only engine for now; accepted so scripts can ask for it by name
+  std::string initPath;   // --init: checkpoint; empty = seeded init
+  uint64_t seed = 0;      // --seed: param init, synthetic tokens, the dropout seed input
+  std::string tokensPath; // --tokens: llm.c shard or raw uint16 tokens
+  ModelFlags model_;
+  PipelineFlags pipeline;
+};
+
+/// A usage or input error: one line on stderr, exit code 2.
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "gptc run: %s\n", message.c_str());
+  return 2;
+}
+
+/// The largest id + 1 an i32 input may hold: the smallest of the embedding tables it indexes and
+/// the class counts it is a target for; 0 when nothing bounds it.
+int64_t idLimit(const Graph& g, int input) {
+  int64_t limit = 0;
+  auto tighten = [&](int64_t n) { limit = limit == 0 ? n : std::min(limit, n); };
+  for (const Node& n : g.nodes) {
+    if (n.kind == OpKind::Embedding && n.operands[0] == input)
+      tighten(g.type(n.operands[1]).shape[0]);
+    if (n.kind == OpKind::CrossEntropy && n.operands[1] == input) {
+      int64_t classes = attrInt(n.attrs, "classes");
+      tighten(classes ? classes : g.type(n.operands[0]).shape.back());
+    }
+  }
+  return limit;
+}
+
+/// Tokens from a file: an llm.c shard when the magic says so, else raw little-endian uint16.
+IoResult<std::vector<uint16_t>> readTokens(const std::string& path, int32_t vocab) {
+  if (readLlmcTokensHeader(path)) return readLlmcTokens(path, vocab);
+  return readRawTokens(path, vocab);
+}
+
+/// Binds every input: `seed` (i32[]) from --seed; `tokens`/`targets` from one stream, targets
+/// shifted by one (file or synthetic); other i32 inputs synthetic within their id range. Returns
+/// "" or a one-line reason; `how` describes where the tokens came from.
+std::string bindInputs(const Graph& g, const RunFlags& f, Interpreter& interp, std::string& how) {
+  int tokens = g.find("tokens"), targets = g.find("targets");
+  bool lm = tokens >= 0 && targets >= 0 && g.values[tokens].kind == ValueKind::Input &&
+            g.values[targets].kind == ValueKind::Input && g.type(tokens) == g.type(targets) &&
+            g.type(tokens).dtype == DType::i32;
+  std::mt19937_64 gen(f.seed);
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    const Value& val = g.values[v];
+    if (val.kind != ValueKind::Input) continue;
+    if (val.name == "seed" && val.type == TensorType{DType::i32, {}}) {
+      if (std::string e = interp.bind("seed", Tensor::scalarI32(int32_t(uint32_t(f.seed))));
+          !e.empty())
+        return e;
+      continue;
+    }
+    if (val.type.dtype != DType::i32)
+      return fmt::format("--eval cannot feed the f32 input '{}' (it feeds token ids and a seed)",
+                         val.name);
+    if (lm && int(v) == targets) continue; // filled with tokens
+    int64_t limit = idLimit(g, int(v));
+    if (lm && int(v) == tokens) {
+      int64_t limT = idLimit(g, targets);
+      limit = limit == 0 ? limT : limT == 0 ? limit : std::min(limit, limT);
+    }
+    if (limit <= 0 || limit > 65536)
+      return fmt::format("cannot tell the id range of input '{}' (no embedding or loss uses it)",
+                         val.name);
+    int64_t n = val.type.numel();
+    std::vector<uint16_t> stream;
+    if (!f.tokensPath.empty() && int(v) == tokens && lm) {
+      IoResult<std::vector<uint16_t>> file = readTokens(f.tokensPath, int32_t(limit));
+      if (!file) return file.error();
+      if (int64_t(file->size()) < n + 1)
+        return fmt::format("{}: {} tokens, but one batch needs {}", f.tokensPath, file->size(),
+                           n + 1);
+      stream.assign(file->begin(), file->begin() + n + 1);
+      how = fmt::format("the first {} tokens of {}", n + 1, f.tokensPath);
+    } else {
+      std::uniform_int_distribution<int64_t> pick(0, limit - 1);
+      for (int64_t k = 0; k < n + 1; ++k)
+        stream.push_back(uint16_t(pick(gen)));
+      if (how.empty())
+        how = fmt::format("synthetic, uniform in [0, {}) from seed {}", limit, f.seed);
+    }
+    Tensor t(val.type);
+    for (int64_t k = 0; k < n; ++k)
+      t.i[k] = stream[k];
+    if (std::string e = interp.bind(val.name, std::move(t)); !e.empty()) return e;
+    if (lm && int(v) == tokens) {
+      Tensor y(g.type(targets)); // targets[b,t] = the token after tokens[b,t]
+      for (int64_t k = 0; k < n; ++k)
+        y.i[k] = stream[k + 1];
+      if (std::string e = interp.bind("targets", std::move(y)); !e.empty()) return e;
+    }
+  }
+  return "";
+}
+
+int runEval(const RunFlags& f) {
+  if (f.model.empty()) return usageError("--eval needs a model file (gptc run MODEL.graph --eval)");
+  Expected<CompiledModel> compiled = compileModel(f.model, f.model_, f.pipeline, stderr);
+  if (!compiled) {
+    std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
+    return 2;
+  }
+  const Graph& g = compiled->graph;
+  Interpreter interp(g);
+
+  ParamMap params;
+  std::string paramsFrom;
+  if (!f.initPath.empty()) {
+    IoResult<ParamMap> loaded = loadParams(g, f.initPath);
+    if (!loaded) return usageError(loaded.error());
+    params = std::move(*loaded);
+    paramsFrom = f.initPath;
+  } else {
+    params = initParams(g, f.seed);
+    paramsFrom = fmt::format("seeded init, seed {}", f.seed);
+  }
+  int64_t paramCount = 0;
+  for (const auto& [name, t] : params)
+    paramCount += t.numel();
+  if (std::string e = bindParams(interp, params); !e.empty()) return usageError(e);
+  std::string tokensFrom;
+  if (std::string e = bindInputs(g, f, interp, tokensFrom); !e.empty()) return usageError(e);
+
+  auto start = std::chrono::steady_clock::now();
+  if (std::string e = interp.run(); !e.empty()) {
+    std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::string out;
+  out += fmt::format("model     {} (pipeline {}, {} ops, reference interpreter)\n", f.model,
+                     f.pipeline.pipeline, g.numOps());
+  out += fmt::format("params    {} from {}\n", paramCount, paramsFrom);
+  if (!tokensFrom.empty()) out += fmt::format("tokens    {}\n", tokensFrom);
+  for (int o : g.outputs)
+    if (g.type(o) == TensorType{DType::f32, {}})
+      out += fmt::format("{:<9} {:.6f}\n", g.values[o].name, interp.get(o).f[0]);
+  out += fmt::format("time      {:.3f} s\n", seconds);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
+
+} // namespace
+
+int cmdRun(int argc, char** argv) {
+  CLI::App app{"gptc run: execute a model. --eval runs one batch forward with the reference "
+               "interpreter and prints the loss",
+               "gptc run"};
+  RunFlags f;
+  app.add_option("model", f.model, "the model file (models/*.graph)")->type_name("MODEL.graph");
+  auto* eval = app.add_flag("--eval", f.eval, "one forward step on one batch; print the loss");
+  auto* train = app.add_flag("--train", f.train, "train the model (not available yet)");
+  auto* generate =
+      app.add_flag("--generate", f.generate, "sample from the model (not available yet)");
+  eval->excludes(train)->excludes(generate);
+  train->excludes(generate);
+  app.add_flag("--interpret", f.interpret, "execute with the reference interpreter (the default)");
+  auto* init =
+      app.add_option("--init", f.initPath,
+                     "parameters from a checkpoint (llm.c gpt2_*.bin or a gptc checkpoint)")
+          ->type_name("FILE");
+  app.add_option("--seed", f.seed, "seed for parameter init, synthetic tokens and dropout")
+      ->type_name("N")
+      ->excludes(init);
+  app.add_option("--tokens", f.tokensPath,
+                 "a uint16 token file or llm.c shard (default: synthetic)")
+      ->type_name("FILE");
+  addModelFlags(app, f.model_);
+  addPipelineFlags(app, f.pipeline, "inference");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    return usageError(msg + " (try gptc run --help)");
+  }
+  // One entry per mode; --train and --generate are filled in by the trainer and the generator.
+  if (f.eval) return runEval(f);
+  if (f.train) return usageError("--train is not available yet (only --eval is)");
+  if (f.generate) return usageError("--generate is not available yet (only --eval is)");
+  return usageError("say what to run: --eval (or, later, --train or --generate)");
+}
+
+} // namespace gptc::tools
