@@ -146,7 +146,7 @@ private:
     std::vector<int> parts = contributions_[v];
     auto it = stacked_.find(v);
     if (it != stacked_.end()) {
-      const Shape& whole = g_.type(v).shape;
+      const Shape whole = g_.type(v).shape; // a copy: adding ops reallocates g_.values
       Shape layer(whole.begin() + 1, whole.end());
       std::vector<int> layers;
       for (int64_t l = 0; l < whole[0]; ++l) {

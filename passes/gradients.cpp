@@ -30,8 +30,7 @@ void GradBuilder::give(int k, OpKind kind, std::vector<int> operands, Attrs attr
 }
 
 void GradBuilder::giveReduced(int k, int value) {
-  const Shape& from = shape(value);
-  const Shape& to = shape(x(k));
+  Shape from = shape(value), to = shape(x(k));
   if (from == to) {
     pass(k, value);
     return;

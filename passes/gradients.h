@@ -25,8 +25,9 @@ public:
 
   /// Operand k's value id, its type, and whether the driver wants its gradient.
   int x(int k) const { return node.operands[k]; }
-  const TensorType& type(int id) const { return g.type(id); }
-  const Shape& shape(int id) const { return g.type(id).shape; }
+  // Copies, not references: emitting an op may reallocate g.values.
+  TensorType type(int id) const { return g.type(id); }
+  Shape shape(int id) const { return g.type(id).shape; }
   int y() const { return node.result; }
   bool wants(int k) const { return wants_[k]; }
   int numOperands() const { return int(node.operands.size()); }

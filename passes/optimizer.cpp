@@ -55,12 +55,15 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
   std::vector<int> grads;
   for (auto [p, grad] : paramGrads)
     grads.push_back(grad);
-  result.gradNorm = g.add(OpKind::GlobalNorm, grads, {}, {}, "grad_norm"); // f32[]
+  // Located at the loss: the update belongs to the statement that defines what is minimised.
+  int loss = g.find("loss");
+  SourceLoc at = g.value(loss >= 0 ? loss : paramGrads[0].first).loc;
+  result.gradNorm = g.add(OpKind::GlobalNorm, grads, {}, at, "grad_norm"); // f32[]
   g.outputs.push_back(result.gradNorm);
   int scale = -1;
   if (o.clip > 0)
-    scale = g.add(OpKind::ClipScale, {result.gradNorm}, {{"max_norm", o.clip}}, {},
-                  "clip_scale"); // f32[]
+    scale = g.add(OpKind::ClipScale, {result.gradNorm}, {{"max_norm", o.clip}}, at,
+                  "grad_clip"); // f32[] (a value may not share an op's name)
 
   for (auto [p, grad] : paramGrads) {
     const Value param = g.value(p);
@@ -72,8 +75,8 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
                                 prefix, param.name, param.name)};
     int used =
         scale < 0 ? grad : g.add(OpKind::Mul, {grad, scale}, {}, param.loc, "g." + param.name);
-    int m = g.addState("m." + param.name, param.type, ParamInit{ParamInit::Zeros, 0}, param.loc);
-    int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros, 0}, param.loc);
+    int m = g.addState("m." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
+    int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
     int mNew = g.add(OpKind::AdamWMoment1, {m, used}, {{"beta", o.beta1}}, param.loc,
                      "m." + param.name + ".new");
     int vNew = g.add(OpKind::AdamWMoment2, {v, used}, {{"beta", o.beta2}}, param.loc,

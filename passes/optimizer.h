@@ -9,7 +9,7 @@
 //   %p.new   = adamw_update(%p, %m.p.new, %v.p.new, %lr, %step) {beta1, beta2, eps, wd}
 // and once: `input lr : f32[]`, `input step : i32[]` (runtime scalars, so a schedule needs no
 // recompiling; step counts updates from 1), `%grad_norm = global_norm(every grad)` as an output,
-// and with clipping `%clip_scale = clip_scale(%grad_norm)`, %g.p = grad.p * clip_scale.
+// and with clipping `%grad_clip = clip_scale(%grad_norm)`, %g.p = grad.p * grad_clip.
 //
 // Weight decay goes only to per-layer matrices: params whose rank, per layer, is >= 2 (a param read
 // through `select` is a stack over layers, so its per-layer rank is its rank - 1). Biases,

@@ -1,0 +1,174 @@
+// Finite-difference checks of every differentiable op kind's gradient rule (passes/gradients.cpp),
+// including broadcasting, masks, ignored rows, accumulation over several uses and the per-layer
+// stacking of a select-ed param. The harness and the tolerance argument are in gradcheck.h.
+#include "gradcheck.h"
+
+#include <set>
+
+using namespace gptc;
+using namespace gptc::test;
+
+namespace {
+
+void check(const std::string& label, const GradCase& c) {
+  double worst = checkGradients(c);
+  MESSAGE(label << ": largest |fd - ad| / max(1, max|ad|) = " << worst);
+}
+
+std::set<OpKind>& covered() {
+  static std::set<OpKind> s;
+  return s;
+}
+void cover(std::initializer_list<OpKind> kinds) {
+  covered().insert(kinds);
+}
+
+} // namespace
+
+TEST_CASE("gradcheck: elementwise arithmetic with broadcasting") {
+  cover({OpKind::Add, OpKind::Sub, OpKind::Mul, OpKind::Div, OpKind::Scale});
+  check("add [B,T,C]+[C]", {"param a : f32[2,3,4]\nparam b : f32[4]\nr = add(a, b)"});
+  check("add [B,T,C]+[T,C]", {"param a : f32[2,3,4]\nparam b : f32[3,4]\nr = add(a, b)"});
+  check("sub both broadcast", {"param a : f32[2,1,4]\nparam b : f32[3,4]\nr = sub(a, b)"});
+  check("mul [B,T,C]*[C]", {"param a : f32[2,3,4]\nparam b : f32[4]\nr = mul(a, b)"});
+  check("mul [B,T,C]*[T,1]", {"param a : f32[2,3,4]\nparam b : f32[3,1]\nr = mul(b, a)"});
+  GradCase div{"param a : f32[2,3,4]\nparam b : f32[3,1]\nr = div(a, b)"};
+  div.domains["b"] = Domain::AwayFromZero;
+  check("div [B,T,C]/[T,1]", div);
+  check("scale", {"param a : f32[2,5]\nr = scale(a) {s = -1.5}"});
+}
+
+TEST_CASE("gradcheck: activations and dropout") {
+  cover({OpKind::Gelu, OpKind::Relu, OpKind::Dropout});
+  check("gelu", {"param a : f32[3,7]\nr = gelu(scale(a) {s = 3.0})"});
+  GradCase relu{"param a : f32[3,7]\nr = relu(a)"};
+  relu.domains["a"] = Domain::AwayFromZero;
+  check("relu", relu);
+  GradCase drop{"input seed : i32[]\nparam a : f32[4,8]\nr = dropout(a, seed) {p = 0.3, salt = 5}"};
+  drop.ints["seed"] = {1234};
+  check("dropout", drop);
+}
+
+TEST_CASE("gradcheck: matmul in every transpose and batch form, linear") {
+  cover({OpKind::MatMul, OpKind::Linear});
+  check("matmul", {"param a : f32[3,4]\nparam b : f32[4,5]\nr = matmul(a, b)"});
+  check("matmul ta", {"param a : f32[4,3]\nparam b : f32[4,5]\nr = matmul(a, b) {ta = 1}"});
+  check("matmul tb", {"param a : f32[3,4]\nparam b : f32[5,4]\nr = matmul(a, b) {tb = 1}"});
+  check("matmul ta tb",
+        {"param a : f32[4,3]\nparam b : f32[5,4]\nr = matmul(a, b) {ta = 1, tb = 1}"});
+  check("matmul batched", {"param a : f32[2,3,4]\nparam b : f32[2,4,5]\nr = matmul(a, b)"});
+  check("matmul batched tb (q kT)",
+        {"param a : f32[2,2,3,4]\nparam b : f32[2,2,5,4]\nr = matmul(a, b) {tb = 1}"});
+  check("matmul shared b", {"param a : f32[2,3,4]\nparam b : f32[4,5]\nr = matmul(a, b)"});
+  check("matmul shared b, tied-embedding form",
+        {"param a : f32[2,3,4]\nparam b : f32[5,4]\nr = matmul(a, b) {tb = 1}"});
+  check("matmul shared b ta",
+        {"param a : f32[2,4,3]\nparam b : f32[4,5]\nr = matmul(a, b) {ta = 1}"});
+  check("matmul shared b ta tb",
+        {"param a : f32[2,4,3]\nparam b : f32[5,4]\nr = matmul(a, b) {ta = 1, tb = 1}"});
+  check("linear rank 3",
+        {"param x : f32[2,3,4]\nparam w : f32[5,4]\nparam b : f32[5]\nr = linear(x, w, b)"});
+  check("linear rank 2",
+        {"param x : f32[3,4]\nparam w : f32[5,4]\nparam b : f32[5]\nr = linear(x, w, b)"});
+  check("linear rank 1",
+        {"param x : f32[4]\nparam w : f32[5,4]\nparam b : f32[5]\nr = linear(x, w, b)"});
+}
+
+TEST_CASE("gradcheck: layernorm, softmax and masks") {
+  cover({OpKind::LayerNorm, OpKind::Softmax, OpKind::CausalMask, OpKind::MaskFill});
+  check("layernorm",
+        {"param x : f32[2,3,8]\nparam w : f32[8]\nparam b : f32[8]\nr = layernorm(x, w, b)"});
+  check("softmax", {"param x : f32[2,3,5]\nr = softmax(scale(x) {s = 2.0})"});
+  check("causal_mask + softmax", {"param x : f32[2,4,4]\nr = softmax(causal_mask(x))"});
+  check("causal_mask offset 1, rectangular",
+        {"param x : f32[3,5]\nr = softmax(causal_mask(x) {offset = 1})"});
+  // A padding mask over keys [B,1,1,S]; batch 1 masks every key, so its softmax rows are fully
+  // masked (all -inf -> zeros) and must get a zero gradient, not NaN.
+  GradCase pad{
+      "input keep : f32[2,1,1,4]\nparam s : f32[2,2,3,4]\nr = softmax(mask_fill(s, keep))"};
+  pad.floats["keep"] = {1, 1, 0, 1, 0, 0, 0, 0};
+  check("mask_fill padding + softmax with fully masked rows", pad);
+  GradCase fillValue{
+      "input keep : f32[3,1]\nparam x : f32[3,4]\nr = mask_fill(x, keep) {value = 0.5}"};
+  fillValue.floats["keep"] = {1, 0, 1};
+  check("mask_fill with a finite value", fillValue);
+  // pad_mask computes the keep mask from token ids, as seq2seq does: a PAD row masks its keys.
+  GradCase ids{"input src : i32[2,3]\nparam s : f32[2,3,3]\n"
+               "r = softmax(mask_fill(s, reshape(pad_mask(src) {pad = 0}) {shape = [2,1,3]}))"};
+  ids.ints["src"] = {4, 5, 0, 7, 0, 0};
+  check("pad_mask from ids", ids);
+}
+
+TEST_CASE("gradcheck: layout ops") {
+  cover({OpKind::Reshape, OpKind::Transpose, OpKind::SplitHeads, OpKind::MergeHeads, OpKind::Slice,
+         OpKind::Pad, OpKind::Concat, OpKind::Broadcast});
+  check("reshape", {"param x : f32[2,3,4]\nr = reshape(x) {shape = [6,-1]}"});
+  check("transpose", {"param x : f32[2,3,4]\nr = transpose(x) {perm = [2,0,1]}"});
+  check("split_heads", {"param x : f32[2,3,4]\nr = split_heads(x) {heads = 2}"});
+  check("merge_heads", {"param x : f32[2,2,3,2]\nr = merge_heads(x)"});
+  check("slice", {"param x : f32[2,5,3]\nr = slice(x) {axis = 1, start = 1, end = 4}"});
+  check("slice negative axis",
+        {"param x : f32[2,5]\nr = slice(x) {axis = -1, start = 0, end = 2}"});
+  check("pad", {"param x : f32[2,3]\nr = pad(x) {axis = -1, before = 2, after = 1}"});
+  check("concat", {"param a : f32[2,3]\nparam b : f32[2,2]\nr = concat(a, b, a) {axis = 1}"});
+  check("broadcast [C]", {"param x : f32[4]\nr = broadcast(x) {shape = [2,3,4]}"});
+  check("broadcast [T,1]", {"param x : f32[3,1]\nr = broadcast(x) {shape = [2,3,5]}"});
+}
+
+TEST_CASE("gradcheck: reductions") {
+  cover({OpKind::ReduceSum, OpKind::ReduceMean, OpKind::ReduceMax});
+  check("reduce_sum", {"param x : f32[2,3,4]\nr = reduce_sum(x) {axes = [1]}"});
+  check("reduce_sum keepdims",
+        {"param x : f32[2,3,4]\nr = reduce_sum(x) {axes = [0,2], keepdims = 1}"});
+  check("reduce_mean", {"param x : f32[2,3,4]\nr = reduce_mean(x) {axes = [-1]}"});
+  check("reduce_mean keepdims",
+        {"param x : f32[2,3,4]\nr = reduce_mean(x) {axes = [0,1], keepdims = 1}"});
+  GradCase mx{"param x : f32[2,3,4]\nr = reduce_max(x) {axes = [2]}"};
+  mx.domains["x"] = Domain::Distinct;
+  check("reduce_max", mx);
+  GradCase mxk{"param x : f32[2,3,4]\nr = reduce_max(x) {axes = [0,1], keepdims = 1}"};
+  mxk.domains["x"] = Domain::Distinct;
+  check("reduce_max keepdims", mxk);
+}
+
+TEST_CASE("gradcheck: embedding and cross-entropy") {
+  cover({OpKind::Embedding, OpKind::CrossEntropy});
+  GradCase emb{"input ids : i32[2,3]\nparam table : f32[5,4]\nr = embedding(ids, table)"};
+  emb.ints["ids"] = {1, 3, 1, 0, 4, 1}; // repeated ids accumulate
+  check("embedding", emb);
+  GradCase xent{"input t : i32[2,3]\nparam z : f32[2,3,6]\nr = cross_entropy(z, t) {ignore_index = "
+                "0, classes = 5}"};
+  xent.ints["t"] = {1, 0, 4, 2, 0, 3}; // two ignored rows; the 6th column is vocabulary padding
+  check("cross_entropy with ignore_index and classes", xent);
+  GradCase all{"input t : i32[4]\nparam z : f32[4,3]\nr = cross_entropy(z, t)"};
+  all.ints["t"] = {0, 2, 1, 2};
+  check("cross_entropy", all);
+}
+
+TEST_CASE("gradcheck: accumulation over several uses, select and stack") {
+  cover({OpKind::Select, OpKind::Stack});
+  check("a value used twice",
+        {"param a : f32[3,4]\nparam b : f32[4]\nr = add(mul(a, a), mul(a, b))"});
+  check("an intermediate used three times",
+        {"param a : f32[3,4]\nh = gelu(a)\nr = add(add(mul(h, h), scale(h) {s = 2.0}), a)"});
+  // A param stacked over 3 layers: layer 0 unused (its gradient is zeros), layer 2 read twice.
+  check("select of a stacked param", {"param w : f32[3,4]\nparam x : f32[2,4]\n"
+                                      "r = add(mul(x, select(w) {index = 1}), mul(mul(x, select(w) "
+                                      "{index = 2}), select(w) {index = 2}))"});
+  check("stack", {"param a : f32[2,3]\nparam b : f32[2,3]\nr = stack(a, b, a)"});
+}
+
+TEST_CASE("gradcheck covers every differentiable op kind") {
+  // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
+  // not subject to finite differences; everything else must appear in a case above.
+  std::set<OpKind> exempt{OpKind::PadMask,          OpKind::Sinusoidal,   OpKind::Fill,
+                          OpKind::GeluGrad,         OpKind::ReluGrad,     OpKind::LayerNormGradX,
+                          OpKind::LayerNormGradW,   OpKind::SoftmaxGrad,  OpKind::EmbeddingGrad,
+                          OpKind::CrossEntropyGrad, OpKind::AdamWMoment1, OpKind::AdamWMoment2,
+                          OpKind::AdamWUpdate,      OpKind::GlobalNorm,   OpKind::ClipScale};
+  for (int k = 0; k < kNumOpKinds; ++k) {
+    OpKind kind = OpKind(k);
+    if (exempt.count(kind)) continue;
+    CHECK_MESSAGE(covered().count(kind), "no finite-difference case for '" << opName(kind) << "'");
+  }
+}
