@@ -527,21 +527,34 @@ private:
   }
 
   // cexpr := term (('+'|'-') term)* ; term := unary (('*'|'/') unary)* ; unary := '-' unary | atom
+  // A chain "1 + 1 + ... + 1" is parsed by a loop but builds a left-deep tree that evaluation and
+  // destruction walk recursively, so every operator counts as one level of nesting.
   ast::CExprPtr cexpr() {
     auto lhs = term();
+    int chain = 0;
     while (isPunct("+") || isPunct("-")) {
+      deeper(chain);
       Token op = take(); // sequenced: argument evaluation order is unspecified
       lhs = binary(std::move(lhs), op, term());
     }
+    depth_ -= chain;
     return lhs;
   }
   ast::CExprPtr term() {
     auto lhs = unary();
+    int chain = 0;
     while (isPunct("*") || isPunct("/")) {
+      deeper(chain);
       Token op = take();
       lhs = binary(std::move(lhs), op, unary());
     }
+    depth_ -= chain;
     return lhs;
+  }
+  void deeper(int& chain) {
+    ++chain;
+    if (++depth_ > kMaxNesting)
+      fail(fmt::format("nesting too deep (more than {} levels)", kMaxNesting), peek().loc);
   }
   ast::CExprPtr binary(ast::CExprPtr l, const Token& op, ast::CExprPtr r) {
     auto b = std::make_unique<ast::CExpr>();
