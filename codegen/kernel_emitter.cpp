@@ -66,16 +66,21 @@ void KernelEmitter::storeF(Value* base, Value* index, Value* v) {
   b_.CreateStore(v, addr(base, index));
 }
 
-void KernelEmitter::loop(Value* lo, Value* hi, const std::function<void(Value*)>& body) {
-  reduce(lo, hi, {}, [&](Value* i, const std::vector<Value*>&) {
-    body(i);
-    return std::vector<Value*>{};
-  });
+void KernelEmitter::loop(Value* lo, Value* hi, const std::function<void(Value*)>& body,
+                         bool keepScalar) {
+  reduce(
+      lo, hi, {},
+      [&](Value* i, const std::vector<Value*>&) {
+        body(i);
+        return std::vector<Value*>{};
+      },
+      keepScalar);
 }
 
 std::vector<Value*> KernelEmitter::reduce(
     Value* lo, Value* hi, std::vector<Value*> init,
-    const std::function<std::vector<Value*>(Value*, const std::vector<Value*>&)>& body) {
+    const std::function<std::vector<Value*>(Value*, const std::vector<Value*>&)>& body,
+    bool keepScalar) {
   llvm::LLVMContext& c = ctx();
   llvm::BasicBlock* pre = b_.GetInsertBlock();
   auto* bodyBB = llvm::BasicBlock::Create(c, "loop", fn_);
@@ -99,7 +104,22 @@ std::vector<Value*> KernelEmitter::reduce(
   i->addIncoming(inext, latch);
   for (size_t k = 0; k < accs.size(); ++k)
     accs[k]->addIncoming(next[k], latch);
-  b_.CreateCondBr(b_.CreateICmpSLT(inext, hi), bodyBB, exitBB);
+  llvm::BranchInst* backedge = b_.CreateCondBr(b_.CreateICmpSLT(inext, hi), bodyBB, exitBB);
+  if (keepScalar) {
+    llvm::LLVMContext& c = ctx();
+    auto flag = [&](const char* name, llvm::Metadata* v) -> llvm::Metadata* {
+      return v ? llvm::MDNode::get(c, {llvm::MDString::get(c, name), v})
+               : llvm::MDNode::get(c, {llvm::MDString::get(c, name)});
+    };
+    llvm::Metadata* no = llvm::ConstantAsMetadata::get(b_.getFalse());
+    llvm::Metadata* one = llvm::ConstantAsMetadata::get(b_.getInt32(1));
+    llvm::SmallVector<llvm::Metadata*, 4> ops = {nullptr, flag("llvm.loop.vectorize.enable", no),
+                                                 flag("llvm.loop.interleave.count", one),
+                                                 flag("llvm.loop.unroll.disable", nullptr)};
+    llvm::MDNode* id = llvm::MDNode::getDistinct(c, ops);
+    id->replaceOperandWith(0, id); // a loop ID refers to itself
+    backedge->setMetadata(llvm::LLVMContext::MD_loop, id);
+  }
 
   b_.SetInsertPoint(exitBB);
   std::vector<Value*> out;
@@ -121,7 +141,7 @@ std::pair<Value*, Value*> KernelEmitter::threadRange(int64_t n) {
 
 void KernelEmitter::parallelFor(int64_t n, const std::function<void(Value*)>& body) {
   auto [lo, hi] = threadRange(n);
-  loop(lo, hi, body);
+  loop(lo, hi, body, /*keepScalar=*/true);
 }
 
 void KernelEmitter::ifThen(Value* cond, const std::function<void()>& then) {

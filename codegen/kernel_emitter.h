@@ -62,17 +62,23 @@ public:
   void storeF(llvm::Value* base, llvm::Value* index, llvm::Value* v);
 
   // ---- control flow ----
-  /// for (i = lo; i < hi; ++i) body(i); i is i64. Safe when lo >= hi.
-  void loop(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body);
+  /// for (i = lo; i < hi; ++i) body(i); i is i64. Safe when lo >= hi. `keepScalar` forbids
+  /// LLVM to vectorize, interleave or unroll this loop (see parallelFor).
+  void loop(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body,
+            bool keepScalar = false);
   void loop(int64_t n, const std::function<void(llvm::Value*)>& body) { loop(ci(0), ci(n), body); }
   /// A loop carrying float accumulators: acc = body(i, acc) for i in [lo, hi); returns the finals.
   std::vector<llvm::Value*>
   reduce(llvm::Value* lo, llvm::Value* hi, std::vector<llvm::Value*> init,
          const std::function<std::vector<llvm::Value*>(llvm::Value*,
-                                                       const std::vector<llvm::Value*>&)>& body);
+                                                       const std::vector<llvm::Value*>&)>& body,
+         bool keepScalar = false);
   /// This thread's contiguous part [lo, hi) of [0, n): n*tid/nt .. n*(tid+1)/nt.
   std::pair<llvm::Value*, llvm::Value*> threadRange(int64_t n);
-  /// loop over this thread's part of [0, n).
+  /// loop over this thread's part of [0, n). This loop is kept scalar: its bounds depend on the
+  /// thread count, and if LLVM vectorized it across rows (after fully unrolling a short inner
+  /// loop), rows in its remainder would be summed in another order (reassoc) — results would then
+  /// depend on the thread count. Inner loops, whose bounds do not, are vectorized as usual.
   void parallelFor(int64_t n, const std::function<void(llvm::Value*)>& body);
   /// Runs body only on thread 0 (for results too small to split, e.g. a scalar loss).
   void onThreadZero(const std::function<void()>& body);
