@@ -9,6 +9,7 @@
 // It leaves simplification, CSE and DCE to the passes.
 #include "ir/parser.h"
 
+#include <cctype>
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
@@ -200,10 +201,22 @@ private:
   void topAssign(const ast::Assign& a) {
     checkFreshName(a.name, a.loc);
     Scope top;
-    int id = expr(*a.value, top, a.name, a.origin);
+    int id = nameResult(expr(*a.value, top, a.name, a.origin), *a.value, a.name);
     if (a.type) checkType(id, evalType(*a.type, nullptr), a.type->loc, a.name);
     globals_[a.name] = id;
     if (a.isOutput) addOutput(id, a.loc);
+  }
+
+  /// `xL = repeat ...` and `u = block(l)(...)`: the block's result keeps a numbered name from inside
+  /// the block; give it the assignment's name so dumps read like the model.
+  int nameResult(int id, const ast::Expr& e, const std::string& name) {
+    if (e.kind != ast::Expr::Repeat && e.kind != ast::Expr::BlockCall) return id;
+    Value& v = g_.values[id];
+    if (v.kind != ValueKind::Op || v.name.empty() || !std::isdigit((unsigned char)v.name[0])) return id;
+    if (g_.find(name) >= 0) return id;
+    v.name = name;
+    g_.reindex();
+    return id;
   }
 
   void addOutput(int id, const SourceLoc& loc) {
@@ -371,7 +384,7 @@ private:
     for (const ast::Assign& a : b.body) {
       if (locals.count(a.name) || consts_.count(a.name) || a.name == b.indexVar)
         fail(fmt::format("'{}' is already defined", a.name), a.loc);
-      int id = expr(*a.value, scope, a.name, a.origin);
+      int id = nameResult(expr(*a.value, scope, a.name, a.origin), *a.value, a.name + scope.suffix);
       if (a.type) checkType(id, evalType(*a.type, &scope), a.type->loc, a.name);
       locals[a.name] = id;
     }
