@@ -21,8 +21,7 @@ const std::vector<Pipeline>& allPipelines() {
            // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
        }},
       {"train",
-       "the training step: forward, backward, optimizer update (until the autodiff pass is "
-       "registered this is the forward step)",
+       "the training step: forward, backward, optimizer update",
        true,
        {
            {"expand", "every later pass sees flat SSA with concrete shapes"},
@@ -30,11 +29,11 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "a clean forward graph gives autodiff fewer ops to differentiate"},
            {"cse", "shared forward values get one gradient accumulation, not several"},
            {"dce", "differentiate only what reaches the loss"},
-           // {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
-           // {"optimizer", "AdamW updates as graph ops, aliased onto the parameters"},
-           // {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
-           // {"cse", "gradient rules recompute the same transposes and reshapes"},
-           // {"dce", "drop forward values only the old outputs needed"},
+           {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
+           {"optimizer", "AdamW updates as graph ops, aliased onto the parameters"},
+           {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
+           {"cse", "gradient rules recompute the same transposes and reshapes"},
+           {"dce", "drop forward values only the old outputs needed"},
            // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
        }},
   };
