@@ -1,0 +1,127 @@
+// runtime/step_engine.cpp — the JIT and interpreter engines behind StepEngine (see step_engine.h).
+#include "runtime/step_engine.h"
+
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "passes/plan_memory.h"
+#include "runtime/executable.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+
+namespace gptc {
+
+float StepEngine::scalar(const std::string& name) const {
+  Tensor t;
+  if (!read(name, &t).empty() || t.type.dtype != DType::f32 || t.f.size() != 1)
+    return std::numeric_limits<float>::quiet_NaN();
+  return t.f[0];
+}
+
+std::string StepEngine::copyParamsTo(StepEngine& to) const {
+  for (const Value& v : to.graph().values) {
+    if (v.kind != ValueKind::Param) continue;
+    Tensor t;
+    if (std::string e = read(v.name, &t); !e.empty())
+      return fmt::format("sharing param '{}': {}", v.name, e);
+    if (std::string e = to.bind(v.name, t); !e.empty())
+      return fmt::format("sharing param '{}': {}", v.name, e);
+  }
+  return "";
+}
+
+namespace {
+
+class JitEngine final : public StepEngine {
+public:
+  JitEngine(std::unique_ptr<Executable> exe, int threads)
+      : exe_(std::move(exe)), threads_(threads) {}
+  std::string bind(const std::string& name, const Tensor& t) override {
+    return exe_->bind(name, t);
+  }
+  std::string initParams(uint64_t seed) override { return exe_->initParams(seed); }
+  std::string run() override { return exe_->run(threads_); }
+  std::string read(const std::string& name, Tensor* out) const override {
+    return exe_->read(name, out);
+  }
+  const Graph& graph() const override { return exe_->graph(); }
+  std::string describe() const override {
+    const CompileStats& s = exe_->compiled().stats();
+    return fmt::format("JIT, {} kernels, arena {:.1f} MiB, params+state {:.1f} MiB, compiled in "
+                       "{:.1f} s{}",
+                       s.kernels, double(exe_->arenaBytes()) / (1 << 20),
+                       double(exe_->persistentBytes()) / (1 << 20), s.emitSeconds + s.jitSeconds,
+                       s.cacheHit ? " (object cache)" : "");
+  }
+
+private:
+  std::unique_ptr<Executable> exe_;
+  int threads_;
+};
+
+class InterpreterEngine final : public StepEngine {
+public:
+  // The interpreter keeps a reference to its graph, so the graph lives here, on the heap, and
+  // never moves.
+  explicit InterpreterEngine(Graph g) : g_(std::make_unique<Graph>(std::move(g))), interp_(*g_) {}
+  std::string bind(const std::string& name, const Tensor& t) override {
+    return interp_.bind(name, t);
+  }
+  std::string initParams(uint64_t seed) override {
+    // State (AdamW moments) starts from its own init when the interpreter is built; only params
+    // are seeded here.
+    for (auto& [name, t] : gptc::initParams(*g_, seed))
+      if (std::string e = interp_.bind(name, std::move(t)); !e.empty()) return e;
+    return "";
+  }
+  std::string run() override { return interp_.run(); }
+  std::string read(const std::string& name, Tensor* out) const override {
+    if (g_->find(name) < 0) return fmt::format("no value named '{}'", name);
+    *out = interp_.get(name);
+    return "";
+  }
+  const Graph& graph() const override { return *g_; }
+  std::string describe() const override { return "reference interpreter"; }
+
+private:
+  std::unique_ptr<Graph> g_;
+  Interpreter interp_;
+};
+
+} // namespace
+
+std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
+                                       const CompileOptions& options, std::string* err) {
+  if (engine == Engine::Interpreter) return std::make_unique<InterpreterEngine>(std::move(graph));
+  MemoryPlan plan = planMemory(graph);
+  if (std::string bad = checkPlan(graph, plan); !bad.empty()) {
+    *err = "the memory plan failed its check: " + bad;
+    return nullptr;
+  }
+  std::unique_ptr<Executable> exe = Executable::create(graph, plan, options, err);
+  if (!exe) return nullptr;
+  return std::make_unique<JitEngine>(std::move(exe), threads);
+}
+
+Expected<Graph> buildGraph(const std::shared_ptr<ast::Program>& program,
+                           const ConstOverrides& overrides, const std::string& pipelineName) {
+  const Pipeline* pipeline = findPipeline(pipelineName);
+  if (!pipeline)
+    return Diag{
+        {},
+        fmt::format("unknown pipeline '{}' (pipelines: {})", pipelineName, pipelineNameList()),
+        ""};
+  Expected<std::vector<const PassInfo*>> passes = resolvePipeline(*pipeline);
+  if (!passes) return passes.error();
+  PassContext ctx;
+  ctx.program = program;
+  ctx.overrides = overrides;
+  ctx.training = pipeline->training;
+  PassManager pm(*passes);
+  Expected<std::vector<PassRecord>> records = pm.run(ctx);
+  if (!records) return records.error();
+  return std::move(ctx.graph);
+}
+
+} // namespace gptc

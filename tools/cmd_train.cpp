@@ -1,0 +1,342 @@
+// tools/cmd_train.cpp — `gptc run --train`: trains a character-level GPT on a text file with the
+// JIT (or the interpreter with --interpret). With no other argument: models/chargpt.graph on
+// data/tinyshakespeare.txt at a CPU-sized configuration (kDefaultSets), the last 10% held out.
+//
+// It compiles three graphs from one model: the training step (train pipeline, dropout on), the
+// evaluation step (inference pipeline, --set drop=0, same B and T) for the validation loss, and a
+// B=1 inference step for sampling; the last two receive the trained parameters by name. Output:
+// a progress line per step, out/<run>/main.log (llm.c's format), out/<run>/loss.svg, the
+// vocabulary and a checkpoint of params and AdamW state, then a sample of text.
+//
+// What it leaves to others: the loop (runtime/trainer.h), the schedule, sampling, the files
+// (runtime/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
+#include "tools/train_command.h"
+
+#include "tools/options.h"
+
+#include "runtime/char_tokenizer.h"
+#include "runtime/sampling.h"
+#include "runtime/trainer.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <omp.h>
+
+namespace gptc::tools {
+namespace {
+
+/// The CPU-sized default for chargpt.graph: learns Shakespeare's letters in minutes on 2 cores.
+/// The model's own constants (L=6, C=256, NH=8, T=256) are the full config: `--set L=6 C=256 NH=8
+/// T=256 B=16` (docs/training.md).
+const std::vector<std::string> kDefaultSets = {"L=4", "C=128", "NH=4"};
+constexpr int64_t kDefaultB = 32, kDefaultT = 64;
+
+struct TrainFlags {
+  std::string model = "models/chargpt.graph";
+  std::string positionalModel;
+  std::string data = "data/tinyshakespeare.txt";
+  int64_t steps = 2000;
+  int64_t batch = 0, seq = 0; // 0 = the default config's (or, with another model, the model's)
+  double lr = 1e-3, minLrFraction = 0.1;
+  int64_t warmup = 100;
+  int64_t valEvery = 100;
+  int valBatches = 8;
+  std::string out = "out/chargpt";
+  uint64_t seed = 1337;
+  std::vector<std::string> sets;
+  int threads = 0;
+  bool interpret = false;
+  int sampleChars = 400;
+  double temperature = 0.8;
+  int topK = 0;
+  bool train = false;
+};
+
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "gptc run --train: %s\n", message.c_str());
+  return 2;
+}
+
+/// A run failure after the arguments were accepted: one line, exit 1.
+int runError(const std::string& message) {
+  std::fprintf(stderr, "gptc run --train: %s\n", message.c_str());
+  return 1;
+}
+
+bool hasConst(const ast::Program& p, const std::string& name) {
+  return std::any_of(p.consts.begin(), p.consts.end(),
+                     [&](const ast::ConstDecl& c) { return c.name == name; });
+}
+
+/// Compiles `model` with `sets` through `pipeline`; prints the Diag and returns nullopt on error.
+std::optional<CompiledModel> compile(const TrainFlags& f, const std::vector<std::string>& sets,
+                                     int64_t B, int64_t T, const char* pipeline) {
+  ModelFlags mf;
+  mf.sets = sets;
+  mf.batch = B;
+  mf.seq = T;
+  PipelineFlags pf;
+  pf.pipeline = pipeline;
+  Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
+  if (!c) {
+    std::fprintf(stderr, "%s\n", c.error().render().c_str());
+    return std::nullopt;
+  }
+  return std::move(*c);
+}
+
+std::string jsonEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", int(c));
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+int train(TrainFlags f) {
+  if (!f.positionalModel.empty()) f.model = f.positionalModel;
+  // Values first: one line each, before anything slow happens.
+  if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
+  if (f.batch < 0 || f.seq < 0)
+    return usageError("--batch and --seq must be positive (0 = the default)");
+  if (!(f.lr > 0) || !std::isfinite(f.lr))
+    return usageError(fmt::format("--lr must be a positive number, got {}", f.lr));
+  if (!(f.minLrFraction >= 0 && f.minLrFraction <= 1))
+    return usageError(fmt::format("--min-lr-fraction must be in [0, 1], got {}", f.minLrFraction));
+  if (f.warmup < 0) return usageError(fmt::format("--warmup must be >= 0, got {}", f.warmup));
+  if (f.valEvery < 0)
+    return usageError(fmt::format("--val-every must be >= 0, got {}", f.valEvery));
+  if (f.valBatches < 1)
+    return usageError(fmt::format("--val-batches must be at least 1, got {}", f.valBatches));
+  if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
+  if (f.sampleChars < 0)
+    return usageError(fmt::format("--sample must be >= 0, got {}", f.sampleChars));
+  if (!(f.temperature >= 0) || !std::isfinite(f.temperature))
+    return usageError(fmt::format("--temperature must be >= 0, got {}", f.temperature));
+  if (f.topK < 0) return usageError(fmt::format("--top-k must be >= 0, got {}", f.topK));
+  if (f.out.empty()) return usageError("--out needs a folder");
+
+  // Data: the character vocabulary comes from the whole text, as the char-GPT does.
+  IoResult<std::string> text = readFileText(f.data);
+  if (!text) return usageError(text.error());
+  CharTokenizer tok = CharTokenizer::fromText(*text);
+  IoResult<std::vector<int32_t>> ids = tok.encode(*text);
+  if (!ids) return usageError(ids.error());
+  IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
+  if (!narrow) return usageError(narrow.error());
+  IoResult<TokenSplit> split = splitTrainVal(*narrow, 0.1);
+  if (!split) return usageError(split.error());
+
+  // The default configuration applies to the default model only; user --set values come after
+  // it, so they win.
+  bool defaultModel = f.model == "models/chargpt.graph";
+  std::vector<std::string> sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
+  sets.insert(sets.end(), f.sets.begin(), f.sets.end());
+  int64_t B = f.batch ? f.batch : defaultModel ? kDefaultB : 0;
+  int64_t T = f.seq ? f.seq : defaultModel ? kDefaultT : 0;
+  // --set B=/T= given explicitly beats the default shorthand.
+  for (const std::string& s : f.sets) {
+    if (s.rfind("B=", 0) == 0 && !f.batch) B = 0;
+    if (s.rfind("T=", 0) == 0 && !f.seq) T = 0;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  std::optional<CompiledModel> trainModel = compile(f, sets, B, T, "train");
+  if (!trainModel) return 2;
+  std::vector<std::string> evalSets = sets;
+  if (hasConst(*trainModel->program, "drop")) evalSets.push_back("drop=0");
+  std::optional<CompiledModel> evalModel = compile(f, evalSets, B, T, "inference");
+  if (!evalModel) return 2;
+  std::optional<CompiledModel> sampleModel = compile(f, evalSets, 1, T, "inference");
+  if (!sampleModel) return 2;
+
+  // The model's vocabulary must hold the text's symbols.
+  int logits = sampleModel->graph.find("logits");
+  if (logits < 0) return usageError(f.model + ": the model has no `logits` output to sample from");
+  int64_t V = sampleModel->graph.type(logits).shape.back();
+  if (tok.vocabSize() > V)
+    return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary is {} "
+                                  "(--set V={})",
+                                  f.data, tok.vocabSize(), V, tok.vocabSize()));
+
+  Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
+  int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
+  std::string err;
+  std::unique_ptr<StepEngine> trainEngine =
+      makeEngine(engine, std::move(trainModel->graph), threads, {}, &err);
+  if (!trainEngine) return runError("compiling the training step: " + err);
+  std::unique_ptr<StepEngine> evalEngine =
+      makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
+  if (!evalEngine) return runError("compiling the evaluation step: " + err);
+  std::unique_ptr<StepEngine> sampleEngine =
+      makeEngine(engine, std::move(sampleModel->graph), threads, {}, &err);
+  if (!sampleEngine) return runError("compiling the sampling step: " + err);
+  double compileSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  TrainOptions opts;
+  opts.steps = f.steps;
+  opts.schedule.maxLr = f.lr;
+  opts.schedule.minLr = f.lr * f.minLrFraction;
+  opts.schedule.warmupSteps = f.warmup;
+  opts.valEvery = f.valEvery;
+  opts.valBatches = f.valBatches;
+  opts.seed = f.seed;
+  int64_t trainTokens = int64_t(split->train.size()), valTokens = int64_t(split->val.size());
+  std::unique_ptr<Trainer> trainer =
+      Trainer::create(*trainEngine, evalEngine.get(), std::move(*split), opts, &err);
+  if (!trainer) return usageError(err);
+  if (std::string e = trainer->initParams(); !e.empty()) return runError(e);
+
+  std::error_code ec;
+  std::filesystem::create_directories(f.out, ec);
+  if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
+  IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
+  if (!log) return usageError(log.error());
+
+  int64_t paramCount = 0;
+  for (const Value& v : trainEngine->graph().values)
+    if (v.kind == ValueKind::Param) paramCount += v.type.numel();
+  std::string config;
+  for (const std::string& s : sets)
+    config += s + " ";
+  const TensorType& tokensType = trainEngine->graph().type(trainEngine->graph().find("tokens"));
+  const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
+  std::printf("model   %s (%sB=%lld T=%lld), %.2fM params\n", f.model.c_str(), config.c_str(),
+              static_cast<long long>(runB), static_cast<long long>(runT), double(paramCount) / 1e6);
+  std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
+              static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
+              tok.vocabSize());
+  std::printf("engine  %s; %d threads; 3 graphs ready in %.1f s\n", trainEngine->describe().c_str(),
+              threads, compileSeconds);
+  std::printf("train   %lld steps, AdamW lr %.1e (warmup %lld, cosine to %.1e), seed %llu\n",
+              static_cast<long long>(f.steps), f.lr, static_cast<long long>(f.warmup),
+              f.lr * f.minLrFraction, static_cast<unsigned long long>(f.seed));
+  std::fflush(stdout);
+
+  auto runStart = std::chrono::steady_clock::now();
+  while (!trainer->finished()) {
+    StepReport r;
+    std::string e = trainer->step(&r);
+    if (r.valLoss) log->val(trainer->valCurve().back().step, *r.valLoss);
+    if (r.step > 0) log->train(r.step - 1, r.loss);
+    if (!e.empty()) return runError(e);
+    std::printf("%s\n", formatStepLine(r).c_str());
+    std::fflush(stdout);
+  }
+  float finalVal = NAN;
+  if (std::string e = trainer->validate(&finalVal); !e.empty()) return runError(e);
+  log->val(trainer->stepsDone(), finalVal);
+  double runSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
+  std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
+              static_cast<long long>(trainer->stepsDone()), runSeconds);
+
+  std::string title = fmt::format("{} {}— loss per step (nats/char)", f.model, config);
+  if (IoStatus st =
+          writeLossCurveSvg(f.out + "/loss.svg", trainer->trainCurve(), trainer->valCurve(), title);
+      !st)
+    return runError(st.error());
+  if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
+  std::string meta = fmt::format(
+      R"({{"model":"{}","sets":"{}","B":{},"T":{},"steps":{},"seed":{},"val_loss":{}}})",
+      jsonEscape(f.model), jsonEscape(config), runB, runT, trainer->stepsDone(), f.seed,
+      std::isfinite(finalVal) ? finalVal : -1.0f);
+  if (std::string e = trainer->saveCheckpoint(f.out + "/model.ckpt", meta); !e.empty())
+    return runError(e);
+  std::printf("wrote   %s/main.log, %s/loss.svg, %s/vocab.bin, %s/model.ckpt\n", f.out.c_str(),
+              f.out.c_str(), f.out.c_str(), f.out.c_str());
+
+  if (f.sampleChars > 0) {
+    if (std::string e = trainEngine->copyParamsTo(*sampleEngine); !e.empty()) return runError(e);
+    std::vector<int32_t> context = {std::max(0, tok.idOf('\n'))};
+    SamplingOptions so{f.temperature, f.topK, f.seed};
+    if (std::string e = sampleTokens(*sampleEngine, context, f.sampleChars, so); !e.empty())
+      return runError(e);
+    IoResult<std::string> sample = tok.decode(context);
+    if (!sample) return runError(sample.error());
+    std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
+                f.topK ? fmt::format(", top-k {}", f.topK).c_str() : "",
+                static_cast<unsigned long long>(f.seed), sample->c_str());
+  }
+  return 0;
+}
+
+} // namespace
+
+bool wantsTrainer(int argc, char** argv) {
+  bool trainFlag = false, tokens = false;
+  for (int i = 1; i < argc; ++i) {
+    trainFlag |= !std::strcmp(argv[i], "--train");
+    tokens |= !std::strncmp(argv[i], "--tokens", 8);
+  }
+  return trainFlag && !tokens;
+}
+
+int cmdTrain(int argc, char** argv) {
+  CLI::App app{"gptc run --train: train a character-level GPT on a text file with the JIT. With "
+               "no other argument: models/chargpt.graph (L=4 C=128 NH=4 B=32 T=64) on "
+               "data/tinyshakespeare.txt",
+               "gptc run --train"};
+  TrainFlags f;
+  app.add_flag("--train", f.train, "train (this command)");
+  app.add_option("model", f.positionalModel, "the model file (same as --model)")
+      ->type_name("MODEL.graph");
+  app.add_option("--model", f.model, "the model (default models/chargpt.graph)")
+      ->type_name("MODEL.graph");
+  app.add_option("--data", f.data, "a text file; the last 10% is validation")->type_name("FILE");
+  app.add_option("--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
+  app.add_option("-b,--batch", f.batch, "batch size B (default 32)")->type_name("B");
+  app.add_option("-t,--seq", f.seq, "sequence length T (default 64; at most the model's maxT)")
+      ->type_name("T");
+  app.add_option("-l,--lr", f.lr, "peak learning rate (default 1e-3)")->type_name("LR");
+  app.add_option("--min-lr-fraction", f.minLrFraction,
+                 "the cosine's floor as a fraction of --lr (default 0.1)")
+      ->type_name("F");
+  app.add_option("--warmup", f.warmup, "linear warmup steps (default 100)")->type_name("N");
+  app.add_option("--val-every", f.valEvery, "validation loss every N steps (default 100; 0: end)")
+      ->type_name("N");
+  app.add_option("--val-batches", f.valBatches, "batches per validation (default 8)")
+      ->type_name("N");
+  app.add_option("-o,--out", f.out, "output folder (default out/chargpt)")->type_name("DIR");
+  app.add_option("--seed", f.seed, "seed of params, batches, dropout, sampling (default 1337)")
+      ->type_name("N");
+  app.add_option("--set", f.sets, "override a model constant, e.g. --set L=6 C=256 NH=8")
+      ->type_name("NAME=VALUE")
+      ->take_all()
+      ->expected(1, -1);
+  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
+      ->type_name("N");
+  app.add_flag("--interpret", f.interpret, "run on the reference interpreter instead of the JIT");
+  app.add_option("--sample", f.sampleChars, "characters to sample at the end (default 400)")
+      ->type_name("N");
+  app.add_option("--temperature", f.temperature, "sampling temperature (default 0.8; 0 = greedy)")
+      ->type_name("X");
+  app.add_option("--top-k", f.topK, "sample from the k most likely characters (default 0 = all)")
+      ->type_name("K");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    return usageError(msg + " (try gptc run --train --help)");
+  }
+  return train(std::move(f));
+}
+
+} // namespace gptc::tools
