@@ -45,10 +45,10 @@ public:
       bool empty = ctx.graph.values.empty();
       sink_(fmt::format("# *** IR Dump Before {} (pass {}{}) ***\n", name, index,
                         empty ? ", the model source" : ""));
-      sink_(empty ? programSource(ctx) : printGraph(ctx.graph));
+      sink_(empty ? programSource(ctx) : printContext(ctx));
     }
     // Only --print-ir-after-change needs the text before the pass; printing is not free.
-    if (c_.afterChange) beforeText_ = printGraph(ctx.graph);
+    if (c_.afterChange) beforeText_ = printContext(ctx);
   }
 
   std::optional<Diag> runAfterPass(const PassRecord& r, const PassContext& ctx) override {
@@ -56,11 +56,11 @@ public:
     bool show = c_.afterAll || c_.after.count(name);
     std::string text;
     if (c_.afterChange && !show) {
-      text = printGraph(ctx.graph);
+      text = printContext(ctx);
       show = text != beforeText_;
     }
     if (!show) return std::nullopt;
-    if (text.empty()) text = printGraph(ctx.graph);
+    if (text.empty()) text = printContext(ctx);
     sink_(fmt::format("# *** IR Dump After {} (pass {}, {}) ***\n", name, r.index,
                       r.changed ? "changed" : "no change"));
     sink_(text);
@@ -96,7 +96,7 @@ public:
 
   std::optional<Diag> runAfterPass(const PassRecord& r, const PassContext& ctx) override {
     std::string file = fmt::format("{:03}_after_{}.graph", r.index, r.pass->name);
-    if (auto err = write(file, printGraph(ctx.graph))) return err;
+    if (auto err = write(file, printContext(ctx))) return err;
     index_.push_back({{"index", r.index},
                       {"pass", std::string(r.pass->name)},
                       {"file", file},

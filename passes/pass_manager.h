@@ -10,6 +10,7 @@
 #include "ir/ast.h"
 #include "ir/graph.h"
 #include "ir/parser.h"
+#include "passes/memory_plan.h"
 
 #include <map>
 #include <memory>
@@ -28,12 +29,19 @@ struct PassContext {
   bool training = false;                       ///< building a training step (train pipeline)
   std::vector<std::string> warnings;           ///< non-fatal diagnostics, one line each
   std::map<std::string, int64_t> counters;     ///< named counters ("simplify.scale-by-one")
+  std::shared_ptr<MemoryPlan> plan;            ///< set by plan-memory; codegen consumes it
+  bool noMemoryPlan = false;                   ///< --no-memory-plan: the naive plan, for bisecting
+  bool explainMemory = false;                  ///< --explain-memory: keep refused in-place reasons
 
   /// A diagnostic at `loc` with the model's source line attached when `loc` is in the model file.
   Diag diagAt(const SourceLoc& loc, std::string message) const;
   /// Adds `n` to counter `name`.
   void count(const std::string& name, int64_t n = 1) { counters[name] += n; }
 };
+
+/// The graph as text; after plan-memory each value's line also says where it lives
+/// ("arena +0x1c00 12.0 KiB live [12, 40]").
+std::string printContext(const PassContext& ctx);
 
 /// A pass returns whether it changed the graph, or an error (a located Diag when it can be).
 using PassFn = Expected<bool> (*)(PassContext&);

@@ -18,7 +18,9 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
-           // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
+           // fusion passes go here, before memory is planned.
+           {"plan-memory", "last: every pass above may add, remove or reorder values"},
+           {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},
       {"train",
        "the training step: forward, backward, optimizer update",
@@ -34,7 +36,9 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
            {"cse", "gradient rules recompute the same transposes and reshapes"},
            {"dce", "drop forward values only the old outputs needed"},
-           // fusion, schedule, liveness, plan-memory, check-plan go here, in that order.
+           // fusion passes go here, before memory is planned.
+           {"plan-memory", "last: every pass above may add, remove or reorder values"},
+           {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},
   };
   return pipelines;

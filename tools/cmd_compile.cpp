@@ -5,6 +5,7 @@
 // What it leaves to others: flags shared with `run` (tools/options), the passes, the statistics
 // (passes/stats), executing the graph (`gptc run`).
 #include "tools/commands.h"
+#include "passes/plan_memory.h"
 #include "tools/options.h"
 
 #include "ir/printer.h"
@@ -56,7 +57,11 @@ std::string summary(const std::string& path, const PipelineFlags& pf, const Comp
   if (!m.counters.empty()) {
     out += "\nrewrites\n";
     for (const auto& [name, n] : m.counters)
-      if (n) out += fmt::format("  {:<34} {:>7}\n", name, n);
+      if (n && name.rfind("plan-memory.", 0) != 0) out += fmt::format("  {:<34} {:>7}\n", name, n);
+  }
+  if (m.plan) {
+    out += "\n" + memoryReport(m.graph, *m.plan);
+    for (const std::string& why : m.plan->refusedReuse) out += "  refused in place: " + why + "\n";
   }
   return out;
 }

@@ -92,6 +92,11 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
   app.add_flag("--verify-each", flags.verifyEach,
                "run the IR verifier after every pass and check each pass's 'changed' claim");
   app.add_flag("--time-passes", flags.timePasses, "print a table of pass timings on stderr");
+  app.add_flag("--no-memory-plan", flags.noMemoryPlan,
+               "plan-memory gives the naive plan (program order, every value its own buffer), for "
+               "bisecting");
+  app.add_flag("--explain-memory", flags.explainMemory,
+               "say why each in-place reuse was refused (printed with the memory report)");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")
@@ -161,6 +166,8 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   ctx.program = *program;
   ctx.overrides = *overrides;
   ctx.training = pipeline->training;
+  ctx.noMemoryPlan = pf.noMemoryPlan;
+  ctx.explainMemory = pf.explainMemory;
 
   PassManager pm(*passes, PassManagerOptions{pf.disablePasses, pf.stopAfter});
   pm.addInstrument(std::make_unique<WarningPrinter>(log, &result.warnings));
@@ -186,6 +193,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
     result.passesRun.emplace_back(r.pass->name);
   result.graph = std::move(ctx.graph);
   result.counters = std::move(ctx.counters);
+  result.plan = std::move(ctx.plan);
   return result;
 }
 

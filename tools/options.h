@@ -17,6 +17,7 @@
 #include "ir/ast.h"
 #include "ir/graph.h"
 #include "ir/parser.h"
+#include "passes/memory_plan.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -52,6 +53,8 @@ struct PipelineFlags {
   bool timePasses = false; ///< --time-passes: a table at the end
   std::string stopAfter;   ///< --stop-after=P: the graph as P left it
   std::vector<std::string> disablePasses; ///< --disable-pass=P[,P]
+  bool noMemoryPlan = false;              ///< --no-memory-plan: every value its own buffer
+  bool explainMemory = false;             ///< --explain-memory: why each in-place reuse was refused
 };
 
 /// Registers --set, --batch and --seq on `app`, writing into `flags`.
@@ -73,6 +76,7 @@ struct CompiledModel {
   std::map<std::string, int64_t> counters; ///< pass counters, e.g. "simplify.scale-by-one" -> 12
   std::vector<std::string> passesRun;      ///< in order (a pass may appear twice)
   std::vector<std::string> warnings;       ///< already printed to `log`; kept for tests
+  std::shared_ptr<MemoryPlan> plan;        ///< when plan-memory ran
 };
 
 /// Reads and parses `modelPath`, then runs the pipeline `pipelineFlags.pipeline` with the overrides
