@@ -68,7 +68,9 @@ private:
   }
 
   void skipSpaceAndComments(std::map<int, SourceLoc>& origins) {
-    static const std::regex locComment(R"(^#\s*([^\s:]+):(\d+):(\d+)\s*$)");
+    // "# file:line:col", optionally followed (after two spaces) by a printer annotation such as
+    // the memory plan's "  arena +0x1c00 12.0 KiB live [12, 40]", so planned dumps parse back.
+    static const std::regex locComment(R"(^#\s*([^\s:]+):(\d+):(\d+)(\s{2}.*)?\s*$)");
     while (pos_ < text_.size()) {
       char c = text_[pos_];
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
