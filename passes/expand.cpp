@@ -11,7 +11,13 @@ namespace gptc {
 Expected<bool> runExpand(PassContext& ctx) {
   if (!ctx.program) return Diag{{}, "expand needs a parsed model (the context has none)"};
   Expected<Graph> g = expandProgram(*ctx.program, ctx.overrides);
-  if (!g) return g.error();
+  if (!g) {
+    // A bad override is a command-line mistake, not a model one: report it on one line, naming
+    // the model but not pointing into it (the expander locates it at the constant's declaration).
+    const Diag& d = g.error();
+    if (d.message.rfind("--set ", 0) == 0) return Diag{{ctx.program->file, 0, 0}, d.message, ""};
+    return d;
+  }
   ctx.graph = std::move(*g);
   return true;
 }

@@ -118,7 +118,7 @@ Expected<std::vector<PassRecord>> PassManager::run(PassContext& ctx) {
               .count();
       if (!changed) {
         Diag d = changed.error();
-        if (!d.loc.known()) d.message += fmt::format(" (in pass '{}')", p->name);
+        if (d.loc.file.empty()) d.message += fmt::format(" (in pass '{}')", p->name);
         return d;
       }
       rec.changed = *changed;

@@ -100,7 +100,7 @@ public:
   void addInstrument(std::unique_ptr<Instrument> instrument);
 
   /// Runs the pipeline over `ctx`; the first failure (a pass's or an instrument's) ends the run.
-  /// Failures from a pass say which pass: "... (in pass 'simplify')" unless located in the model.
+  /// Failures from a pass say which pass: "... (in pass 'simplify')" unless they name a file.
   Expected<std::vector<PassRecord>> run(PassContext& ctx);
 
 private:

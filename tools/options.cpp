@@ -56,12 +56,23 @@ void addModelFlags(CLI::App& app, ModelFlags& flags) {
                  "constant expression)")
       ->type_name("NAME=VALUE")
       ->allow_extra_args(false);
+  auto positive = CLI::Validator(
+      [](std::string& s) -> std::string {
+        try {
+          size_t used = 0;
+          long long v = std::stoll(s, &used);
+          if (used == s.size() && v > 0) return "";
+        } catch (...) {
+        }
+        return "'" + s + "' is not a positive integer";
+      },
+      "POSITIVE");
   app.add_option("--batch", flags.batch, "batch size: shorthand for --set B=...")
       ->type_name("B")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   app.add_option("--seq", flags.seq, "sequence length: shorthand for --set T=...")
       ->type_name("T")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
 }
 
 void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& defaultPipeline) {

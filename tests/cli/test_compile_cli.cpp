@@ -1,0 +1,184 @@
+// `gptc compile` as a user runs it: the built binary, its exit codes, and what it prints on stdout
+// and stderr. Usage errors are one line on stderr with exit code 2; IR errors are the Diag
+// rendering (file:line:col, the line, a caret), also exit 2.
+#include "ir/parser.h"
+
+#include <doctest/doctest.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+  int errLines() const {
+    int n = 0;
+    for (char c : err)
+      n += c == '\n';
+    return n;
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path scratch() {
+  fs::path d = fs::temp_directory_path() / "gptc_cli_test";
+  fs::create_directories(d);
+  return d;
+}
+
+/// Runs `gptc <args>` from the repo root (tests run there), capturing both streams.
+Run runGptc(const std::string& args) {
+  fs::path d = scratch();
+  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
+                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
+  int status = std::system(cmd.c_str());
+  Run r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(d / "out");
+  r.err = slurp(d / "err");
+  return r;
+}
+
+fs::path writeModel(const std::string& name, const std::string& text) {
+  fs::path p = scratch() / name;
+  std::ofstream(p) << text;
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("gptc compile --help lists every flag") {
+  Run r = runGptc("compile --help");
+  CHECK(r.code == 0);
+  for (const char* flag :
+       {"--set", "--batch", "--seq", "--pipeline", "--emit", "--print-ir-before",
+        "--print-ir-after", "--print-ir-after-all", "--print-ir-after-change", "--ir-dump-dir",
+        "--verify-each", "--time-passes", "--stop-after", "--disable-pass", "inference", "train"})
+    CHECK_MESSAGE(r.out.find(flag) != std::string::npos, flag);
+  CHECK(runGptc("help compile").out == r.out);
+  Run top = runGptc("--help");
+  CHECK(top.code == 0);
+  CHECK(top.out.find("gptc compile") != std::string::npos);
+}
+
+TEST_CASE("gptc compile models/gpt2.graph: 124,475,904 parameters and a FLOP count") {
+  Run r = runGptc("compile models/gpt2.graph");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("parameters   124,475,904") != std::string::npos);
+  CHECK(r.out.find("FLOPs/step") != std::string::npos);
+  CHECK(r.out.find("matmul") != std::string::npos);
+  CHECK(r.out.find("activations") != std::string::npos);
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("--emit=graph prints a dump that parses back; instrument output stays on stderr") {
+  Run r = runGptc("compile models/chargpt.graph --set L=1 --emit=graph --print-ir-after=simplify "
+                  "--time-passes --verify-each");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto g = gptc::parseGraph(r.out, "emitted.graph");
+  CHECK_MESSAGE(bool(g), g.error().render());
+  CHECK(r.out.find("IR Dump") == std::string::npos);
+  CHECK(r.err.find("# *** IR Dump After simplify") != std::string::npos);
+  CHECK(r.err.find("pass execution timing") != std::string::npos);
+}
+
+TEST_CASE("--ir-dump-dir writes numbered dumps and an index") {
+  fs::path dir = scratch() / "dumps";
+  fs::remove_all(dir);
+  Run r = runGptc("compile models/seq2seq.graph --ir-dump-dir=" + dir.string());
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  for (const char* f :
+       {"000_input.graph", "001_after_expand.graph", "002_after_infer-shapes.graph",
+        "003_after_simplify.graph", "004_after_cse.graph", "005_after_dce.graph", "index.json"})
+    CHECK_MESSAGE(fs::exists(dir / f), f);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("--batch / --seq override B and T") {
+  Run r = runGptc("compile models/gpt2.graph --set L=1 --batch 2 --seq 8 --emit=graph");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("input tokens : i32[2,8]") != std::string::npos);
+  fs::path noB = writeModel("nob.graph", "const N = 3\ninput x : f32[N]\noutput y = relu(x)\n");
+  Run e = runGptc("compile " + noB.string() + " --batch 2");
+  CHECK(e.code == 2);
+  CHECK(e.errLines() == 1);
+  CHECK(e.err.find("--batch: the model") != std::string::npos);
+  CHECK(e.err.find("has no constant 'B'") != std::string::npos);
+  Run both = runGptc("compile models/gpt2.graph --batch 2 --set B=3");
+  CHECK(both.code == 2);
+  CHECK(both.errLines() == 1);
+}
+
+TEST_CASE("--pipeline train runs; an unknown pipeline is a usage error") {
+  Run r = runGptc("compile models/chargpt.graph --set L=1 --pipeline train");
+  CHECK_MESSAGE(r.code == 0, r.err);
+  Run e = runGptc("compile models/chargpt.graph --pipeline bogus");
+  CHECK(e.code == 2);
+  CHECK(e.errLines() == 1);
+  CHECK(e.err.find("unknown pipeline 'bogus'") != std::string::npos);
+}
+
+TEST_CASE("usage errors: one line on stderr, exit code 2") {
+  struct Case {
+    const char* args;
+    const char* says;
+  } cases[] = {
+      {"compile models/gpt2.graph --no-such-flag", "--no-such-flag"},
+      {"compile", "model"},
+      {"compile models/missing.graph", "models/missing.graph"},
+      {"compile models/gpt2.graph --set L", "expected NAME=VALUE"},
+      {"compile models/gpt2.graph --set L=abc", "--set L=abc"},
+      {"compile models/gpt2.graph --set nope=1", "no constant 'nope'"},
+      {"compile models/gpt2.graph --batch 0", "--batch"},
+      {"compile models/gpt2.graph --emit=pdf", "--emit"},
+      {"compile models/gpt2.graph --print-ir-after=simplfy", "unknown pass 'simplfy'"},
+      {"compile models/gpt2.graph --print-ir-before=cse,bogus", "unknown pass 'bogus'"},
+      {"compile models/gpt2.graph --disable-pass=nope", "unknown pass 'nope'"},
+      {"compile models/gpt2.graph --stop-after=nope", "unknown pass 'nope'"},
+      {"compile models/gpt2.graph --ir-dump-dir=/proc/gptc/x", "--ir-dump-dir"},
+      {"frobnicate", "unknown command"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(std::string(c.args));
+    Run r = runGptc(c.args);
+    CHECK(r.code == 2);
+    CHECK(r.errLines() == 1);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, r.err);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("IR errors: the Diag rendering with line and caret, exit code 2") {
+  fs::path bad = writeModel("bad.graph", "input x : f32[2, 3]\ninput y : f32[4]\n"
+                                         "output z = add(x, y)\n");
+  Run r = runGptc("compile " + bad.string());
+  CHECK(r.code == 2);
+  CHECK(r.err.find(bad.string() + ":3:12: error:") != std::string::npos);
+  CHECK(r.err.find("  output z = add(x, y)\n") != std::string::npos);
+  CHECK(r.err.find("^") != std::string::npos);
+  fs::path syntax = writeModel("syntax.graph", "input x : f32[2\n");
+  Run s = runGptc("compile " + syntax.string());
+  CHECK(s.code == 2);
+  CHECK(s.err.find(syntax.string() + ":1:") != std::string::npos);
+}
+
+TEST_CASE("--disable-pass warns when a later pass needs it; --stop-after stops") {
+  Run r = runGptc("compile models/gpt2.graph --set L=1 --disable-pass=expand");
+  CHECK(r.code == 0);
+  CHECK(r.err.find("warning: --disable-pass=expand: pass 'infer-shapes' needs it") !=
+        std::string::npos);
+  Run s = runGptc("compile models/gpt2.graph --set L=1 --stop-after=infer-shapes");
+  CHECK(s.code == 0);
+  CHECK(s.out.find("expand -> infer-shapes\n") != std::string::npos);
+}
