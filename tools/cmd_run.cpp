@@ -30,6 +30,8 @@ struct RunFlags {
   std::string initPath;   // --init: checkpoint; empty = seeded init
   uint64_t seed = 0;      // --seed: param init, synthetic tokens, the dropout seed input
   std::string tokensPath; // --tokens: llm.c shard or raw uint16 tokens
+  int steps = 10;         // --train --tokens: AdamW steps on the interpreter
+  float lr = 1e-3f;       // --train --tokens: constant learning rate (the graph's `input lr`)
   ModelFlags model_;
   PipelineFlags pipeline;
 };
@@ -74,6 +76,7 @@ std::string bindInputs(const Graph& g, const RunFlags& f, Interpreter& interp, s
   for (size_t v = 0; v < g.values.size(); ++v) {
     const Value& val = g.values[v];
     if (val.kind != ValueKind::Input) continue;
+    if (val.name == "lr" || val.name == "step") continue; // optimizer scalars: fed by runTrain
     if (val.name == "seed" && val.type == TensorType{DType::i32, {}}) {
       if (std::string e = interp.bind("seed", Tensor::scalarI32(int32_t(uint32_t(f.seed))));
           !e.empty())
@@ -171,6 +174,59 @@ int runEval(const RunFlags& f) {
   return 0;
 }
 
+/// --train --tokens FILE: the fixed-batch check of the training step (the trainer, with --train
+/// alone, is tools/cmd_train.cpp). Compiles the train pipeline (forward, backward, AdamW;
+/// passes/autodiff.h, passes/optimizer.h), binds params and one batch as --eval does, runs --steps
+/// steps on the interpreter with a constant --lr and prints loss and gradient norm per step.
+int runTrain(RunFlags f) {
+  if (f.model.empty()) return usageError("--train needs a model file (gptc run MODEL.graph --train)");
+  if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
+  if (f.pipeline.pipeline == "inference") f.pipeline.pipeline = "train";
+  Expected<CompiledModel> compiled = compileModel(f.model, f.model_, f.pipeline, stderr);
+  if (!compiled) {
+    std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
+    return 2;
+  }
+  const Graph& g = compiled->graph;
+  int loss = g.find("loss"), norm = g.find("grad_norm");
+  if (g.find("lr") < 0 || g.find("step") < 0 || loss < 0)
+    return usageError(fmt::format("pipeline '{}' did not build a training step (no lr/step inputs "
+                                  "or loss); use --pipeline train",
+                                  f.pipeline.pipeline));
+  Interpreter interp(g);
+  ParamMap params;
+  if (!f.initPath.empty()) {
+    IoResult<ParamMap> loaded = loadParams(g, f.initPath);
+    if (!loaded) return usageError(loaded.error());
+    params = std::move(*loaded);
+  } else {
+    params = initParams(g, f.seed);
+  }
+  if (std::string e = bindParams(interp, params); !e.empty()) return usageError(e);
+  std::string tokensFrom;
+  if (std::string e = bindInputs(g, f, interp, tokensFrom); !e.empty()) return usageError(e);
+  if (std::string e = interp.bind("lr", Tensor::scalarF32(f.lr)); !e.empty()) return usageError(e);
+
+  std::printf("model     %s (pipeline %s, %d ops, reference interpreter)\n", f.model.c_str(),
+              f.pipeline.pipeline.c_str(), g.numOps());
+  if (!tokensFrom.empty())
+    std::printf("tokens    %s (the same batch every step)\n", tokensFrom.c_str());
+  for (int s = 1; s <= f.steps; ++s) {
+    if (std::string e = interp.bind("step", Tensor::scalarI32(s)); !e.empty()) return usageError(e);
+    auto start = std::chrono::steady_clock::now();
+    if (std::string e = interp.run(); !e.empty()) {
+      std::fprintf(stderr, "%s\n", e.c_str());
+      return 1;
+    }
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("step %4d  loss %.6f  grad_norm %.4f  %.0f ms\n", s, interp.get(loss).f[0],
+                norm >= 0 ? interp.get(norm).f[0] : 0.0f, ms);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 } // namespace
 
 int cmdRun(int argc, char** argv) {
@@ -180,7 +236,13 @@ int cmdRun(int argc, char** argv) {
   RunFlags f;
   app.add_option("model", f.model, "the model file (models/*.graph)")->type_name("MODEL.graph");
   auto* eval = app.add_flag("--eval", f.eval, "one forward step on one batch; print the loss");
-  auto* train = app.add_flag("--train", f.train, "train the model (not available yet)");
+  auto* train = app.add_flag("--train", f.train,
+                             "with --tokens: AdamW steps on one batch with the interpreter (without "
+                             "--tokens: the trainer, see gptc run --train --help)");
+  app.add_option("--steps", f.steps, "--train --tokens: number of steps (default 10)")
+      ->type_name("N");
+  app.add_option("--lr", f.lr, "--train --tokens: constant learning rate (default 1e-3)")
+      ->type_name("LR");
   auto* generate =
       app.add_flag("--generate", f.generate, "sample from the model (not available yet)");
   eval->excludes(train)->excludes(generate);
@@ -211,7 +273,7 @@ int cmdRun(int argc, char** argv) {
   }
   // One entry per mode; --train and --generate are filled in by the trainer and the generator.
   if (f.eval) return runEval(f);
-  if (f.train) return usageError("--train is not available yet (only --eval is)");
+  if (f.train) return runTrain(f);
   if (f.generate) return usageError("--generate is not available yet (only --eval is)");
   return usageError("say what to run: --eval (or, later, --train or --generate)");
 }
