@@ -78,7 +78,10 @@ GraphStats computeStats(const Graph& g) {
     k.resultBytes += bytes;
     s.ops += 1;
     s.flops += flops;
-    s.activationBytes += bytes;
+    // A layer of a stacked parameter is a view of parameter bytes, not a new activation.
+    bool paramSlice = n.kind == OpKind::Select && g.value(n.operands[0]).kind != ValueKind::Op &&
+                      g.value(n.operands[0]).kind != ValueKind::Input;
+    if (!paramSlice) s.activationBytes += bytes;
   }
   return s;
 }

@@ -12,7 +12,8 @@
 // Transcendentals count as one FLOP, like an add; the figure is for comparing graphs, not cycles.
 //
 // What it leaves to others: memory after planning (the plan reports arena bytes); the activation
-// figure here is the naive one -- every op result in its own buffer -- the bound planning improves.
+// figure here is the naive one -- every op result in its own buffer -- the bound planning improves
+// (a `select` of a stacked parameter is a view of parameter bytes and is not counted).
 #pragma once
 #include "ir/graph.h"
 
@@ -35,7 +36,7 @@ struct GraphStats {
   int64_t stateCount = 0, stateBytes = 0; ///< `state` declarations (moments, caches)
   int64_t inputBytes = 0;                 ///< fed each step
   int64_t flops = 0;                      ///< per step, by the convention above
-  int64_t activationBytes = 0;            ///< every op result, no reuse
+  int64_t activationBytes = 0;            ///< every op result, no reuse (param slices excluded)
 };
 
 /// FLOPs of one node by the convention above.

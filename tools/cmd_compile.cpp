@@ -4,8 +4,8 @@
 // goes to stderr, so `gptc compile m.graph --emit=graph > out.graph` stays a clean dump.
 // What it leaves to others: flags shared with `run` (tools/options), the passes, the statistics
 // (passes/stats), executing the graph (`gptc run`).
-#include "tools/commands.h"
 #include "passes/plan_memory.h"
+#include "tools/commands.h"
 #include "tools/options.h"
 
 #include "ir/printer.h"
@@ -54,14 +54,16 @@ std::string summary(const std::string& path, const PipelineFlags& pf, const Comp
         "  {:<20} {:>7} {:>22} {:>6.1f}% {:>12}\n", name, k.count, groupDigits(k.flops),
         s.flops ? 100.0 * double(k.flops) / double(s.flops) : 0.0, humanBytes(k.resultBytes));
 
-  if (!m.counters.empty()) {
-    out += "\nrewrites\n";
-    for (const auto& [name, n] : m.counters)
-      if (n && name.rfind("plan-memory.", 0) != 0) out += fmt::format("  {:<34} {:>7}\n", name, n);
-  }
+  // Counters of the rewriting passes (simplify, cse, dce, ...); the planner reports below.
+  std::string rewrites;
+  for (const auto& [name, n] : m.counters)
+    if (n && name.rfind("plan-memory.", 0) != 0)
+      rewrites += fmt::format("  {:<34} {:>7}\n", name, n);
+  out += "\nrewrites" + (rewrites.empty() ? std::string("     none fired\n") : "\n" + rewrites);
   if (m.plan) {
     out += "\n" + memoryReport(m.graph, *m.plan);
-    for (const std::string& why : m.plan->refusedReuse) out += "  refused in place: " + why + "\n";
+    for (const std::string& why : m.plan->refusedReuse)
+      out += "  refused in place: " + why + "\n";
   }
   return out;
 }
