@@ -104,8 +104,8 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
   return std::make_unique<JitEngine>(std::move(exe), threads);
 }
 
-Expected<Graph> buildGraph(const std::shared_ptr<ast::Program>& program,
-                           const ConstOverrides& overrides, const std::string& pipelineName) {
+Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
+                           const std::string& pipelineName) {
   const Pipeline* pipeline = findPipeline(pipelineName);
   if (!pipeline)
     return Diag{
@@ -114,9 +114,10 @@ Expected<Graph> buildGraph(const std::shared_ptr<ast::Program>& program,
         ""};
   Expected<std::vector<const PassInfo*>> passes = resolvePipeline(*pipeline);
   if (!passes) return passes.error();
-  PassContext ctx;
-  ctx.program = program;
-  ctx.overrides = overrides;
+  // Moved, never copied: a shared_ptr copy instantiated here carries UBSan's vptr check, and the
+  // linker may pick that instantiation for codegen's no-RTTI LLVM objects too, where the check
+  // misfires ("invalid vptr" inside ORC's LLJIT). The real fix is -fno-sanitize=vptr.
+  PassContext ctx{.graph = {}, .program = std::move(program), .overrides = overrides};
   ctx.training = pipeline->training;
   PassManager pm(*passes);
   Expected<std::vector<PassRecord>> records = pm.run(ctx);

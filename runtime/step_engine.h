@@ -55,7 +55,7 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
 
 /// Runs pipeline `pipelineName` ("train", "inference") over `program` with `overrides`, as
 /// `gptc compile` does with no instruments. A Diag on failure.
-Expected<Graph> buildGraph(const std::shared_ptr<ast::Program>& program,
-                           const ConstOverrides& overrides, const std::string& pipelineName);
+Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
+                           const std::string& pipelineName);
 
 } // namespace gptc

@@ -34,7 +34,7 @@ Graph build(const ConstOverrides& sets, const std::string& pipeline) {
   REQUIRE(bool(text));
   Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, path);
   REQUIRE(bool(program));
-  Expected<Graph> g = buildGraph(*program, sets, pipeline);
+  Expected<Graph> g = buildGraph(std::move(*program), sets, pipeline);
   REQUIRE_MESSAGE(bool(g), (g ? std::string() : g.error().render()));
   return std::move(*g);
 }
