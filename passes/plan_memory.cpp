@@ -90,6 +90,40 @@ IntervalPlacement placeIntervals(const std::vector<BufferInterval>& intervals, i
     }
     if (best.bytes <= lowerBound) break; // optimal: no order can do better
   }
+  // Then a bounded local search: perturb the best order found so far (swap nearby entries) and keep
+  // improvements. Deterministic (fixed seed), so a plan is reproducible.
+  if (!bufs.empty() && best.bytes > lowerBound) {
+    std::vector<int> order(bufs.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      return bufs[a].bytes * (bufs[a].end - bufs[a].start + 1) > bufs[b].bytes * (bufs[b].end - bufs[b].start + 1);
+    });
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    auto next = [&rng] {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      return rng;
+    };
+    int improved = 0, tries = bufs.size() > 4000 ? 24 : 64;
+    for (int t = 0; t < tries && best.bytes > lowerBound; ++t) {
+      std::vector<int> trialOrder = order;
+      for (size_t k = 0; k < 1 + bufs.size() / 16; ++k) {
+        size_t i = next() % trialOrder.size();
+        size_t j = std::min(trialOrder.size() - 1, i + 1 + next() % 8);
+        std::swap(trialOrder[i], trialOrder[j]);
+      }
+      int64_t top = place(bufs, trialOrder, trial);
+      if (top < best.bytes) {
+        best.bytes = top;
+        best.offsets = trial;
+        order = trialOrder;
+        ++improved;
+      }
+    }
+    best.tried.push_back({"local search", best.bytes});
+    if (improved) best.strategy += fmt::format(" + local search ({} improvements)", improved);
+  }
   return best;
 }
 

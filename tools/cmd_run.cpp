@@ -8,6 +8,7 @@
 // later; --interpret is the default and only engine today), training, sampling.
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/train_command.h"
 
 #include "runtime/interpreter.h"
 #include "runtime/param_store.h"
@@ -230,6 +231,9 @@ int runTrain(RunFlags f) {
 } // namespace
 
 int cmdRun(int argc, char** argv) {
+  // --train on text is the trainer (tools/cmd_train.cpp), with its own flags; --train --tokens
+  // stays the fixed-batch interpreter check below.
+  if (wantsTrainer(argc, argv)) return cmdTrain(argc, argv);
   CLI::App app{"gptc run: execute a model. --eval runs one batch forward with the reference "
                "interpreter and prints the loss",
                "gptc run"};

@@ -79,7 +79,7 @@ void checkModel(const ModelCase& m, bool gradients) {
     for (const auto& [name, t] : ref) {
       CAPTURE(name);
       CHECK_MESSAGE(jittest::sameBits(one[name], two[name]), "1 and 2 threads differ");
-      jittest::Diff d = jittest::compare(one[name], t);
+      jittest::Diff d = jittest::compare(one[name], t, jittest::Measure::NormWise);
       CHECK_MESSAGE(d.nanMismatch.empty(), d.nanMismatch);
       bool isGrad = name.rfind("grad.", 0) == 0;
       CHECK_MESSAGE(d.maxRel <= (isGrad ? 1e-4 : 1e-5), "max relative error ", d.maxRel, " at ",
