@@ -85,8 +85,15 @@ int cmdCompile(int argc, char** argv) {
       ->type_name("WHAT");
   addModelFlags(app, modelFlags);
   addPipelineFlags(app, pipelineFlags, "inference");
+  bool train = false;
+  app.add_flag("--train", train, "build the training step: forward, backward, AdamW (= --pipeline train)");
   try {
     app.parse(argc, argv);
+    if (train) {
+      if (app.count("--pipeline") && pipelineFlags.pipeline != "train")
+        throw CLI::ValidationError("--train", "conflicts with --pipeline " + pipelineFlags.pipeline);
+      pipelineFlags.pipeline = "train";
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
