@@ -30,6 +30,12 @@ std::string CompiledStep::irAfterOptimization() const {
 std::string CompiledStep::assembly() const {
   return jit_->assembly();
 }
+bool CompiledStep::setKernelHook(KernelHook hook, void* ctx) {
+  if (!hookSlot_) return false;
+  hookSlot_[0] = reinterpret_cast<void*>(hook);
+  hookSlot_[1] = ctx;
+  return true;
+}
 
 std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan,
                                           const CompileOptions& options, std::string* err) {
@@ -61,6 +67,11 @@ std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan
   if (!jit->addModule(std::move(mb), err)) return nullptr;
   void* step = jit->lookup(codegen::kStepSymbol, err); // machine code is generated here
   if (!step) return nullptr;
+  void** hookSlot = nullptr;
+  if (options.kernelHooks) {
+    hookSlot = static_cast<void**>(jit->lookup(codegen::kHookSlotSymbol, err));
+    if (!hookSlot) return nullptr;
+  }
   sm.stats.jitSeconds = seconds(t0);
   sm.stats.cacheHit = jit->stats().cacheHits > 0;
 
@@ -70,6 +81,8 @@ std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan
   out->scratchBytes_ = sm.scratchBytes;
   out->stats_ = sm.stats;
   out->kernels_ = std::move(sm.kernels);
+  out->calls_ = std::move(sm.calls);
+  out->hookSlot_ = hookSlot;
   return out;
 }
 

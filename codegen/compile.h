@@ -10,6 +10,18 @@
 // private workspace of scratchBytesPerThread() bytes, 64-byte aligned. How the module is built:
 // codegen/step_builder.h; the whole story: docs/codegen.md.
 //
+// Kernel hooks (CompileOptions::kernelHooks; runtime/profiler.h and --check-finite use them):
+// with the flag, step() calls back into the runtime around every kernel call:
+//
+//   entry:               thread 0: hook(ctx, -1);  barrier            (the step starts)
+//   after kernel call i: barrier;  thread 0: hook(ctx, i);  barrier   (i = 0, 1, ... calls())
+//
+// so when hook(ctx, i) runs, kernel call i and every call before it are complete on all threads
+// and nothing after it has started: its result (calls()[i].value) can be timed, read or scanned.
+// The hook is set at run time (setKernelHook; null: none) in a slot of the compiled module, so one
+// compiled step serves every client. Without the flag nothing of this is emitted: the step is the
+// same code as before. calls() is filled either way.
+//
 // What it leaves to others: allocating the regions, binding data and the parallel region
 // (runtime/executable.h); the schedule and the placement of every value (passes/, MemoryPlan).
 #pragma once
@@ -34,6 +46,21 @@ struct CompileOptions {
   bool captureIR = false;    ///< keep the LLVM IR before/after optimisation (--emit=llvm)
   bool captureAsm = false;   ///< keep the assembly (--emit=asm)
   bool elideBarriers = true; ///< skip the barrier between kernels that share no bytes
+  bool kernelHooks = false;  ///< barrier + hook(ctx, callIndex) after every kernel call (above)
+};
+
+/// Called on thread 0 between kernel calls when compiled with CompileOptions::kernelHooks.
+/// callIndex: -1 at the start of the step, then the index into CompiledStep::calls() of the call
+/// that just finished.
+using KernelHook = void (*)(void* ctx, int32_t callIndex);
+
+/// One kernel call of step(), in call order.
+struct KernelCall {
+  int node = -1;                 ///< the graph node it computes; -1 for an `update` copy
+  int value = -1;                ///< the value it writes (node's result, or the update's state)
+  int kernel = -1;               ///< index into CompiledStep::kernels()
+  OpKind kind = OpKind::Reshape; ///< the op kind (update copies: Reshape, see updateCopy)
+  bool updateCopy = false;       ///< copies an `update` value the plan did not alias onto its state
 };
 
 /// What the compiler did, for --stats, tests and the docs.
@@ -68,6 +95,13 @@ public:
   int64_t scratchBytesPerThread() const { return scratchBytes_; }
   const CompileStats& stats() const { return stats_; }
   const std::vector<KernelInfo>& kernels() const { return kernels_; }
+  /// Every kernel call of step(), in order; hooks receive indices into it.
+  const std::vector<KernelCall>& calls() const { return calls_; }
+  /// Whether the step was compiled with CompileOptions::kernelHooks.
+  bool hasKernelHooks() const { return hookSlot_ != nullptr; }
+  /// Sets (or clears, with nullptr) the hook; false when compiled without kernelHooks. Not while
+  /// step() runs.
+  bool setKernelHook(KernelHook hook, void* ctx);
   /// With CompileOptions::captureIR / captureAsm.
   std::string irBeforeOptimization() const;
   std::string irAfterOptimization() const;
@@ -82,6 +116,8 @@ private:
   int64_t scratchBytes_ = 0;
   CompileStats stats_;
   std::vector<KernelInfo> kernels_;
+  std::vector<KernelCall> calls_;
+  void** hookSlot_ = nullptr; // {hook, ctx} in the module's data, with kernelHooks
 };
 
 /// Whether op kind `k` has a lowering yet (codegen/lower_table.cpp).

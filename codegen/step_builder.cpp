@@ -5,6 +5,7 @@
 //   KernelSpec + key        → an existing kernel, or lower it now (lower.h's table)
 //   hazard with the bytes touched since the last barrier? → call gptc_barrier()
 //   call kernel(ptrs..., tid, nthreads) with ptr = region base + constant offset
+//   with kernelHooks: barrier; if (tid == 0) hook(ctx, i); barrier   (compile.h)
 // then, for `update`s the plan did not alias onto their state, a copy kernel at the end.
 #include "codegen/step_builder.h"
 
@@ -78,6 +79,16 @@ public:
     const char* names[] = {"persistent", "inputs", "arena", "scratch", "tid", "nthreads"};
     for (unsigned i = 0; i < 6; ++i)
       step_->getArg(i)->setName(names[i]);
+    if (opts_.kernelHooks) {
+      // {hook, ctx}, null until the runtime sets it; internal data of this module, found by name.
+      llvm::Type* slotTy = llvm::ArrayType::get(ptr, 2);
+      hookSlot_ =
+          new llvm::GlobalVariable(mb_.module(), slotTy, false, llvm::GlobalValue::ExternalLinkage,
+                                   llvm::ConstantAggregateZero::get(slotTy), kHookSlotSymbol);
+      hookSlot_->setAlignment(llvm::Align(16));
+      emitHook(-1);
+      b_.CreateCall(barrier_);
+    }
 
     for (int nodeId : plan_.schedule) {
       const Node& n = g_.nodes[nodeId];
@@ -95,7 +106,8 @@ public:
       }
       std::vector<int> values = n.operands;
       values.push_back(n.result);
-      if (std::string e = call(spec, values, r, w); !e.empty()) return where(n) + "error: " + e;
+      KernelCall kc{nodeId, n.result, -1, n.kind, false};
+      if (std::string e = call(spec, values, r, w, kc); !e.empty()) return where(n) + "error: " + e;
     }
     // Updates the plan did not alias: copy the new value onto its state after everything else.
     for (const Update& u : g_.updates) {
@@ -104,7 +116,8 @@ public:
       const TensorType& t = g_.type(u.state);
       KernelSpec spec{
           OpKind::Reshape, {t}, t, Attrs{{"shape", AttrValue(t.shape)}}, {from.overlaps(to)}};
-      if (std::string e = call(spec, {u.value, u.state}, {from}, to); !e.empty()) return e;
+      KernelCall kc{-1, u.state, -1, OpKind::Reshape, true};
+      if (std::string e = call(spec, {u.value, u.state}, {from}, to, kc); !e.empty()) return e;
       out_->stats.updateCopies++;
     }
     b_.CreateRetVoid();
@@ -126,9 +139,29 @@ private:
     return b_.CreateInBoundsGEP(b_.getInt8Ty(), base, b_.getInt64(uint64_t(p.offset)));
   }
 
+  /// if (tid == 0) { fn = slot[0]; if (fn) fn(slot[1], index); }
+  void emitHook(int index) {
+    llvm::LLVMContext& c = mb_.ctx();
+    llvm::Type* ptr = llvm::PointerType::getUnqual(c);
+    llvm::Function* f = step_;
+    auto* callBB = llvm::BasicBlock::Create(c, "hook", f);
+    auto* doneBB = llvm::BasicBlock::Create(c, "hook.done", f);
+    Value* fn = b_.CreateLoad(ptr, hookSlot_, /*isVolatile=*/true);
+    Value* isZero = b_.CreateICmpEQ(step_->getArg(4), b_.getInt32(0));
+    Value* go = b_.CreateAnd(isZero, b_.CreateIsNotNull(fn));
+    b_.CreateCondBr(go, callBB, doneBB);
+    b_.SetInsertPoint(callBB);
+    Value* ctxPtr = b_.CreateConstInBoundsGEP1_64(ptr, hookSlot_, 1);
+    Value* ctx = b_.CreateLoad(ptr, ctxPtr, /*isVolatile=*/true);
+    auto* hookTy = llvm::FunctionType::get(llvm::Type::getVoidTy(c), {ptr, b_.getInt32Ty()}, false);
+    b_.CreateCall(hookTy, fn, {ctx, b_.getInt32(uint32_t(index))});
+    b_.CreateBr(doneBB);
+    b_.SetInsertPoint(doneBB);
+  }
+
   /// Emits (or reuses) the kernel of `spec` and calls it on `values` (operands..., result).
   std::string call(const KernelSpec& spec, const std::vector<int>& values,
-                   const std::vector<Interval>& reads, const Interval& write) {
+                   const std::vector<Interval>& reads, const Interval& write, KernelCall kc) {
     std::string key = spec.key();
     auto it = kernels_.find(key);
     if (it == kernels_.end()) {
@@ -147,7 +180,9 @@ private:
     }
     out_->kernels[it->second.index].uses++;
 
-    if (hazards_.conflicts(reads, write) || !opts_.elideBarriers) {
+    if (opts_.kernelHooks) {
+      // the hook's barriers separate every call already
+    } else if (hazards_.conflicts(reads, write) || !opts_.elideBarriers) {
       if (!first_) {
         b_.CreateCall(barrier_);
         out_->stats.barriers++;
@@ -182,7 +217,15 @@ private:
       args.push_back(nthreads);
     }
     b_.CreateCall(k.fn->getFunctionType(), k.fn, args);
+    kc.kernel = it->second.index;
+    out_->calls.push_back(kc);
     out_->stats.calls++;
+    if (opts_.kernelHooks) {
+      b_.CreateCall(barrier_);
+      emitHook(int(out_->calls.size()) - 1);
+      b_.CreateCall(barrier_);
+      out_->stats.barriers += 2;
+    }
     return "";
   }
 
@@ -194,6 +237,7 @@ private:
   llvm::IRBuilder<> b_;
   llvm::Function* step_ = nullptr;
   llvm::Function* barrier_ = nullptr;
+  llvm::GlobalVariable* hookSlot_ = nullptr;
   std::map<std::string, Emitted> kernels_;
   HazardTracker hazards_;
   bool first_ = true;

@@ -18,11 +18,14 @@ struct StepModule {
   int64_t scratchBytes = 0;
   CompileStats stats;
   std::vector<KernelInfo> kernels;
+  std::vector<KernelCall> calls;
 };
 
 /// The step function's symbol and the barrier's.
 inline constexpr const char* kStepSymbol = "gptc_step";
 inline constexpr const char* kBarrierSymbol = "gptc_barrier";
+/// With CompileOptions::kernelHooks: the module's {hook, ctx} slot (two pointers, null at load).
+inline constexpr const char* kHookSlotSymbol = "gptc_hook_slot";
 
 /// Emits the kernels and the step into `mb`. "" or why not (with the op's source location).
 std::string buildStepModule(ModuleBuilder& mb, const Graph& g, const MemoryPlan& plan,

@@ -63,6 +63,11 @@ public:
   int64_t arenaBytes() const { return plan_.arenaBytes; }
   int64_t scratchBytesPerThread() const;
   const CompiledStep& compiled() const { return *step_; }
+  /// Kernel hooks (compile.h; needs CompileOptions::kernelHooks): false when compiled without.
+  bool setKernelHook(KernelHook hook, void* ctx) { return step_->setKernelHook(hook, ctx); }
+  /// The bytes of any value, for hooks that read a kernel's result while step() runs (an arena
+  /// value is only meaningful between the call that writes it and the next reuse of its bytes).
+  const char* valueBytes(int value) const { return addressOf(value); }
   const Graph& graph() const { return g_; }
 
 private:

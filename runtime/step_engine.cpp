@@ -46,6 +46,7 @@ public:
     return exe_->read(name, out);
   }
   const Graph& graph() const override { return exe_->graph(); }
+  Executable* executable() override { return exe_.get(); }
   std::string describe() const override {
     const CompileStats& s = exe_->compiled().stats();
     return fmt::format("JIT, {} kernels, arena {:.1f} MiB, params+state {:.1f} MiB, compiled in "
@@ -92,9 +93,10 @@ private:
 } // namespace
 
 std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
-                                       const CompileOptions& options, std::string* err) {
+                                       const CompileOptions& options, std::string* err,
+                                       const MemoryPlan* given) {
   if (engine == Engine::Interpreter) return std::make_unique<InterpreterEngine>(std::move(graph));
-  MemoryPlan plan = planMemory(graph);
+  MemoryPlan plan = given ? *given : planMemory(graph);
   if (std::string bad = checkPlan(graph, plan); !bad.empty()) {
     *err = "the memory plan failed its check: " + bad;
     return nullptr;

@@ -39,6 +39,8 @@ public:
   virtual const Graph& graph() const = 0;
   /// A one-line description for logs ("JIT, 2 threads, arena 12.3 MiB").
   virtual std::string describe() const = 0;
+  /// The compiled step behind a JIT engine (kernel hooks, --profile); nullptr for the interpreter.
+  virtual Executable* executable() { return nullptr; }
 
   /// The f32 scalar output `name` (loss, grad_norm); NaN when it is missing or not a scalar.
   float scalar(const std::string& name) const;
@@ -48,10 +50,12 @@ public:
   std::string copyParamsTo(StepEngine& to) const;
 };
 
-/// Builds an engine for `graph`. The JIT plans memory (passes/plan_memory.h), checks the plan and
-/// compiles; the interpreter needs nothing. nullptr and *err on failure.
+/// Builds an engine for `graph`. The JIT uses `plan` when given (the pipeline's plan-memory already
+/// made one), else plans memory (passes/plan_memory.h); checks the plan and compiles; the
+/// interpreter needs nothing. nullptr and *err on failure.
 std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
-                                       const CompileOptions& options, std::string* err);
+                                       const CompileOptions& options, std::string* err,
+                                       const MemoryPlan* plan = nullptr);
 
 /// Runs pipeline `pipelineName` ("train", "inference") over `program` with `overrides`, as
 /// `gptc compile` does with no instruments. A Diag on failure.

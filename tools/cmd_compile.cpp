@@ -1,13 +1,16 @@
 // gptc compile MODEL.graph: runs a pipeline over a model and prints what came out -- a summary
 // (ops by kind, parameters, FLOPs per step, activation bytes, what simplify/cse/dce did) or, with
-// --emit=graph, the final IR on stdout. Instrument output (--print-ir-*, --time-passes, warnings)
-// goes to stderr, so `gptc compile m.graph --emit=graph > out.graph` stays a clean dump.
-// What it leaves to others: flags shared with `run` (tools/options), the passes, the statistics
-// (passes/stats), executing the graph (`gptc run`).
+// --emit=graph, the final IR on stdout; --emit=llvm / llvm-unopt / asm compile the planned graph
+// with the JIT (codegen/compile.h) and print its LLVM IR after / before LLVM's optimiser, or the
+// machine code (docs/codegen.md says what to look for). Instrument output (--print-ir-*,
+// --time-passes, warnings) goes to stderr, so `gptc compile m.graph --emit=graph > out.graph` stays
+// a clean dump. What it leaves to others: flags shared with `run` (tools/options), the passes, the
+// statistics (passes/stats), executing the graph (`gptc run`).
 #include "passes/plan_memory.h"
 #include "tools/commands.h"
 #include "tools/options.h"
 
+#include "codegen/compile.h"
 #include "ir/printer.h"
 #include "passes/stats.h"
 
@@ -80,18 +83,22 @@ int cmdCompile(int argc, char** argv) {
   app.add_option("model", model, "the model file (models/*.graph or a dump)")
       ->required()
       ->type_name("MODEL.graph");
-  app.add_option("--emit", emit, "what to print on stdout: summary (default) or graph (final IR)")
-      ->check(CLI::IsMember({"summary", "graph"}))
+  app.add_option("--emit", emit,
+                 "what to print on stdout: summary (default), graph (final IR), llvm (LLVM IR "
+                 "after LLVM's optimiser), llvm-unopt (before it) or asm (the machine code)")
+      ->check(CLI::IsMember({"summary", "graph", "llvm", "llvm-unopt", "asm"}))
       ->type_name("WHAT");
   addModelFlags(app, modelFlags);
   addPipelineFlags(app, pipelineFlags, "inference");
   bool train = false;
-  app.add_flag("--train", train, "build the training step: forward, backward, AdamW (= --pipeline train)");
+  app.add_flag("--train", train,
+               "build the training step: forward, backward, AdamW (= --pipeline train)");
   try {
     app.parse(argc, argv);
     if (train) {
       if (app.count("--pipeline") && pipelineFlags.pipeline != "train")
-        throw CLI::ValidationError("--train", "conflicts with --pipeline " + pipelineFlags.pipeline);
+        throw CLI::ValidationError("--train",
+                                   "conflicts with --pipeline " + pipelineFlags.pipeline);
       pipelineFlags.pipeline = "train";
     }
   } catch (const CLI::CallForHelp& e) {
@@ -110,8 +117,30 @@ int cmdCompile(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
     return 2;
   }
-  std::string out =
-      emit == "graph" ? printGraph(compiled->graph) : summary(model, pipelineFlags, *compiled);
+  std::string out;
+  if (emit == "llvm" || emit == "llvm-unopt" || emit == "asm") {
+    if (!compiled->plan) {
+      std::fprintf(stderr,
+                   "gptc compile: --emit=%s needs a memory plan (the pipeline stopped before "
+                   "plan-memory)\n",
+                   emit.c_str());
+      return 2;
+    }
+    CompileOptions o;
+    o.captureIR = emit != "asm";
+    o.captureAsm = emit == "asm";
+    std::string err;
+    std::unique_ptr<CompiledStep> step = compileStep(compiled->graph, *compiled->plan, o, &err);
+    if (!step) {
+      std::fprintf(stderr, "gptc compile: %s\n", err.c_str());
+      return 1;
+    }
+    out = emit == "llvm"         ? step->irAfterOptimization()
+          : emit == "llvm-unopt" ? step->irBeforeOptimization()
+                                 : step->assembly();
+  } else {
+    out = emit == "graph" ? printGraph(compiled->graph) : summary(model, pipelineFlags, *compiled);
+  }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }

@@ -1,18 +1,25 @@
 // gptc run MODEL.graph --eval: compile a model (tools/options.h: --set/--batch/--seq, --pipeline
 // and the pass-manager flags), bind its parameters (--init FILE, an llm.c or gptc checkpoint, or
 // seeded init with --seed N) and one batch of inputs (--tokens FILE, else synthetic tokens from the
-// seed), execute it with the reference interpreter and print the loss.
+// seed), execute it with the JIT (--interpret: the reference interpreter) on --threads threads and
+// print the loss. --profile times every kernel call (runtime/kernel_profiler.h) and prints a table
+// by kernel kind; --repeat N runs the step N times and reports the median.
 //
 // The command is one table of modes: --eval is here; --train and --generate belong to the trainer
-// and generator and are added as further entries of runMode(). Leaves to others: the JIT (--jit,
-// later; --interpret is the default and only engine today), training, sampling.
+// and generator and are added as further entries of runMode(). Leaves to others: the kernels, the
+// training loop (tools/cmd_train.cpp), sampling.
 #include "tools/commands.h"
 #include "tools/options.h"
 #include "tools/train_command.h"
 
+#include "runtime/executable.h"
 #include "runtime/interpreter.h"
+#include "runtime/kernel_profiler.h"
 #include "runtime/param_store.h"
+#include "runtime/step_engine.h"
 #include "runtime/token_data.h"
+
+#include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -27,7 +34,11 @@ namespace {
 struct RunFlags {
   std::string model;
   bool eval = false, train = false, generate = false;
-  bool interpret = false; // the only engine for now; accepted so scripts can ask for it by name
+  bool interpret = false; // --interpret: the reference interpreter instead of the JIT
+  int threads = 0;        // --threads: 0 = OMP_NUM_THREADS or all cores
+  bool profile = false;   // --profile: time per kernel kind (JIT only)
+  int repeat = 1;         // --eval --repeat N: run the step N times, report the median
+  bool noCache = false;   // --no-cache: skip the JIT's on-disk object cache
   std::string initPath;   // --init: checkpoint; empty = seeded init
   uint64_t seed = 0;      // --seed: param init, synthetic tokens, the dropout seed input
   std::string tokensPath; // --tokens: llm.c shard or raw uint16 tokens
@@ -68,7 +79,7 @@ IoResult<std::vector<uint16_t>> readTokens(const std::string& path, int32_t voca
 /// Binds every input: `seed` (i32[]) from --seed; `tokens`/`targets` from one stream, targets
 /// shifted by one (file or synthetic); other i32 inputs synthetic within their id range. Returns
 /// "" or a one-line reason; `how` describes where the tokens came from.
-std::string bindInputs(const Graph& g, const RunFlags& f, Interpreter& interp, std::string& how) {
+std::string bindInputs(const Graph& g, const RunFlags& f, StepEngine& interp, std::string& how) {
   int tokens = g.find("tokens"), targets = g.find("targets");
   bool lm = tokens >= 0 && targets >= 0 && g.values[tokens].kind == ValueKind::Input &&
             g.values[targets].kind == ValueKind::Input && g.type(tokens) == g.type(targets) &&
@@ -116,26 +127,62 @@ std::string bindInputs(const Graph& g, const RunFlags& f, Interpreter& interp, s
     Tensor t(val.type);
     for (int64_t k = 0; k < n; ++k)
       t.i[k] = stream[k];
-    if (std::string e = interp.bind(val.name, std::move(t)); !e.empty()) return e;
+    if (std::string e = interp.bind(val.name, t); !e.empty()) return e;
     if (lm && int(v) == tokens) {
       Tensor y(g.type(targets)); // targets[b,t] = the token after tokens[b,t]
       for (int64_t k = 0; k < n; ++k)
         y.i[k] = stream[k + 1];
-      if (std::string e = interp.bind("targets", std::move(y)); !e.empty()) return e;
+      if (std::string e = interp.bind("targets", y); !e.empty()) return e;
     }
   }
   return "";
 }
 
+/// The engine --interpret / --threads / --profile ask for, over the pipeline's graph and plan.
+/// With --profile, the profiler is installed on it (`*profiler`).
+std::unique_ptr<StepEngine> makeRunEngine(const RunFlags& f, const CompiledModel& m,
+                                          std::unique_ptr<KernelProfiler>* profiler,
+                                          std::string* err) {
+  CompileOptions o;
+  o.kernelHooks = f.profile;
+  o.useCache = !f.noCache;
+  std::unique_ptr<StepEngine> engine = makeEngine(f.interpret ? Engine::Interpreter : Engine::Jit,
+                                                  m.graph, f.threads, o, err, m.plan.get());
+  if (engine && f.profile) *profiler = std::make_unique<KernelProfiler>(*engine->executable());
+  return engine;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty()      ? 0
+         : v.size() % 2 ? v[v.size() / 2]
+                        : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+std::string engineLine(const RunFlags& f, StepEngine& engine) {
+  if (f.interpret) return "reference interpreter";
+  return fmt::format("{}, {} thread{}", engine.describe(), f.threads, f.threads == 1 ? "" : "s");
+}
+
 int runEval(const RunFlags& f) {
   if (f.model.empty()) return usageError("--eval needs a model file (gptc run MODEL.graph --eval)");
+  auto t0 = std::chrono::steady_clock::now();
   Expected<CompiledModel> compiled = compileModel(f.model, f.model_, f.pipeline, stderr);
   if (!compiled) {
     std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
     return 2;
   }
   const Graph& g = compiled->graph;
-  Interpreter interp(g);
+  std::string err;
+  std::unique_ptr<StepEngine> engine;
+  std::unique_ptr<KernelProfiler> profiler; // after the engine: detaches from it first
+  engine = makeRunEngine(f, *compiled, &profiler, &err);
+  if (!engine) {
+    std::fprintf(stderr, "gptc run: %s\n", err.c_str());
+    return 1;
+  }
+  double setupSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   ParamMap params;
   std::string paramsFrom;
@@ -149,28 +196,40 @@ int runEval(const RunFlags& f) {
     paramsFrom = fmt::format("seeded init, seed {}", f.seed);
   }
   int64_t paramCount = 0;
-  for (const auto& [name, t] : params)
+  for (const auto& [name, t] : params) {
     paramCount += t.numel();
-  if (std::string e = bindParams(interp, params); !e.empty()) return usageError(e);
-  std::string tokensFrom;
-  if (std::string e = bindInputs(g, f, interp, tokensFrom); !e.empty()) return usageError(e);
-
-  auto start = std::chrono::steady_clock::now();
-  if (std::string e = interp.run(); !e.empty()) {
-    std::fprintf(stderr, "%s\n", e.c_str());
-    return 1;
+    if (std::string e = engine->bind(name, t); !e.empty()) return usageError(e);
   }
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string tokensFrom;
+  if (std::string e = bindInputs(g, f, *engine, tokensFrom); !e.empty()) return usageError(e);
+
+  std::vector<double> times;
+  for (int r = 0; r < f.repeat; ++r) {
+    if (r == 1 && profiler) profiler->reset(); // the first run warms caches and pages
+    auto start = std::chrono::steady_clock::now();
+    if (std::string e = engine->run(); !e.empty()) {
+      std::fprintf(stderr, "%s\n", e.c_str());
+      return 1;
+    }
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
 
   std::string out;
-  out += fmt::format("model     {} (pipeline {}, {} ops, reference interpreter)\n", f.model,
-                     f.pipeline.pipeline, g.numOps());
+  out +=
+      fmt::format("model     {} (pipeline {}, {} ops)\n", f.model, f.pipeline.pipeline, g.numOps());
+  out += fmt::format("engine    {}; ready in {:.2f} s\n", engineLine(f, *engine), setupSeconds);
   out += fmt::format("params    {} from {}\n", paramCount, paramsFrom);
   if (!tokensFrom.empty()) out += fmt::format("tokens    {}\n", tokensFrom);
   for (int o : g.outputs)
     if (g.type(o) == TensorType{DType::f32, {}})
-      out += fmt::format("{:<9} {:.6f}\n", g.values[o].name, interp.get(o).f[0]);
-  out += fmt::format("time      {:.3f} s\n", seconds);
+      out += fmt::format("{:<9} {:.6f}\n", g.values[o].name, engine->scalar(g.values[o].name));
+  if (f.repeat > 1)
+    out += fmt::format("time      {:.4f} s median of {} runs (min {:.4f} s)\n", median(times),
+                       f.repeat, *std::min_element(times.begin(), times.end()));
+  else
+    out += fmt::format("time      {:.4f} s\n", times[0]);
+  if (profiler) out += profiler->table();
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
 }
@@ -178,53 +237,72 @@ int runEval(const RunFlags& f) {
 /// --train --tokens FILE: the fixed-batch check of the training step (the trainer, with --train
 /// alone, is tools/cmd_train.cpp). Compiles the train pipeline (forward, backward, AdamW;
 /// passes/autodiff.h, passes/optimizer.h), binds params and one batch as --eval does, runs --steps
-/// steps on the interpreter with a constant --lr and prints loss and gradient norm per step.
+/// steps (JIT, or --interpret) with a constant --lr and prints loss, gradient norm and time per
+/// step, then the median step time (the first step excluded when there are more).
 int runTrain(RunFlags f) {
-  if (f.model.empty()) return usageError("--train needs a model file (gptc run MODEL.graph --train)");
+  if (f.model.empty())
+    return usageError("--train needs a model file (gptc run MODEL.graph --train)");
   if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
   if (f.pipeline.pipeline == "inference") f.pipeline.pipeline = "train";
+  auto t0 = std::chrono::steady_clock::now();
   Expected<CompiledModel> compiled = compileModel(f.model, f.model_, f.pipeline, stderr);
   if (!compiled) {
     std::fprintf(stderr, "%s\n", compiled.error().render().c_str());
     return 2;
   }
   const Graph& g = compiled->graph;
-  int loss = g.find("loss"), norm = g.find("grad_norm");
-  if (g.find("lr") < 0 || g.find("step") < 0 || loss < 0)
+  if (g.find("lr") < 0 || g.find("step") < 0 || g.find("loss") < 0)
     return usageError(fmt::format("pipeline '{}' did not build a training step (no lr/step inputs "
                                   "or loss); use --pipeline train",
                                   f.pipeline.pipeline));
-  Interpreter interp(g);
-  ParamMap params;
+  std::string err;
+  std::unique_ptr<StepEngine> engine;
+  std::unique_ptr<KernelProfiler> profiler; // after the engine: detaches from it first
+  engine = makeRunEngine(f, *compiled, &profiler, &err);
+  if (!engine) {
+    std::fprintf(stderr, "gptc run: %s\n", err.c_str());
+    return 1;
+  }
+  double setupSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!f.initPath.empty()) {
     IoResult<ParamMap> loaded = loadParams(g, f.initPath);
     if (!loaded) return usageError(loaded.error());
-    params = std::move(*loaded);
-  } else {
-    params = initParams(g, f.seed);
+    for (const auto& [name, t] : *loaded)
+      if (std::string e = engine->bind(name, t); !e.empty()) return usageError(e);
+  } else if (std::string e = engine->initParams(f.seed); !e.empty()) {
+    return usageError(e);
   }
-  if (std::string e = bindParams(interp, params); !e.empty()) return usageError(e);
   std::string tokensFrom;
-  if (std::string e = bindInputs(g, f, interp, tokensFrom); !e.empty()) return usageError(e);
-  if (std::string e = interp.bind("lr", Tensor::scalarF32(f.lr)); !e.empty()) return usageError(e);
+  if (std::string e = bindInputs(g, f, *engine, tokensFrom); !e.empty()) return usageError(e);
+  if (std::string e = engine->bind("lr", Tensor::scalarF32(f.lr)); !e.empty()) return usageError(e);
 
-  std::printf("model     %s (pipeline %s, %d ops, reference interpreter)\n", f.model.c_str(),
-              f.pipeline.pipeline.c_str(), g.numOps());
+  std::printf("model     %s (pipeline %s, %d ops)\n", f.model.c_str(), f.pipeline.pipeline.c_str(),
+              g.numOps());
+  std::printf("engine    %s; ready in %.2f s\n", engineLine(f, *engine).c_str(), setupSeconds);
   if (!tokensFrom.empty())
     std::printf("tokens    %s (the same batch every step)\n", tokensFrom.c_str());
+  std::vector<double> times;
   for (int s = 1; s <= f.steps; ++s) {
-    if (std::string e = interp.bind("step", Tensor::scalarI32(s)); !e.empty()) return usageError(e);
+    if (std::string e = engine->bind("step", Tensor::scalarI32(s)); !e.empty())
+      return usageError(e);
+    if (s == 2 && profiler) profiler->reset(); // the first step warms caches and pages
     auto start = std::chrono::steady_clock::now();
-    if (std::string e = interp.run(); !e.empty()) {
+    if (std::string e = engine->run(); !e.empty()) {
       std::fprintf(stderr, "%s\n", e.c_str());
       return 1;
     }
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("step %4d  loss %.6f  grad_norm %.4f  %.0f ms\n", s, interp.get(loss).f[0],
-                norm >= 0 ? interp.get(norm).f[0] : 0.0f, ms);
+    if (s > 1 || f.steps == 1) times.push_back(ms);
+    float norm = g.find("grad_norm") >= 0 ? engine->scalar("grad_norm") : 0.0f;
+    std::printf("step %4d  loss %.6f  grad_norm %.4f  %.1f ms\n", s, engine->scalar("loss"), norm,
+                ms);
     std::fflush(stdout);
   }
+  std::printf("median    %.1f ms per step%s\n", median(times),
+              f.steps > 1 ? " (first step excluded)" : "");
+  if (profiler) std::fputs(profiler->table().c_str(), stdout);
   return 0;
 }
 
@@ -234,14 +312,14 @@ int cmdRun(int argc, char** argv) {
   // --train on text is the trainer (tools/cmd_train.cpp), with its own flags; --train --tokens
   // stays the fixed-batch interpreter check below.
   if (wantsTrainer(argc, argv)) return cmdTrain(argc, argv);
-  CLI::App app{"gptc run: execute a model. --eval runs one batch forward with the reference "
-               "interpreter and prints the loss",
+  CLI::App app{"gptc run: execute a model. --eval runs one batch forward (JIT; --interpret: the "
+               "reference interpreter) and prints the loss",
                "gptc run"};
   RunFlags f;
   app.add_option("model", f.model, "the model file (models/*.graph)")->type_name("MODEL.graph");
   auto* eval = app.add_flag("--eval", f.eval, "one forward step on one batch; print the loss");
   auto* train = app.add_flag("--train", f.train,
-                             "with --tokens: AdamW steps on one batch with the interpreter (without "
+                             "with --tokens: AdamW steps on one batch (without "
                              "--tokens: the trainer, see gptc run --train --help)");
   app.add_option("--steps", f.steps, "--train --tokens: number of steps (default 10)")
       ->type_name("N");
@@ -251,7 +329,15 @@ int cmdRun(int argc, char** argv) {
       app.add_flag("--generate", f.generate, "sample from the model (not available yet)");
   eval->excludes(train)->excludes(generate);
   train->excludes(generate);
-  app.add_flag("--interpret", f.interpret, "execute with the reference interpreter (the default)");
+  app.add_flag("--interpret", f.interpret,
+               "execute with the reference interpreter (default: the JIT)");
+  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
+      ->type_name("N");
+  app.add_flag("--profile", f.profile,
+               "time every kernel call; print a table by kernel kind (JIT only)");
+  app.add_option("--repeat", f.repeat, "--eval: run the step N times, report the median")
+      ->type_name("N");
+  app.add_flag("--no-cache", f.noCache, "do not use the JIT's on-disk object cache");
   auto* init =
       app.add_option("--init", f.initPath,
                      "parameters from a checkpoint (llm.c gpt2_*.bin or a gptc checkpoint)")
@@ -275,6 +361,10 @@ int cmdRun(int argc, char** argv) {
     std::replace(msg.begin(), msg.end(), '\n', ' ');
     return usageError(msg + " (try gptc run --help)");
   }
+  if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
+  if (f.threads == 0) f.threads = omp_get_max_threads();
+  if (f.repeat < 1) return usageError(fmt::format("--repeat must be at least 1, got {}", f.repeat));
+  if (f.profile && f.interpret) return usageError("--profile times JIT kernels; drop --interpret");
   // One entry per mode; --train and --generate are filled in by the trainer and the generator.
   if (f.eval) return runEval(f);
   if (f.train) return runTrain(f);
