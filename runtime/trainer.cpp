@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
+#include <map>
 
 namespace gptc {
 
@@ -44,59 +45,70 @@ int32_t dropoutSeed(uint64_t seed, int64_t step) {
   return int32_t(uint32_t(mix64(seed ^ mix64(uint64_t(step) + 0x5eed))));
 }
 
-Trainer::Trainer(StepEngine& train, StepEngine* eval, RandomBatchSampler trainData,
-                 std::optional<RandomBatchSampler> valData, TrainOptions options, int B, int T)
+Trainer::Trainer(StepEngine& train, StepEngine* eval, std::unique_ptr<BatchSource> trainData,
+                 std::unique_ptr<BatchSource> valData, TrainOptions options)
     : train_(train), eval_(eval), trainData_(std::move(trainData)), valData_(std::move(valData)),
-      options_(options), B_(B), T_(T) {
+      options_(options) {
   hasSeed_ = hasInput(train_.graph(), "seed", TensorType{DType::i32, {}});
 }
 
 std::unique_ptr<Trainer> Trainer::create(StepEngine& train, StepEngine* eval, TokenSplit data,
                                          TrainOptions options, std::string* err) {
-  const Graph& g = train.graph();
   int B = 0, T = 0;
-  if (std::string e = lmShape(g, "training", &B, &T); !e.empty()) return *err = e, nullptr;
+  if (std::string e = lmShape(train.graph(), "training", &B, &T); !e.empty())
+    return *err = e, nullptr;
+  std::unique_ptr<BatchSource> trainData =
+      makeLmSource(std::move(data.train), B, T, options.seed, err);
+  if (!trainData) return *err = "training data: " + *err, nullptr;
+  std::unique_ptr<BatchSource> valData;
+  if (eval) {
+    if (std::string e = lmShape(eval->graph(), "evaluation", &B, &T); !e.empty())
+      return *err = e, nullptr;
+    // The validation windows have their own stream so that changing --val-every or the number of
+    // validation batches never changes which training batches a run sees.
+    valData = makeLmSource(std::move(data.val), B, T, options.seed ^ 0x76616c6964ULL, err);
+    if (!valData) return *err = "validation data: " + *err, nullptr;
+  }
+  return create(train, eval, std::move(trainData), std::move(valData), options, err);
+}
+
+std::unique_ptr<Trainer> Trainer::create(StepEngine& train, StepEngine* eval,
+                                         std::unique_ptr<BatchSource> trainData,
+                                         std::unique_ptr<BatchSource> valData, TrainOptions options,
+                                         std::string* err) {
+  const Graph& g = train.graph();
+  if (!trainData) return *err = "no training data", nullptr;
+  if (eval && !valData) return *err = "an evaluation graph needs validation data", nullptr;
+  if (std::string e = trainData->check(g); !e.empty()) return *err = "training: " + e, nullptr;
+  if (eval)
+    if (std::string e = valData->check(eval->graph()); !e.empty())
+      return *err = "evaluation: " + e, nullptr;
   if (!hasInput(g, "lr", TensorType{DType::f32, {}}) ||
       !hasInput(g, "step", TensorType{DType::i32, {}}) || g.find("grad_norm") < 0) {
     *err = "the training graph has no `lr`/`step` inputs or `grad_norm` output: compile it with "
            "the train pipeline";
     return nullptr;
   }
+  if (g.find("loss") < 0) return *err = "the training graph has no `loss` output", nullptr;
+  if (eval && eval->graph().find("loss") < 0)
+    return *err = "the evaluation graph has no `loss` output", nullptr;
   if (options.steps < 1) return *err = "a run needs at least 1 step", nullptr;
   if (options.valBatches < 1) return *err = "validation needs at least 1 batch", nullptr;
   options.schedule.totalSteps = options.steps;
   if (std::string e = options.schedule.check(); !e.empty()) return *err = e, nullptr;
-
-  IoResult<RandomBatchSampler> trainData =
-      RandomBatchSampler::create(std::move(data.train), B, T, options.seed);
-  if (!trainData) return *err = "training data: " + trainData.error(), nullptr;
-  std::optional<RandomBatchSampler> valData;
-  if (eval) {
-    int eB = 0, eT = 0;
-    if (std::string e = lmShape(eval->graph(), "evaluation", &eB, &eT); !e.empty())
-      return *err = e, nullptr;
-    // The validation windows have their own stream so that changing --val-every or the number of
-    // validation batches never changes which training batches a run sees.
-    IoResult<RandomBatchSampler> v =
-        RandomBatchSampler::create(std::move(data.val), eB, eT, options.seed ^ 0x76616c6964ULL);
-    if (!v) return *err = "validation data: " + v.error(), nullptr;
-    valData = std::move(*v);
-  }
+  if (!eval) valData.reset();
   return std::unique_ptr<Trainer>(
-      new Trainer(train, eval, std::move(*trainData), std::move(valData), options, B, T));
+      new Trainer(train, eval, std::move(trainData), std::move(valData), options));
 }
 
 std::string Trainer::initParams() {
   return train_.initParams(options_.seed);
 }
 
-std::string Trainer::bindBatch(StepEngine& engine, const Batch& batch) {
-  const Graph& g = engine.graph();
-  Tensor x(g.type(g.find("tokens"))), y(g.type(g.find("targets"))); // (B,T) each
-  x.i = batch.inputs;
-  y.i = batch.targets;
-  if (std::string e = engine.bind("tokens", x); !e.empty()) return e;
-  return engine.bind("targets", y);
+std::string Trainer::bindInputs(StepEngine& engine, NamedInputs inputs) {
+  for (auto& [name, t] : inputs)
+    if (std::string e = engine.bind(name, t); !e.empty()) return e;
+  return "";
 }
 
 std::string Trainer::validate(float* loss) {
@@ -107,7 +119,7 @@ std::string Trainer::validate(float* loss) {
     if (std::string e = eval_->bind("seed", Tensor::scalarI32(0)); !e.empty()) return e;
   double sum = 0;
   for (int k = 0; k < options_.valBatches; ++k) {
-    if (std::string e = bindBatch(*eval_, valData_->sample(uint64_t(k))); !e.empty()) return e;
+    if (std::string e = bindInputs(*eval_, valData_->batch(uint64_t(k))); !e.empty()) return e;
     if (std::string e = eval_->run(); !e.empty()) return e;
     sum += eval_->scalar("loss");
   }
@@ -126,7 +138,7 @@ std::string Trainer::step(StepReport* report) {
   }
   const int64_t s = done_; // 0-based index of this step
   double lr = options_.schedule.lrAt(s);
-  if (std::string e = bindBatch(train_, trainData_.sample(uint64_t(s))); !e.empty()) return e;
+  if (std::string e = bindInputs(train_, trainData_->batch(uint64_t(s))); !e.empty()) return e;
   if (std::string e = train_.bind("lr", Tensor::scalarF32(float(lr))); !e.empty()) return e;
   if (std::string e = train_.bind("step", Tensor::scalarI32(int32_t(s + 1))); !e.empty()) return e;
   if (hasSeed_)
@@ -152,18 +164,57 @@ std::string Trainer::step(StepReport* report) {
   return "";
 }
 
+std::string Trainer::readTensors(ValueKind kind, std::vector<NamedTensor>* out) const {
+  out->clear();
+  for (const Value& v : train_.graph().values) {
+    if (v.kind != kind) continue;
+    Tensor t;
+    if (std::string e = train_.read(v.name, &t); !e.empty()) return e;
+    if (t.type.dtype != DType::f32)
+      return fmt::format("`{}` is not f32: checkpoints hold f32 tensors only", v.name);
+    out->push_back(NamedTensor{v.name, t.type.shape, std::move(t.f)});
+  }
+  return "";
+}
+
 std::string Trainer::saveCheckpoint(const std::string& path, const std::string& metadata) const {
   GptcCheckpoint ckpt;
   ckpt.metadata = metadata;
-  for (const Value& v : train_.graph().values) {
-    if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
-    Tensor t;
-    if (std::string e = train_.read(v.name, &t); !e.empty()) return e;
-    if (t.type.dtype != DType::f32) continue; // the format holds f32 tensors only
-    ckpt.tensors.push_back(NamedTensor{v.name, t.type.shape, std::move(t.f)});
-  }
+  std::vector<NamedTensor> state;
+  if (std::string e = readTensors(ValueKind::Param, &ckpt.tensors); !e.empty()) return e;
+  if (std::string e = readTensors(ValueKind::State, &state); !e.empty()) return e;
+  for (NamedTensor& t : state)
+    ckpt.tensors.push_back(std::move(t));
   IoStatus st = writeGptcCheckpoint(path, ckpt);
   return st ? "" : st.error();
+}
+
+std::string Trainer::restore(const std::vector<NamedTensor>& tensors, int64_t stepsDone,
+                             std::vector<LossPoint> trainCurve, std::vector<LossPoint> valCurve) {
+  if (stepsDone < 0 || stepsDone > options_.steps)
+    return fmt::format("the checkpoint is at step {} but the run has {} steps", stepsDone,
+                       options_.steps);
+  std::map<std::string_view, const NamedTensor*> byName;
+  for (const NamedTensor& t : tensors)
+    byName[t.name] = &t;
+  // Check everything before binding anything, so a bad checkpoint changes nothing.
+  for (const Value& v : train_.graph().values) {
+    if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
+    auto it = byName.find(v.name);
+    if (it == byName.end()) return fmt::format("the checkpoint has no tensor `{}`", v.name);
+    if (v.type.dtype != DType::f32 || it->second->shape != v.type.shape)
+      return fmt::format("the checkpoint's `{}` does not have the model's shape", v.name);
+  }
+  for (const Value& v : train_.graph().values) {
+    if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
+    Tensor t(v.type);
+    t.f = byName[v.name]->data;
+    if (std::string e = train_.bind(v.name, t); !e.empty()) return e;
+  }
+  done_ = stepsDone;
+  trainCurve_ = std::move(trainCurve);
+  valCurve_ = std::move(valCurve);
+  return "";
 }
 
 } // namespace gptc

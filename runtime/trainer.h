@@ -4,17 +4,23 @@
 // graph (dropout off) that shares the trained parameters for the validation loss and for sampling.
 //
 // One step of the loop, all on runtime inputs so nothing recompiles:
-//   tokens, targets <- RandomBatchSampler(train, seed).sample(step)    (B,T) each
+//   inputs <- BatchSource::batch(step)   (tokens, targets (B,T); or src, tgt_in, tgt_out)
 //   lr   <- LrSchedule::lrAt(step)        step <- step + 1 (AdamW's bias correction counts from 1)
 //   seed <- mix(seed, step)               (dropout masks differ per step, reproducibly)
 //   run(); loss, grad_norm <- outputs
 // Validation copies the parameters into the eval engine by name, then averages the loss over a
-// fixed set of validation batches (the same windows every time, so the curve is comparable).
+// fixed set of validation batches (the same batches every time, so the curve is comparable).
+//
+// Everything a step depends on is a function of (params, AdamW moments, steps done, seed): the
+// batch and the dropout seed are pure in the step index. So resuming is: restore the tensors and
+// the step count (restore()), and the losses continue bit for bit.
 //
 // What it leaves to others: compiling the graphs and choosing the engine (runtime/step_engine.h,
-// the CLI), printing (runtime/progress.h), sampling (runtime/sampling.h), resuming (later).
+// the CLI), printing (runtime/progress.h), sampling (runtime/sampling.h), the checkpoint files
+// (runtime/train_checkpoint.h).
 #pragma once
 
+#include "runtime/batch_source.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/progress.h"
 #include "runtime/step_engine.h"
@@ -45,6 +51,13 @@ public:
   /// outlive the trainer. nullptr and *err on a mismatch or too little data.
   static std::unique_ptr<Trainer> create(StepEngine& train, StepEngine* eval, TokenSplit data,
                                          TrainOptions options, std::string* err);
+  /// Any model: `trainData` fills the training graph's inputs, `valData` (null when eval is null)
+  /// the evaluation graph's; batches 0..valBatches-1 of it are the validation set. The training
+  /// graph must have `lr`, `step` and the outputs `loss`, `grad_norm`.
+  static std::unique_ptr<Trainer> create(StepEngine& train, StepEngine* eval,
+                                         std::unique_ptr<BatchSource> trainData,
+                                         std::unique_ptr<BatchSource> valData, TrainOptions options,
+                                         std::string* err);
 
   /// Seeded parameter (and optimizer state) init from options.seed.
   std::string initParams();
@@ -56,7 +69,7 @@ public:
 
   int64_t stepsDone() const { return done_; }
   bool finished() const { return done_ >= options_.steps; }
-  int64_t tokensPerStep() const { return int64_t(B_) * T_; }
+  int64_t tokensPerStep() const { return trainData_->tokensPerBatch(); }
   /// (0-based step, loss) of every training step, and of every validation (the step = updates
   /// done before it), as llm.c's main.log numbers them.
   const std::vector<LossPoint>& trainCurve() const { return trainCurve_; }
@@ -67,17 +80,27 @@ public:
   /// written atomically, with `metadata` (JSON) stored beside them.
   std::string saveCheckpoint(const std::string& path, const std::string& metadata) const;
 
+  /// The f32 values of kind `kind` (Param: the weights; State: the AdamW moments m.*, v.*), in
+  /// graph order.
+  std::string readTensors(ValueKind kind, std::vector<NamedTensor>* out) const;
+  /// Continues a run: binds every param and state of the training graph from `tensors` (each
+  /// must be present, with the declared shape; others are ignored), sets the steps done and the
+  /// curves so far. The step count must be <= options().steps.
+  std::string restore(const std::vector<NamedTensor>& tensors, int64_t stepsDone,
+                      std::vector<LossPoint> trainCurve, std::vector<LossPoint> valCurve);
+
+  const BatchSource& trainData() const { return *trainData_; }
+  const BatchSource* valData() const { return valData_.get(); }
+
 private:
-  Trainer(StepEngine& train, StepEngine* eval, RandomBatchSampler trainData,
-          std::optional<RandomBatchSampler> valData, TrainOptions options, int B, int T);
-  std::string bindBatch(StepEngine& engine, const Batch& batch);
+  Trainer(StepEngine& train, StepEngine* eval, std::unique_ptr<BatchSource> trainData,
+          std::unique_ptr<BatchSource> valData, TrainOptions options);
+  static std::string bindInputs(StepEngine& engine, NamedInputs inputs);
 
   StepEngine& train_;
   StepEngine* eval_;
-  RandomBatchSampler trainData_;
-  std::optional<RandomBatchSampler> valData_;
+  std::unique_ptr<BatchSource> trainData_, valData_;
   TrainOptions options_;
-  int B_, T_;
   bool hasSeed_ = false;
   int64_t done_ = 0;
   std::vector<LossPoint> trainCurve_, valCurve_;

@@ -14,6 +14,7 @@
 
 #include "tools/options.h"
 
+#include "runtime/batch_source.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/sampling.h"
 #include "runtime/trainer.h"
@@ -47,7 +48,7 @@ struct TrainFlags {
   int64_t warmup = 100;
   int64_t valEvery = 100;
   int valBatches = 8;
-  std::string out = "out/chargpt";
+  std::string out; // default out/<model name>
   uint64_t seed = 1337;
   std::vector<std::string> sets;
   int threads = 0;
@@ -104,6 +105,54 @@ std::string jsonEscape(const std::string& s) {
   return out;
 }
 
+/// The longest digit sequence the sorting task draws for this graph: min(S - 1, T - 2).
+int64_t sortMaxLen(const Graph& g) {
+  return std::min(g.type(g.find("src")).shape[1] - 1, g.type(g.find("tgt_in")).shape[1] - 2);
+}
+
+/// After a seq2seq run: accuracy on the held-out validation batches, teacher-forced (each position
+/// predicted from the true prefix) and greedy (the decoder fed its own argmax, as a generator
+/// would run it: an exact sort of every digit and the EOS).
+int reportSorting(const Trainer& trainer, StepEngine& eval) {
+  const BatchSource* val = trainer.valData();
+  SortAccuracy forced, greedy;
+  for (int k = 0; k < trainer.options().valBatches; ++k) {
+    NamedInputs in = val->batch(uint64_t(k)); // src, tgt_in, tgt_out
+    for (auto& [name, t] : in)
+      if (std::string e = eval.bind(name, t); !e.empty()) return runError(e);
+    if (std::string e = eval.run(); !e.empty()) return runError(e);
+    Tensor logits; // (B,T,V)
+    if (std::string e = eval.read("logits", &logits); !e.empty()) return runError(e);
+    forced.add(logits, in[2].second);
+    // Greedy: position t of tgt_in is the argmax at t-1; causal masking makes the later
+    // positions' values irrelevant to position t, so T runs decode the whole batch.
+    Tensor tgtIn = in[1].second;
+    const int64_t B = tgtIn.type.shape[0], T = tgtIn.type.shape[1];
+    const int64_t V = logits.type.shape.back();
+    std::fill(tgtIn.i.begin(), tgtIn.i.end(), kSortEos); // not PAD: keep every key unmasked
+    for (int64_t b = 0; b < B; ++b)
+      tgtIn.i[size_t(b * T)] = kSortBos;
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      if (std::string e = eval.bind("tgt_in", tgtIn); !e.empty()) return runError(e);
+      if (std::string e = eval.run(); !e.empty()) return runError(e);
+      if (std::string e = eval.read("logits", &logits); !e.empty()) return runError(e);
+      for (int64_t b = 0; b < B; ++b) {
+        const float* row = &logits.f[size_t((b * T + t) * V)];
+        tgtIn.i[size_t(b * T + t + 1)] = int32_t(std::max_element(row, row + V) - row);
+      }
+    }
+    if (std::string e = eval.bind("tgt_in", tgtIn); !e.empty()) return runError(e);
+    if (std::string e = eval.run(); !e.empty()) return runError(e);
+    if (std::string e = eval.read("logits", &logits); !e.empty()) return runError(e);
+    greedy.add(logits, in[2].second);
+  }
+  std::printf("sorting held-out accuracy over %lld sequences: teacher-forced %.2f%% of tokens, "
+              "%.2f%% of sequences; greedy decoding %.2f%% of sequences exactly sorted\n",
+              static_cast<long long>(forced.sequenceCount), 100 * forced.tokens(),
+              100 * forced.sequences(), 100 * greedy.sequences());
+  return 0;
+}
+
 int train(TrainFlags f) {
   if (!f.positionalModel.empty()) f.model = f.positionalModel;
   // Values first: one line each, before anything slow happens.
@@ -125,18 +174,7 @@ int train(TrainFlags f) {
   if (!(f.temperature >= 0) || !std::isfinite(f.temperature))
     return usageError(fmt::format("--temperature must be >= 0, got {}", f.temperature));
   if (f.topK < 0) return usageError(fmt::format("--top-k must be >= 0, got {}", f.topK));
-  if (f.out.empty()) return usageError("--out needs a folder");
-
-  // Data: the character vocabulary comes from the whole text, as the char-GPT does.
-  IoResult<std::string> text = readFileText(f.data);
-  if (!text) return usageError(text.error());
-  CharTokenizer tok = CharTokenizer::fromText(*text);
-  IoResult<std::vector<int32_t>> ids = tok.encode(*text);
-  if (!ids) return usageError(ids.error());
-  IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
-  if (!narrow) return usageError(narrow.error());
-  IoResult<TokenSplit> split = splitTrainVal(*narrow, 0.1);
-  if (!split) return usageError(split.error());
+  if (f.out.empty()) f.out = "out/" + std::filesystem::path(f.model).stem().string();
 
   // The default configuration applies to the default model only; user --set values come after
   // it, so they win.
@@ -154,21 +192,42 @@ int train(TrainFlags f) {
   auto start = std::chrono::steady_clock::now();
   std::optional<CompiledModel> trainModel = compile(f, sets, B, T, "train");
   if (!trainModel) return 2;
+  // The seq2seq model learns the digit-sorting task, generated on the fly: no data file.
+  const bool sortTask = isSortModel(trainModel->graph);
   std::vector<std::string> evalSets = sets;
   if (hasConst(*trainModel->program, "drop")) evalSets.push_back("drop=0");
   std::optional<CompiledModel> evalModel = compile(f, evalSets, B, T, "inference");
   if (!evalModel) return 2;
-  std::optional<CompiledModel> sampleModel = compile(f, evalSets, 1, T, "inference");
-  if (!sampleModel) return 2;
+  std::optional<CompiledModel> sampleModel;
+  if (!sortTask) {
+    sampleModel = compile(f, evalSets, 1, T, "inference");
+    if (!sampleModel) return 2;
+  }
 
-  // The model's vocabulary must hold the text's symbols.
-  int logits = sampleModel->graph.find("logits");
-  if (logits < 0) return usageError(f.model + ": the model has no `logits` output to sample from");
-  int64_t V = sampleModel->graph.type(logits).shape.back();
-  if (tok.vocabSize() > V)
-    return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary is {} "
-                                  "(--set V={})",
-                                  f.data, tok.vocabSize(), V, tok.vocabSize()));
+  // Data: the character vocabulary comes from the whole text, as the char-GPT does.
+  CharTokenizer tok = CharTokenizer::fromText("");
+  std::optional<TokenSplit> split;
+  if (!sortTask) {
+    IoResult<std::string> text = readFileText(f.data);
+    if (!text) return usageError(text.error());
+    tok = CharTokenizer::fromText(*text);
+    IoResult<std::vector<int32_t>> ids = tok.encode(*text);
+    if (!ids) return usageError(ids.error());
+    IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
+    if (!narrow) return usageError(narrow.error());
+    IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
+    if (!s) return usageError(s.error());
+    split = std::move(*s);
+    // The model's vocabulary must hold the text's symbols.
+    int logits = sampleModel->graph.find("logits");
+    if (logits < 0)
+      return usageError(f.model + ": the model has no `logits` output to sample from");
+    int64_t V = sampleModel->graph.type(logits).shape.back();
+    if (tok.vocabSize() > V)
+      return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary "
+                                    "is {} (--set V={})",
+                                    f.data, tok.vocabSize(), V, tok.vocabSize()));
+  }
 
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
   int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
@@ -179,9 +238,11 @@ int train(TrainFlags f) {
   std::unique_ptr<StepEngine> evalEngine =
       makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
-  std::unique_ptr<StepEngine> sampleEngine =
-      makeEngine(engine, std::move(sampleModel->graph), threads, {}, &err);
-  if (!sampleEngine) return runError("compiling the sampling step: " + err);
+  std::unique_ptr<StepEngine> sampleEngine;
+  if (sampleModel) {
+    sampleEngine = makeEngine(engine, std::move(sampleModel->graph), threads, {}, &err);
+    if (!sampleEngine) return runError("compiling the sampling step: " + err);
+  }
   double compileSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -193,9 +254,22 @@ int train(TrainFlags f) {
   opts.valEvery = f.valEvery;
   opts.valBatches = f.valBatches;
   opts.seed = f.seed;
-  int64_t trainTokens = int64_t(split->train.size()), valTokens = int64_t(split->val.size());
-  std::unique_ptr<Trainer> trainer =
-      Trainer::create(*trainEngine, evalEngine.get(), std::move(*split), opts, &err);
+  int64_t trainTokens = split ? int64_t(split->train.size()) : 0;
+  int64_t valTokens = split ? int64_t(split->val.size()) : 0;
+  std::unique_ptr<Trainer> trainer;
+  if (sortTask) {
+    // Training batches from the run's seed; the held-out validation set is batches
+    // 0..val-batches-1 of a second stream, the same for every run of that seed.
+    std::unique_ptr<BatchSource> trainData = makeSortSourceFor(trainEngine->graph(), f.seed, &err);
+    if (!trainData) return usageError(err);
+    std::unique_ptr<BatchSource> valData =
+        makeSortSourceFor(evalEngine->graph(), f.seed ^ 0x76616c6964ULL, &err);
+    if (!valData) return usageError(err);
+    trainer = Trainer::create(*trainEngine, evalEngine.get(), std::move(trainData),
+                              std::move(valData), opts, &err);
+  } else {
+    trainer = Trainer::create(*trainEngine, evalEngine.get(), std::move(*split), opts, &err);
+  }
   if (!trainer) return usageError(err);
   if (std::string e = trainer->initParams(); !e.empty()) return runError(e);
 
@@ -211,13 +285,19 @@ int train(TrainFlags f) {
   std::string config;
   for (const std::string& s : sets)
     config += s + " ";
-  const TensorType& tokensType = trainEngine->graph().type(trainEngine->graph().find("tokens"));
+  const Graph& tg = trainEngine->graph();
+  const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
   const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
   std::printf("model   %s (%sB=%lld T=%lld), %.2fM params\n", f.model.c_str(), config.c_str(),
               static_cast<long long>(runB), static_cast<long long>(runT), double(paramCount) / 1e6);
-  std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
-              static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
-              tok.vocabSize());
+  if (sortTask)
+    std::printf("data    digit sorting: random sequences of 1-%lld digits, generated per step; "
+                "%d held-out validation batches\n",
+                static_cast<long long>(sortMaxLen(trainEngine->graph())), f.valBatches);
+  else
+    std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
+                static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
+                tok.vocabSize());
   std::printf("engine  %s; %d threads; 3 graphs ready in %.1f s\n", trainEngine->describe().c_str(),
               threads, compileSeconds);
   std::printf("train   %lld steps, AdamW lr %.1e (warmup %lld, cosine to %.1e), seed %llu\n",
@@ -243,21 +323,24 @@ int train(TrainFlags f) {
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
               static_cast<long long>(trainer->stepsDone()), runSeconds);
 
-  std::string title = fmt::format("{} {}— loss per step (nats/char)", f.model, config);
+  std::string title =
+      fmt::format("{} {}— loss per step (nats/{})", f.model, config, sortTask ? "token" : "char");
   if (IoStatus st =
           writeLossCurveSvg(f.out + "/loss.svg", trainer->trainCurve(), trainer->valCurve(), title);
       !st)
     return runError(st.error());
-  if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
+  if (!sortTask)
+    if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
   std::string meta = fmt::format(
       R"({{"model":"{}","sets":"{}","B":{},"T":{},"steps":{},"seed":{},"val_loss":{}}})",
       jsonEscape(f.model), jsonEscape(config), runB, runT, trainer->stepsDone(), f.seed,
       std::isfinite(finalVal) ? finalVal : -1.0f);
   if (std::string e = trainer->saveCheckpoint(f.out + "/model.ckpt", meta); !e.empty())
     return runError(e);
-  std::printf("wrote   %s/main.log, %s/loss.svg, %s/vocab.bin, %s/model.ckpt\n", f.out.c_str(),
-              f.out.c_str(), f.out.c_str(), f.out.c_str());
+  std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt\n", f.out.c_str(), f.out.c_str(),
+              sortTask ? "" : (f.out + "/vocab.bin, ").c_str(), f.out.c_str());
 
+  if (sortTask) return reportSorting(*trainer, *evalEngine);
   if (f.sampleChars > 0) {
     if (std::string e = trainEngine->copyParamsTo(*sampleEngine); !e.empty()) return runError(e);
     std::vector<int32_t> context = {std::max(0, tok.idOf('\n'))};
@@ -309,7 +392,8 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("N");
   app.add_option("--val-batches", f.valBatches, "batches per validation (default 8)")
       ->type_name("N");
-  app.add_option("-o,--out", f.out, "output folder (default out/chargpt)")->type_name("DIR");
+  app.add_option("-o,--out", f.out, "output folder (default out/<model name>, e.g. out/chargpt)")
+      ->type_name("DIR");
   app.add_option("--seed", f.seed, "seed of params, batches, dropout, sampling (default 1337)")
       ->type_name("N");
   app.add_option("--set", f.sets, "override a model constant, e.g. --set L=6 C=256 NH=8")
