@@ -146,6 +146,11 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
   plan.schedule = scheduleForMemory(g, s, /*preferFreeing=*/!naive && opts.reorder);
   int steps = int(plan.schedule.size());
   std::vector<bool> isOutputRoot(g.values.size(), false);
+  // Observed values (the tracer's): their storage owners never take an in-place write and live
+  // in the Persistent region, so they can be read after the step.
+  std::vector<bool> isObservedRoot(g.values.size(), false);
+  for (const std::string& name : opts.observe)
+    if (int v = g.find(name); v >= 0) isObservedRoot[s.root[v]] = true;
   // The naive sum (llm.c-style): every value that is not a view gets its own buffer.
   for (size_t v = 0; v < g.values.size(); ++v)
     if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
@@ -179,6 +184,10 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
         refuse("operand is an output, read after the step");
         continue;
       }
+      if (isObservedRoot[rx]) {
+        refuse("operand is observed (--trace), read after the step");
+        continue;
+      }
       if (iv.end[rx] != p) {
         refuse(fmt::format("operand is still read later (last read at step {}, this op at {})",
                            iv.end[rx], p));
@@ -194,6 +203,7 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
       s.viewOf[r] = x;
       iv.end[rx] = std::max(iv.end[rx], iv.end[r]);
       isOutputRoot[rx] = isOutputRoot[rx] || isOutputRoot[r];
+      isObservedRoot[rx] = isObservedRoot[rx] || isObservedRoot[r];
       // values that viewed r now view through x: re-resolve roots below
       for (size_t v = 0; v < g.values.size(); ++v)
         if (s.root[v] == r) s.root[v] = rx;
@@ -215,10 +225,21 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
     top += alignUp(pl.bytes);
   }
 
+  // Observed storage owners: persistent, after the declarations, in value order.
+  std::vector<bool> observedOwner(g.values.size(), false);
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (isObservedRoot[v] && s.root[v] == int(v) && g.values[v].kind == ValueKind::Op) {
+      observedOwner[v] = true;
+      ValuePlacement& pl = plan.placement[v];
+      pl.region = Region::Persistent;
+      pl.offset = plan.persistentBytes;
+      plan.persistentBytes += alignUp(pl.bytes);
+    }
+
   // (4) arena buffers and the lower bound.
   std::vector<Buffer> bufs;
   for (size_t v = 0; v < g.values.size(); ++v)
-    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
+    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op && !observedOwner[v])
       bufs.push_back({int(v), alignUp(g.values[v].type.bytes()), iv.start[v],
                       std::max(iv.start[v], iv.end[v])});
   std::vector<int64_t> liveAt(steps + 1, 0);

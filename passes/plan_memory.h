@@ -6,7 +6,8 @@
 // printed with --explain-memory); (4) live intervals; (5) placement: several orders are tried —
 // by size, by interval length, by start — each a best-fit over the free gaps of the buffers live at
 // the same time, the smallest arena wins, and the search stops as soon as one reaches the lower
-// bound. Persistent values (params, state) and inputs get their own regions in declaration order.
+// bound. Persistent values (params, state) and inputs get their own regions in declaration order;
+// observed values (PlanOptions::observe) follow the params and state in the Persistent region.
 // What it leaves to others: proving the plan (plan_checker.cpp) and using it (codegen, runtime).
 #pragma once
 #include "passes/memory_plan.h"
@@ -21,6 +22,11 @@ struct PlanOptions {
   bool reorder = true; // memory-aware schedule; false keeps program order
   bool inPlace = true;
   bool explain = false; // collect the reasons for refused in-place reuse
+  /// Values to observe after the step (the study tracer, runtime/trace.h): each one's storage goes
+  /// to the Persistent region, after the params and state, and no in-place op may write over it,
+  /// so its bytes still hold its value when run() returns. Nothing else changes: the schedule and
+  /// every kernel are the same, only addresses move. Unknown names are ignored.
+  std::vector<std::string> observe;
 };
 
 MemoryPlan planMemory(const Graph& g, const PlanOptions& opts = {});

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 build=${1:-build}; shift || true
 
 need=()
-for p in cmake g++ make llvm-19-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libpcre2-dev; do
+# graphviz: --emit=svg; chromium: the HTML report's headless-browser test (tests/study/).
+for p in cmake g++ make llvm-19-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libpcre2-dev \
+    graphviz chromium; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -12,7 +12,10 @@
 
 #include "codegen/compile.h"
 #include "ir/printer.h"
+#include "passes/graph_dot.h"
 #include "passes/stats.h"
+#include "passes/svg_memory.h"
+#include "tools/dot_render.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -85,8 +88,11 @@ int cmdCompile(int argc, char** argv) {
       ->type_name("MODEL.graph");
   app.add_option("--emit", emit,
                  "what to print on stdout: summary (default), graph (final IR), llvm (LLVM IR "
-                 "after LLVM's optimiser), llvm-unopt (before it) or asm (the machine code)")
-      ->check(CLI::IsMember({"summary", "graph", "llvm", "llvm-unopt", "asm"}))
+                 "after LLVM's optimiser), llvm-unopt (before it), asm (the machine code), dot "
+                 "(Graphviz text of the final graph), svg (the same rendered by Graphviz) or "
+                 "memory-svg (the memory plan as a timeline)")
+      ->check(CLI::IsMember(
+          {"summary", "graph", "llvm", "llvm-unopt", "asm", "dot", "svg", "memory-svg"}))
       ->type_name("WHAT");
   addModelFlags(app, modelFlags);
   addPipelineFlags(app, pipelineFlags, "inference");
@@ -138,8 +144,32 @@ int cmdCompile(int argc, char** argv) {
     out = emit == "llvm"         ? step->irAfterOptimization()
           : emit == "llvm-unopt" ? step->irBeforeOptimization()
                                  : step->assembly();
+  } else if (emit == "graph") {
+    out = printGraph(compiled->graph);
+  } else if (emit == "dot" || emit == "svg") {
+    DotOptions dopts;
+    dopts.title = fmt::format("{} ({} pipeline, {} ops)", model, pipelineFlags.pipeline,
+                              compiled->graph.numOps());
+    out = graphToDot(compiled->graph, dopts);
+    if (emit == "svg") {
+      std::string svg;
+      if (std::string e = renderDot(out, &svg); !e.empty()) {
+        std::fprintf(stderr, "gptc compile: %s\n", e.c_str());
+        return 2;
+      }
+      out = std::move(svg);
+    }
+  } else if (emit == "memory-svg") {
+    if (!compiled->plan) {
+      std::fprintf(stderr, "gptc compile: --emit=memory-svg needs the plan-memory pass (it did not "
+                           "run)\n");
+      return 2;
+    }
+    out = memoryTimelineSvg(compiled->graph, *compiled->plan,
+                            fmt::format("{} — memory plan ({} pipeline)", model,
+                                        pipelineFlags.pipeline));
   } else {
-    out = emit == "graph" ? printGraph(compiled->graph) : summary(model, pipelineFlags, *compiled);
+    out = summary(model, pipelineFlags, *compiled);
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

@@ -13,8 +13,10 @@
 #include "tools/train_command.h"
 
 #include "tools/options.h"
+#include "tools/trace_flags.h"
 
 #include "runtime/batch_source.h"
+#include "passes/plan_memory.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/sampling.h"
 #include "runtime/trainer.h"
@@ -57,6 +59,7 @@ struct TrainFlags {
   double temperature = 0.8;
   int topK = 0;
   bool train = false;
+  TraceFlags trace; // --trace and friends (runtime/trace_session.h)
 };
 
 int usageError(const std::string& message) {
@@ -232,8 +235,23 @@ int train(TrainFlags f) {
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
   int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
   std::string err;
+  // --trace: the traced values stay readable after the step (PlanOptions::observe).
+  std::unique_ptr<TraceSession> tracing;
+  std::optional<MemoryPlan> tracePlan;
+  if (f.trace.trace) {
+    auto text = [&tok](int32_t id) {
+      return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
+    };
+    tracing = TraceSession::create(trainModel->graph, traceSessionOptions(f.trace, f.out), text,
+                                   &err);
+    if (!tracing) return usageError(err);
+    PlanOptions po;
+    po.observe = tracing->observedValues();
+    tracePlan = planMemory(trainModel->graph, po);
+  }
   std::unique_ptr<StepEngine> trainEngine =
-      makeEngine(engine, std::move(trainModel->graph), threads, {}, &err);
+      makeEngine(engine, std::move(trainModel->graph), threads, {}, &err,
+                 tracePlan ? &*tracePlan : nullptr);
   if (!trainEngine) return runError("compiling the training step: " + err);
   std::unique_ptr<StepEngine> evalEngine =
       makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
@@ -308,11 +326,17 @@ int train(TrainFlags f) {
   auto runStart = std::chrono::steady_clock::now();
   while (!trainer->finished()) {
     StepReport r;
+    const int64_t stepIndex = trainer->stepsDone();
+    if (tracing)
+      if (std::string e = tracing->before(*trainEngine, stepIndex); !e.empty()) return runError(e);
     std::string e = trainer->step(&r);
     if (r.valLoss) log->val(trainer->valCurve().back().step, *r.valLoss);
     if (r.step > 0) log->train(r.step - 1, r.loss);
     if (!e.empty()) return runError(e);
     std::printf("%s\n", formatStepLine(r).c_str());
+    if (tracing)
+      if (std::string t = tracing->after(*trainEngine, stepIndex); !t.empty())
+        std::printf("%s\n", t.c_str());
     std::fflush(stdout);
   }
   float finalVal = NAN;
@@ -409,6 +433,7 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("X");
   app.add_option("--top-k", f.topK, "sample from the k most likely characters (default 0 = all)")
       ->type_name("K");
+  addTraceFlags(app, f.trace);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
