@@ -79,8 +79,10 @@ private:
   struct Block {
     char* data = nullptr; // 64-byte aligned, followed by kGuardBytes of a known pattern
     int64_t bytes = 0;
+    size_t mapped = 0; // mmap'd length (large regions), else 0: aligned_alloc
   };
   static Block allocate(int64_t bytes);
+  static void release(Block& r);
   static bool guardIntact(const Block& r);
 
   Graph g_;

@@ -73,5 +73,8 @@ std::map<std::string, Tensor> initParams(const Graph& g, uint64_t seed);
 /// std::mt19937_64 seeded with splitmix64(seed) ^ fnv1a64(name), turned into normals by Box-Muller
 /// in double and rounded to f32. State values start from seed 0 when the Interpreter is built.
 Tensor initValue(const Value& v, uint64_t seed);
+/// The same values written straight into `out` (v.type.bytes() bytes), e.g. a compiled step's
+/// persistent region, without a temporary.
+void initValueInto(const Value& v, uint64_t seed, void* out);
 
 } // namespace gptc

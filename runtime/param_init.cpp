@@ -7,6 +7,7 @@
 // It leaves loading trained values to runtime/param_store.h.
 #include "runtime/interpreter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -33,36 +34,45 @@ uint64_t splitmix64(uint64_t x) {
 }
 
 /// Fills `out` with normal(0, stddev) values: Box-Muller on pairs of 53-bit uniforms, in double.
-void fillNormal(std::vector<float>& out, double stddev, std::mt19937_64& gen) {
+void fillNormal(float* out, size_t n, double stddev, std::mt19937_64& gen) {
   constexpr double kTwoPi = 6.283185307179586;
   constexpr double kUnit = 1.0 / 9007199254740992.0; // 2^-53
-  for (size_t k = 0; k < out.size(); k += 2) {
+  for (size_t k = 0; k < n; k += 2) {
     double u1 = double((gen() >> 11) + 1) * kUnit; // (0, 1]: log(u1) is finite
     double u2 = double(gen() >> 11) * kUnit;       // [0, 1)
     double r = std::sqrt(-2.0 * std::log(u1));
     out[k] = float(stddev * r * std::cos(kTwoPi * u2));
-    if (k + 1 < out.size()) out[k + 1] = float(stddev * r * std::sin(kTwoPi * u2));
+    if (k + 1 < n) out[k + 1] = float(stddev * r * std::sin(kTwoPi * u2));
   }
 }
 
 } // namespace
 
-Tensor initValue(const Value& v, uint64_t seed) {
-  Tensor t(v.type);
-  if (v.type.dtype != DType::f32) return t; // i32 state (e.g. a step counter) starts at zero
+void initValueInto(const Value& v, uint64_t seed, void* out) {
+  size_t n = size_t(v.type.numel());
+  if (v.type.dtype != DType::f32) { // i32 state (e.g. a step counter) starts at zero
+    std::fill_n(static_cast<int32_t*>(out), n, 0);
+    return;
+  }
+  float* f = static_cast<float*>(out);
   switch (v.init.kind) {
   case ParamInit::Zeros:
+    std::fill_n(f, n, 0.0f);
     break;
   case ParamInit::Ones:
-    for (float& x : t.f)
-      x = 1.0f;
+    std::fill_n(f, n, 1.0f);
     break;
   case ParamInit::Normal: {
     std::mt19937_64 gen(splitmix64(seed) ^ fnv1a64(v.name));
-    fillNormal(t.f, v.init.stddev, gen);
+    fillNormal(f, n, v.init.stddev, gen);
     break;
   }
   }
+}
+
+Tensor initValue(const Value& v, uint64_t seed) {
+  Tensor t(v.type);
+  initValueInto(v, seed, v.type.dtype == DType::f32 ? static_cast<void*>(t.f.data()) : t.i.data());
   return t;
 }
 

@@ -184,21 +184,19 @@ int runEval(const RunFlags& f) {
   double setupSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  ParamMap params;
   std::string paramsFrom;
+  int64_t paramCount = 0;
+  for (const Value& v : g.values)
+    if (v.kind == ValueKind::Param) paramCount += v.type.numel();
   if (!f.initPath.empty()) {
     IoResult<ParamMap> loaded = loadParams(g, f.initPath);
     if (!loaded) return usageError(loaded.error());
-    params = std::move(*loaded);
+    for (const auto& [name, t] : *loaded)
+      if (std::string e = engine->bind(name, t); !e.empty()) return usageError(e);
     paramsFrom = f.initPath;
   } else {
-    params = initParams(g, f.seed);
+    if (std::string e = engine->initParams(f.seed); !e.empty()) return usageError(e);
     paramsFrom = fmt::format("seeded init, seed {}", f.seed);
-  }
-  int64_t paramCount = 0;
-  for (const auto& [name, t] : params) {
-    paramCount += t.numel();
-    if (std::string e = engine->bind(name, t); !e.empty()) return usageError(e);
   }
   std::string tokensFrom;
   if (std::string e = bindInputs(g, f, *engine, tokensFrom); !e.empty()) return usageError(e);
@@ -273,13 +271,16 @@ int runTrain(RunFlags f) {
   } else if (std::string e = engine->initParams(f.seed); !e.empty()) {
     return usageError(e);
   }
+  double initSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - setupSeconds;
   std::string tokensFrom;
   if (std::string e = bindInputs(g, f, *engine, tokensFrom); !e.empty()) return usageError(e);
   if (std::string e = engine->bind("lr", Tensor::scalarF32(f.lr)); !e.empty()) return usageError(e);
 
   std::printf("model     %s (pipeline %s, %d ops)\n", f.model.c_str(), f.pipeline.pipeline.c_str(),
               g.numOps());
-  std::printf("engine    %s; ready in %.2f s\n", engineLine(f, *engine).c_str(), setupSeconds);
+  std::printf("engine    %s; ready in %.2f s, params in %.2f s\n", engineLine(f, *engine).c_str(),
+              setupSeconds, initSeconds);
   if (!tokensFrom.empty())
     std::printf("tokens    %s (the same batch every step)\n", tokensFrom.c_str());
   std::vector<double> times;
