@@ -235,24 +235,20 @@ int train(TrainFlags f) {
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
   int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
   std::string err;
-  // --trace: the traced values stay readable after the step (PlanOptions::observe).
-  std::unique_ptr<TraceSession> tracing;
-  std::optional<MemoryPlan> tracePlan;
-  if (f.trace.trace) {
-    auto text = [&tok](int32_t id) {
-      return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
-    };
-    tracing = TraceSession::create(trainModel->graph, traceSessionOptions(f.trace, f.out), text,
-                                   &err);
-    if (!tracing) return usageError(err);
-    PlanOptions po;
-    po.observe = tracing->observedValues();
-    tracePlan = planMemory(trainModel->graph, po);
-  }
+  // --trace, --check-finite (tools/trace_flags.h): the plan keeps traced values readable, the
+  // step calls the NaN/Inf checker after every kernel.
+  StudyHooks study;
+  auto text = [&tok](int32_t id) {
+    return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
+  };
+  if (std::string e = study.prepare(f.trace, trainModel->graph, f.out, text, !f.interpret);
+      !e.empty())
+    return usageError(e);
   std::unique_ptr<StepEngine> trainEngine =
-      makeEngine(engine, std::move(trainModel->graph), threads, {}, &err,
-                 tracePlan ? &*tracePlan : nullptr);
+      makeEngine(engine, std::move(trainModel->graph), threads, study.compileOptions(), &err,
+                 study.plan());
   if (!trainEngine) return runError("compiling the training step: " + err);
+  if (std::string e = study.attach(*trainEngine); !e.empty()) return runError(e);
   std::unique_ptr<StepEngine> evalEngine =
       makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
@@ -327,16 +323,16 @@ int train(TrainFlags f) {
   while (!trainer->finished()) {
     StepReport r;
     const int64_t stepIndex = trainer->stepsDone();
-    if (tracing)
-      if (std::string e = tracing->before(*trainEngine, stepIndex); !e.empty()) return runError(e);
+    if (std::string e = study.before(*trainEngine, stepIndex); !e.empty()) return runError(e);
     std::string e = trainer->step(&r);
+    std::string note;
+    if (std::string stop = study.after(*trainEngine, stepIndex, &note); !stop.empty())
+      return runError(stop);
     if (r.valLoss) log->val(trainer->valCurve().back().step, *r.valLoss);
     if (r.step > 0) log->train(r.step - 1, r.loss);
     if (!e.empty()) return runError(e);
     std::printf("%s\n", formatStepLine(r).c_str());
-    if (tracing)
-      if (std::string t = tracing->after(*trainEngine, stepIndex); !t.empty())
-        std::printf("%s\n", t.c_str());
+    if (!note.empty()) std::printf("%s\n", note.c_str());
     std::fflush(stdout);
   }
   float finalVal = NAN;

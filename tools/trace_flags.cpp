@@ -1,6 +1,8 @@
 // tools/trace_flags.cpp — see trace_flags.h.
 #include "tools/trace_flags.h"
 
+#include "passes/plan_memory.h"
+
 #include <CLI/CLI.hpp>
 
 namespace gptc::tools {
@@ -21,6 +23,10 @@ void addTraceFlags(CLI::App& app, TraceFlags& f) {
   app.add_option("--trace-head", f.head, "the head of that layer (default 0)")
       ->type_name("H")
       ->group("Study");
+  app.add_flag("--check-finite", f.checkFinite,
+               "after every kernel, look for NaN/Inf; stop at the first with the op, its line in "
+               "the .graph file and its inputs' statistics (JIT; slower)")
+      ->group("Study");
 }
 
 TraceSessionOptions traceSessionOptions(const TraceFlags& f, const std::string& outDir) {
@@ -30,6 +36,53 @@ TraceSessionOptions traceSessionOptions(const TraceFlags& f, const std::string& 
   o.steps = f.steps;
   o.outDir = outDir;
   return o;
+}
+
+std::string StudyHooks::prepare(const TraceFlags& f, const Graph& trainGraph,
+                                const std::string& outDir, TokenText text, bool jit) {
+  if (!f.trace && !f.checkFinite) return "";
+  if (f.checkFinite && !jit)
+    return "--check-finite checks the JIT's kernels; drop --interpret (the interpreter names the "
+           "op of any failure itself)";
+  PlanOptions po;
+  if (f.trace) {
+    std::string err;
+    tracing_ =
+        TraceSession::create(trainGraph, traceSessionOptions(f, outDir), std::move(text), &err);
+    if (!tracing_) return err;
+    po.observe = tracing_->observedValues(); // kept readable after the step
+  }
+  checkFinite_ = f.checkFinite;
+  // The checker reports the inputs of the op that went wrong: no in-place op may overwrite them.
+  if (checkFinite_) po.inPlace = false;
+  if (jit) plan_ = planMemory(trainGraph, po);
+  return "";
+}
+
+CompileOptions StudyHooks::compileOptions() const {
+  CompileOptions o;
+  o.kernelHooks = checkFinite_;
+  return o;
+}
+
+std::string StudyHooks::attach(StepEngine& engine) {
+  if (!checkFinite_) return "";
+  Executable* exe = engine.executable();
+  if (!exe) return "--check-finite needs the JIT";
+  finite_ = std::make_unique<FiniteChecker>(*exe);
+  if (!finite_->ok()) return "--check-finite: the step was compiled without kernel hooks";
+  return "";
+}
+
+std::string StudyHooks::before(const StepEngine& engine, int64_t step) {
+  return tracing_ ? tracing_->before(engine, step) : "";
+}
+
+std::string StudyHooks::after(const StepEngine& engine, int64_t step, std::string* note) {
+  note->clear();
+  if (finite_ && finite_->tripped()) return "stopped by --check-finite:\n" + finite_->report();
+  if (tracing_) *note = tracing_->after(engine, step);
+  return "";
 }
 
 } // namespace gptc::tools
