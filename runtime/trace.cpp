@@ -470,10 +470,15 @@ std::string attentionHeatmapSvg(const Tensor& probs, int batchRow, int head,
             b = int(255 - x * (255 - 107));
         fill = fmt::format("#{:02x}{:02x}{:02x}", r, g, b);
       }
-      out += fmt::format(
-          "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>q {} k "
-          "{}: {:.4f}</title></rect>\n",
-          left + j * cell, top + i * cell, cell, cell, fill, i, j, p);
+      // Tooltips only on small maps: a 64x64 map stays ~300 KB inside the HTML report.
+      if (n <= 16)
+        out += fmt::format(
+            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>q {} k "
+            "{}: {:.4f}</title></rect>\n",
+            left + j * cell, top + i * cell, cell, cell, fill, i, j, p);
+      else
+        out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"/>\n",
+                           left + j * cell, top + i * cell, cell, cell, fill);
     }
   }
   out += "</svg>\n";

@@ -237,6 +237,7 @@ int train(TrainFlags f) {
   std::string err;
   // --trace, --check-finite (tools/trace_flags.h): the plan keeps traced values readable, the
   // step calls the NaN/Inf checker after every kernel.
+  std::unique_ptr<StepEngine> trainEngine; // declared first: the hooks detach from it first
   StudyHooks study;
   auto text = [&tok](int32_t id) {
     return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
@@ -244,9 +245,8 @@ int train(TrainFlags f) {
   if (std::string e = study.prepare(f.trace, trainModel->graph, f.out, text, !f.interpret);
       !e.empty())
     return usageError(e);
-  std::unique_ptr<StepEngine> trainEngine =
-      makeEngine(engine, std::move(trainModel->graph), threads, study.compileOptions(), &err,
-                 study.plan());
+  trainEngine = makeEngine(engine, std::move(trainModel->graph), threads, study.compileOptions(),
+                           &err, study.plan());
   if (!trainEngine) return runError("compiling the training step: " + err);
   if (std::string e = study.attach(*trainEngine); !e.empty()) return runError(e);
   std::unique_ptr<StepEngine> evalEngine =

@@ -5,6 +5,7 @@
 namespace gptc::tools {
 
 int cmdCompile(int argc, char** argv); // tools/cmd_compile.cpp: gptc compile MODEL.graph ...
+int cmdReport(int argc, char** argv); // tools/cmd_report.cpp: gptc report OUTDIR
 int cmdRun(int argc, char** argv);     // tools/cmd_run.cpp:     gptc run [MODEL.graph] --eval|--train|--generate
 
 } // namespace gptc::tools

@@ -12,6 +12,7 @@ const char* kUsage = R"(gptc — a computation-graph compiler for Transformers
 usage:
   gptc compile MODEL.graph [flags]   run the passes, print a summary, dump the IR after each pass
   gptc run [MODEL.graph] [flags]     --eval, --train (default: the char-level Shakespeare GPT), --generate
+  gptc report OUTDIR [flags]         one HTML page: passes, memory plan, kernels, loss, attention
   gptc help COMMAND                  the flags of a command (same as gptc COMMAND --help)
 )";
 
@@ -29,9 +30,11 @@ int main(int argc, char** argv) {
     char* args[] = {argv[0], help, nullptr};
     if (cmd == "compile") return gptc::tools::cmdCompile(2, args);
     if (cmd == "run") return gptc::tools::cmdRun(2, args);
+    if (cmd == "report") return gptc::tools::cmdReport(2, args);
   }
   if (cmd == "compile") return gptc::tools::cmdCompile(argc - 1, argv + 1);
   if (cmd == "run") return gptc::tools::cmdRun(argc - 1, argv + 1);
+  if (cmd == "report") return gptc::tools::cmdReport(argc - 1, argv + 1);
   std::fprintf(stderr, "gptc: unknown command '%s' (try gptc --help)\n", cmd.c_str());
   return 2;
 }

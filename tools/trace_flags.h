@@ -32,7 +32,8 @@ void addTraceFlags(CLI::App& app, TraceFlags& flags);
 /// The session options, files under `outDir`/trace/.
 TraceSessionOptions traceSessionOptions(const TraceFlags& flags, const std::string& outDir);
 
-/// What --trace and --check-finite add to a training run, in the order the loop calls them:
+/// What --trace and --check-finite add to a training run, in the order the loop calls them (the
+/// hooks must be destroyed before the engine they are attached to: declare the engine first):
 ///   prepare(train graph)  -> plan() and compileOptions() for makeEngine
 ///   attach(engine)        -> installs the NaN/Inf checker
 ///   before(step) / after(step) around each training step; after() returns "" or the reason to
