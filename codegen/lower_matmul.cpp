@@ -5,7 +5,8 @@
 //     every batch, and then (without ta) the batch folds into M: one big GEMM instead of many
 //     small;
 //   linear x[...,K] · w[N,K]ᵀ + b[N] is transB with the Bias epilogue and M = rows of x.
-// The kernel uses the Matmul call form (A, B, C, bias, scratch, tid, nthreads).
+// The kernel uses the Matmul call form (A, B, C, bias, scratch, tid, nthreads); with at most
+// kGemvMaxRows rows it is a streaming matrix-vector kernel in the Standard form (lower_gemv.cpp).
 #include "codegen/lower.h"
 #include "codegen/matmul_emit.h"
 
@@ -26,6 +27,12 @@ std::string emitMatmul(ModuleBuilder& mb, const MatmulShape& shape, const std::s
 
 } // namespace
 
+/// Rows up to which matmul/linear stream their weights once (codegen/lower_gemv.cpp) instead of
+/// packing them: decode steps have one row per sequence.
+constexpr int64_t kGemvMaxRows = 4;
+std::string emitGemv(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                     LoweredKernel* out, const MatmulShape& s);
+
 std::string lower_MatMul(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                          LoweredKernel* out) {
   const Shape &a = spec.operands[0].shape, &bs = spec.operands[1].shape;
@@ -45,6 +52,7 @@ std::string lower_MatMul(ModuleBuilder& mb, const KernelSpec& spec, const std::s
     s.M *= s.batch;
     s.batch = 1;
   }
+  if (s.M <= kGemvMaxRows && !ta) return emitGemv(mb, spec, name, out, s);
   return emitMatmul(mb, s, name, out);
 }
 
@@ -58,6 +66,7 @@ std::string lower_Linear(ModuleBuilder& mb, const KernelSpec& spec, const std::s
   s.transB = true;
   s.batchedB = false;
   s.epilogue = MatmulEpilogue::Bias;
+  if (s.M <= kGemvMaxRows) return emitGemv(mb, spec, name, out, s);
   return emitMatmul(mb, s, name, out);
 }
 

@@ -63,6 +63,10 @@ LOWERED(EmbeddingGrad)
 LOWERED(Sinusoidal)
 LOWERED(CrossEntropy)
 LOWERED(CrossEntropyGrad)
+// lower_decode.cpp
+LOWERED(DynamicSlice)
+LOWERED(DynamicUpdateSlice)
+LOWERED(CausalMaskAt)
 
 #undef LOWERED
 

@@ -341,6 +341,48 @@ R momentRule(const Types& t, const Attrs& a, const char* op) {
   if (!(beta >= 0 && beta < 1)) return err(fmt::format("{}: beta must be in [0, 1), got {}", op, beta));
   return t[0];
 }
+// ---- generation ----
+R scalarI32(const TensorType& t, const char* op, const char* what) {
+  if (t.dtype != DType::i32 || t.rank() != 0)
+    return err(fmt::format("{}: {} must be an i32[] scalar, got {}", op, what, ts(t)));
+  return t;
+}
+R infer_DynamicSlice(const Types& t, const Attrs& a) {
+  if (R s = scalarI32(t[1], "dynamic_slice", "start"); !s) return s;
+  int axis = normAxis(attrInt(a, "axis"), t[0].rank());
+  if (axis < 0)
+    return err(
+        fmt::format("dynamic_slice: axis {} out of range for {}", attrInt(a, "axis"), ts(t[0])));
+  int64_t size = attrInt(a, "size");
+  if (size < 1 || size > t[0].shape[axis])
+    return err(fmt::format("dynamic_slice: size {} must be in [1, {}] for axis {} of {}", size,
+                           t[0].shape[axis], axis, ts(t[0])));
+  Shape out = t[0].shape;
+  out[axis] = size;
+  return needF32(TensorType{t[0].dtype, out}, "dynamic_slice's x");
+}
+R infer_DynamicUpdateSlice(const Types& t, const Attrs& a) {
+  if (R s = scalarI32(t[2], "dynamic_update_slice", "start"); !s) return s;
+  const TensorType &x = t[0], &u = t[1];
+  int axis = normAxis(attrInt(a, "axis"), x.rank());
+  if (axis < 0)
+    return err(fmt::format("dynamic_update_slice: axis {} out of range for {}", attrInt(a, "axis"),
+                           ts(x)));
+  bool ok = isF32(x) && isF32(u) && u.rank() == x.rank() && u.shape[axis] <= x.shape[axis];
+  for (int d = 0; ok && d < x.rank(); ++d)
+    ok = d == axis || u.shape[d] == x.shape[d];
+  if (!ok)
+    return err(fmt::format("dynamic_update_slice: update {} must be f32 with x {}'s dims except "
+                           "axis {} (at most {})",
+                           ts(u), ts(x), axis, x.rank() ? x.shape[axis] : 0));
+  return x;
+}
+R infer_CausalMaskAt(const Types& t, const Attrs&) {
+  if (t[0].rank() < 2) return err(fmt::format("causal_mask_at needs rank >= 2, got {}", ts(t[0])));
+  if (R s = scalarI32(t[1], "causal_mask_at", "pos"); !s) return s;
+  return needF32(t[0], "x");
+}
+
 R infer_AdamWMoment1(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment1"); }
 R infer_AdamWMoment2(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment2"); }
 R infer_AdamWUpdate(const Types& t, const Attrs& a) {

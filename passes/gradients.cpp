@@ -427,6 +427,21 @@ std::string grad_Fill(G& c) {
   return noGradient(c);
 }
 
+// ---- generation ops: they run in decode steps, which are never differentiated ----
+std::string notDecoded(G& c) {
+  return fmt::format("not differentiable: '{}' belongs to decode steps (passes/decode_step.cpp)",
+                     opName(c.node.kind));
+}
+std::string grad_DynamicSlice(G& c) {
+  return notDecoded(c);
+}
+std::string grad_DynamicUpdateSlice(G& c) {
+  return notDecoded(c);
+}
+std::string grad_CausalMaskAt(G& c) {
+  return notDecoded(c);
+}
+
 // ---- optimizer ops: they consume gradients, nothing differentiates through them ----
 std::string grad_AdamWMoment1(G& c) {
   return notDifferentiable(c);

@@ -32,6 +32,7 @@ struct PassContext {
   std::shared_ptr<MemoryPlan> plan;            ///< set by plan-memory; codegen consumes it
   bool noMemoryPlan = false;                   ///< --no-memory-plan: the naive plan, for bisecting
   bool explainMemory = false;                  ///< --explain-memory: keep refused in-place reasons
+  std::map<std::string, std::string> options; ///< pass options ("decode.context" = "256")
 
   /// A diagnostic at `loc` with the model's source line attached when `loc` is in the model file.
   Diag diagAt(const SourceLoc& loc, std::string message) const;

@@ -1,4 +1,4 @@
-// runtime/sampling.cpp — temperature/top-k sampling by full recomputation (see sampling.h).
+// runtime/sampling.cpp — temperature/top-k/top-p sampling by full recomputation (see sampling.h).
 #include "runtime/sampling.h"
 
 #include <algorithm>
@@ -33,6 +33,14 @@ int32_t pickToken(std::span<const float> logits, const SamplingOptions& options,
   double top = double(logits[ids[0]]), sum = 0;
   for (int j = 0; j < k; ++j)
     sum += p[j] = std::exp((double(logits[ids[j]]) - top) / options.temperature);
+  if (options.topP < 1.0) { // nucleus: the most likely prefix holding topP of the mass
+    double kept = 0;
+    int n = 0;
+    while (n < k && kept < options.topP * sum)
+      kept += p[n++];
+    k = std::max(n, 1);
+    sum = kept > 0 ? kept : p[0];
+  }
   double u = rng.uniform() * sum;
   for (int j = 0; j < k; ++j) {
     u -= p[j];

@@ -4,7 +4,8 @@
 // then picks the next token from those logits with temperature and top-k, or greedily.
 //
 // It is O(T) forward passes per token on purpose: nothing is cached, so what it computes is exactly
-// what the training graph computes. The KV-cache generator (a decode-step graph) is a later issue.
+// what the training graph computes: the oracle the KV-cache generator (runtime/generator.h) is
+// tested against. pickToken is shared by both.
 // What it leaves to others: compiling the forward graph (runtime/step_engine.h), the tokenizer.
 #pragma once
 
@@ -20,6 +21,7 @@ namespace gptc {
 struct SamplingOptions {
   double temperature = 1.0; ///< logits / temperature before the softmax; 0 = greedy (argmax)
   int topK = 0;             ///< keep the k most likely tokens; 0 = all
+  double topP = 1.0;        ///< then the smallest most-likely set whose probability >= topP (nucleus)
   uint64_t seed = 0;        ///< the same seed, model and prompt give the same text
 };
 

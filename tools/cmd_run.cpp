@@ -11,6 +11,7 @@
 #include "tools/commands.h"
 #include "tools/options.h"
 #include "tools/train_command.h"
+#include "tools/generate_command.h"
 
 #include "runtime/executable.h"
 #include "runtime/interpreter.h"
@@ -313,6 +314,8 @@ int cmdRun(int argc, char** argv) {
   // --train on text is the trainer (tools/cmd_train.cpp), with its own flags; --train --tokens
   // stays the fixed-batch interpreter check below.
   if (wantsTrainer(argc, argv)) return cmdTrain(argc, argv);
+  // --generate is the KV-cache generator (tools/cmd_generate.cpp), with its own flags.
+  if (wantsGenerate(argc, argv)) return cmdGenerate(argc, argv);
   CLI::App app{"gptc run: execute a model. --eval runs one batch forward (JIT; --interpret: the "
                "reference interpreter) and prints the loss",
                "gptc run"};

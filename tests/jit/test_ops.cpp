@@ -264,6 +264,29 @@ std::vector<Case> cases() {
                },
                ""});
   c.push_back({K::GlobalNorm, {f({5, 7}), f({33})}, {}, {}, ""});
+  c.push_back({K::DynamicSlice,
+               {f({7, 5}), i({})},
+               A({{"axis", I(0)}, {"size", I(2)}}),
+               scalars({{1, 3}}),
+               ""});
+  c.push_back({K::DynamicSlice,
+               {f({2, 6, 3}), i({})},
+               A({{"axis", I(1)}, {"size", I(4)}}),
+               scalars({{1, 10}}),
+               "start clamped"});
+  c.push_back({K::DynamicUpdateSlice,
+               {f({2, 3, 8, 5}), f({2, 3, 1, 5}), i({})},
+               A({{"axis", I(2)}}),
+               scalars({{2, 5}}),
+               "one row (a KV cache append)"});
+  c.push_back({K::DynamicUpdateSlice,
+               {f({2, 9, 3}), f({2, 4, 3}), i({})},
+               A({{"axis", I(1)}}),
+               scalars({{2, -3}}),
+               "start clamped"});
+  c.push_back({K::CausalMaskAt, {f({2, 3, 4, 9}), i({})}, {}, scalars({{1, 2}}), ""});
+  c.push_back({K::CausalMaskAt, {f({1, 2, 1, 17}), i({})}, {}, scalars({{1, 11}}), "decode"});
+
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});

@@ -1,0 +1,255 @@
+// tests/generate/test_generate.cpp — the KV-cache decode step against full recomputation: greedy
+// tokens from the generator (prefill + decode steps, caches as state) must equal greedy tokens
+// from the plain inference graph run on the whole context each time, on chargpt, a tiny GPT-2 and
+// the seq2seq decoder, on the interpreter and on the JIT. Also: the decode graph's shape (caches,
+// pos, last-position logits), batch == one at a time, and the context errors.
+#include "passes/decode_step.h"
+#include "runtime/generator.h"
+#include "runtime/sampling.h"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace gptc {
+namespace {
+
+std::shared_ptr<ast::Program> load(const std::string& model) {
+  std::string path = std::string(GPTC_SOURCE_DIR) + "/models/" + model;
+  Expected<std::string> text = readTextFile(path);
+  REQUIRE(bool(text));
+  Expected<std::shared_ptr<ast::Program>> p = parseProgram(*text, path);
+  REQUIRE(bool(p));
+  return *p;
+}
+
+const ConstOverrides kChar = {{"L", "2"}, {"C", "32"}, {"NH", "4"}, {"maxT", "24"}, {"drop", "0"}};
+const ConstOverrides kGpt2 = {{"V", "61"}, {"Vp", "64"}, {"maxT", "24"},
+                              {"L", "2"},  {"NH", "2"},  {"C", "16"}};
+constexpr uint64_t kSeed = 7;
+
+/// The graph's seeded init with normal(std) params scaled by 8: at std 0.02 a random GPT's greedy
+/// token is little more than its input token (tied embeddings), so attention and positions would
+/// hardly be tested; larger weights make every part of the step matter.
+ParamMap strongParams(const Graph& g) {
+  ParamMap out = initParams(g, kSeed);
+  for (auto& [name, t] : out) {
+    const Value& v = g.value(g.find(name));
+    if (v.kind != ValueKind::Param) continue;
+    if (v.init.kind == ParamInit::Normal)
+      for (float& x : t.f)
+        x *= 8.0f;
+  }
+  for (auto it = out.begin(); it != out.end();)
+    it = g.value(g.find(it->first)).kind == ValueKind::Param ? std::next(it) : out.erase(it);
+  return out;
+}
+
+void bindStrong(StepEngine& e) {
+  for (const auto& [name, t] : strongParams(e.graph()))
+    REQUIRE(e.bind(name, t) == "");
+}
+
+/// Greedy tokens by full recomputation (runtime/sampling.h) on the inference graph with T = the
+/// context, so no window slides.
+std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, int64_t ctx,
+                               std::vector<int32_t> prompt, int n, int64_t vocab) {
+  sets["B"] = "1";
+  sets["T"] = std::to_string(ctx);
+  Expected<Graph> g = buildGraph(load(model), sets, "inference");
+  REQUIRE_MESSAGE(bool(g), (g ? "" : g.error().render()));
+  std::string err;
+  auto e = makeEngine(Engine::Interpreter, std::move(*g), 1, {}, &err);
+  REQUIRE_MESSAGE(e, err);
+  REQUIRE(e->initParams(kSeed) == "");
+  bindStrong(*e);
+  std::vector<int32_t> ctxTokens = prompt;
+  SamplingOptions greedy;
+  greedy.temperature = 0;
+  // Vp > V (GPT-2): recompute one token at a time and pick among the first V logits.
+  Tensor in(TensorType{DType::i32, {1, ctx}}), out;
+  for (const Value& v : e->graph().values)
+    if (v.kind == ValueKind::Input) REQUIRE(e->bind(v.name, Tensor(v.type)) == "");
+  for (int k = 0; k < n; ++k) {
+    std::fill(in.i.begin(), in.i.end(), 0);
+    std::copy(ctxTokens.begin(), ctxTokens.end(), in.i.begin());
+    REQUIRE(e->bind("tokens", in) == "");
+    REQUIRE(e->run() == "");
+    REQUIRE(e->read("logits", &out) == "");
+    int64_t W = out.type.shape.back();
+    const float* row = out.f.data() + (int64_t(ctxTokens.size()) - 1) * W;
+    SampleRng rng(0);
+    ctxTokens.push_back(pickToken({row, size_t(vocab)}, greedy, rng));
+  }
+  return {ctxTokens.begin() + int64_t(prompt.size()), ctxTokens.end()};
+}
+
+std::vector<std::vector<int32_t>> kvGreedy(const std::string& model, const ConstOverrides& sets,
+                                           Engine engine, std::vector<std::vector<int32_t>> prompts,
+                                           int n, int64_t vocab, bool prefill = true) {
+  GeneratorConfig cfg;
+  cfg.engine = engine;
+  cfg.threads = 2;
+  cfg.batch = int64_t(prompts.size());
+  cfg.prefill = prefill;
+  std::string err;
+  auto gen = Generator::create(load(model), sets, cfg, &err);
+  REQUIRE_MESSAGE(gen, err);
+  REQUIRE(gen->initParams(kSeed) == "");
+  REQUIRE(gen->setParams(strongParams(gen->decodeEngine().graph())) == "");
+  GenerateRequest req;
+  req.prompts = prompts;
+  req.maxNew = n;
+  req.sampling.temperature = 0;
+  req.vocab = vocab;
+  std::vector<std::vector<int32_t>> out;
+  REQUIRE_MESSAGE(generate(*gen, req, {}, &out) == "", "generate failed");
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("the decode step: caches as state, pos an input, logits at the last position only") {
+  ConstOverrides sets = kChar;
+  sets["B"] = "2";
+  sets["T"] = "5";
+  Expected<Graph> full = expandProgram(*load("chargpt.graph"), sets);
+  REQUIRE(bool(full));
+  Expected<Graph> d = buildDecodeStep(*full, {});
+  REQUIRE_MESSAGE(bool(d), (d ? "" : d.error().render()));
+  int pos = d->find("pos");
+  REQUIRE(pos >= 0);
+  CHECK(d->type(pos) == TensorType{DType::i32, {}});
+  CHECK(d->find("targets") < 0); // the loss is gone, and with it its inputs
+  CHECK(d->find("seed") < 0);    // and every dropout
+  CHECK(d->updates.size() == 4); // K and V of 2 layers
+  for (const Update& u : d->updates) {
+    CHECK(d->value(u.state).kind == ValueKind::State);
+    CHECK(d->type(u.state) == TensorType{DType::f32, {2, 4, 24, 8}}); // (B,NH,maxT,C/NH)
+    CHECK(d->defOf(u.value).kind == OpKind::DynamicUpdateSlice);
+  }
+  CHECK(d->type(d->find("logits")) == TensorType{DType::f32, {2, 1, 65}});
+  CHECK(d->outputs.size() == 1);
+  int masks = 0;
+  for (const Node& n : d->nodes) {
+    CHECK(n.kind != OpKind::CausalMask);
+    CHECK(n.kind != OpKind::Dropout);
+    masks += n.kind == OpKind::CausalMaskAt;
+  }
+  CHECK(masks == 2);
+}
+
+TEST_CASE("a graph without causal attention is a clear error") {
+  Graph g;
+  int x = g.addInput("x", {DType::f32, {1, 3, 4}});
+  g.outputs.push_back(g.add(OpKind::Relu, {x}, {}, {}, "logits"));
+  Expected<Graph> d = buildDecodeStep(g, {});
+  REQUIRE(!d);
+  CHECK(d.error().message.find("no causal self-attention") != std::string::npos);
+}
+
+TEST_CASE("greedy KV-cache decoding == full recomputation: chargpt and a tiny GPT-2") {
+  struct M {
+    const char* model;
+    ConstOverrides sets;
+    int64_t vocab;
+  };
+  for (const M& m : {M{"chargpt.graph", kChar, 65}, M{"gpt2.graph", kGpt2, 61}}) {
+    CAPTURE(m.model);
+    std::vector<int32_t> prompt = {3, 14, 15, 9, 2, 6};
+    const int n = 14; // prompt + n = 20 <= maxT 24
+    std::vector<int32_t> want = recompute(m.model, m.sets, 24, prompt, n, m.vocab);
+    MESSAGE(fmt::format("{}: {}", m.model, fmt::join(want, " ")));
+    for (Engine e : {Engine::Interpreter, Engine::Jit}) {
+      CAPTURE(e == Engine::Jit ? "JIT" : "interpreter");
+      CHECK(kvGreedy(m.model, m.sets, e, {prompt}, n, m.vocab)[0] == want);
+    }
+    // Without a prefill step (the prompt through decode steps) the tokens are the same.
+    CHECK(kvGreedy(m.model, m.sets, Engine::Jit, {prompt}, n, m.vocab, false)[0] == want);
+  }
+}
+
+TEST_CASE("batch generation: each row equals its prompt generated alone") {
+  std::vector<int32_t> a = {1, 2, 3, 4, 5}, b = {7, 8}, c = {9, 9, 4};
+  auto batch = kvGreedy("chargpt.graph", kChar, Engine::Jit, {a, b, c}, 10, 65);
+  REQUIRE(batch.size() == 3);
+  CHECK(batch[0] == recompute("chargpt.graph", kChar, 24, a, 10, 65));
+  CHECK(batch[1] == recompute("chargpt.graph", kChar, 24, b, 10, 65));
+  CHECK(batch[2] == recompute("chargpt.graph", kChar, 24, c, 10, 65));
+}
+
+TEST_CASE("the context is checked before any step runs") {
+  GeneratorConfig cfg;
+  cfg.engine = Engine::Interpreter;
+  std::string err;
+  auto gen = Generator::create(load("chargpt.graph"), kChar, cfg, &err);
+  REQUIRE_MESSAGE(gen, err);
+  CHECK(gen->context() == 24);
+  GenerateRequest req;
+  req.prompts = {std::vector<int32_t>(25, 1)};
+  req.maxNew = 1;
+  std::vector<std::vector<int32_t>> out;
+  std::string e = generate(*gen, req, {}, &out);
+  CHECK(e.find("context is 24") != std::string::npos);
+  req.prompts = {std::vector<int32_t>(20, 1)};
+  req.maxNew = 5;
+  e = generate(*gen, req, {}, &out);
+  CHECK(e.find("-n 4 or less") != std::string::npos);
+}
+
+TEST_CASE("seq2seq: encoder once, greedy decoder with a KV cache == full recomputation") {
+  ConstOverrides sets = {{"LE", "2"}, {"LD", "2"}, {"drop", "0"}};
+  std::vector<int32_t> src = {6, 12, 4, 3, 9, 2, 0, 0, 0, 0, 0, 0}; // digits 3 9 1 0 6, EOS, PAD
+  const int64_t S = 12, T = 12;
+  // Full recomputation: tgt_in = SOS + the tokens so far, PAD after; read position i's logits.
+  ConstOverrides full = sets;
+  full["B"] = "1";
+  Expected<Graph> g = buildGraph(load("seq2seq.graph"), full, "inference");
+  REQUIRE(bool(g));
+  std::string err;
+  auto ref = makeEngine(Engine::Interpreter, std::move(*g), 1, {}, &err);
+  REQUIRE(ref);
+  REQUIRE(ref->initParams(kSeed) == "");
+  bindStrong(*ref);
+  for (const Value& v : ref->graph().values)
+    if (v.kind == ValueKind::Input) REQUIRE(ref->bind(v.name, Tensor(v.type)) == "");
+  Tensor srcT(TensorType{DType::i32, {1, S}});
+  srcT.i = src;
+  REQUIRE(ref->bind("src", srcT) == "");
+  std::vector<int32_t> want;
+  Tensor tgt(TensorType{DType::i32, {1, T}}), out;
+  tgt.i[0] = 1; // SOS
+  for (int64_t i = 0; i < T - 1; ++i) {
+    REQUIRE(ref->bind("tgt_in", tgt) == "");
+    REQUIRE(ref->run() == "");
+    REQUIRE(ref->read("logits", &out) == "");
+    std::vector<float> row(out.f.begin() + i * 13, out.f.begin() + (i + 1) * 13);
+    row[0] = row[1] = -INFINITY; // PAD and SOS are never generated
+    int32_t id = int32_t(std::max_element(row.begin(), row.end()) - row.begin());
+    want.push_back(id);
+    tgt.i[i + 1] = id;
+  }
+  for (Engine e : {Engine::Interpreter, Engine::Jit}) {
+    GeneratorConfig cfg;
+    cfg.engine = e;
+    cfg.cut = {"mem"};
+    cfg.tokenInput = "tgt_in";
+    auto gen = Generator::create(load("seq2seq.graph"), sets, cfg, &err);
+    REQUIRE_MESSAGE(gen, err);
+    CHECK(gen->context() == T);
+    REQUIRE(gen->initParams(kSeed) == "");
+    REQUIRE(gen->setParams(strongParams(gen->decodeEngine().graph())) == "");
+    REQUIRE(gen->encode(srcT) == "");
+    GenerateRequest req;
+    req.prompts = {{1}};
+    req.maxNew = T - 1;
+    req.sampling.temperature = 0;
+    req.banned = {0, 1};
+    std::vector<std::vector<int32_t>> got;
+    REQUIRE(generate(*gen, req, {}, &got) == "");
+    CHECK_MESSAGE(got[0] == want,
+                  fmt::format("got {} want {}", fmt::join(got[0], " "), fmt::join(want, " ")));
+  }
+}
+
+} // namespace gptc

@@ -1,0 +1,443 @@
+// tools/cmd_generate.cpp — `gptc run [MODEL.graph] --generate`: generation with the KV-cache
+// decode step (runtime/generator.h) on the JIT (or --interpret).
+//
+//   gptc run --generate --init out/chargpt/model.ckpt --prompt "ROMEO:" -n 200 --temperature 0.8
+//   gptc run models/gpt2.graph --generate --init gpt2_124M.bin --prompt "Hello" --greedy
+//   gptc run models/seq2seq.graph --generate --init out/sort/model.ckpt --src "3 9 1 4" [--beam 4]
+//
+// The model and its --set come from the checkpoint's metadata when it is a gptc checkpoint written
+// by `gptc run --train` (later --set flags win); the tokenizer is the checkpoint's vocab.bin (char
+// models), the GPT-2 BPE files (--tokenizer DIR, default tests/fixtures/gpt2_tokenizer) for
+// gpt2.graph, or none with --prompt-ids. Tokens stream to stdout as they are produced; with several
+// --prompt (a batch) each row is printed when the batch is done. --interactive reads one prompt
+// per line until EOF. A prompt longer than the context is an error (no sliding window).
+//
+// What it leaves to others: the steps and the loop (runtime/generator.h), beam search
+// (runtime/beam_search.h), tokenizers and checkpoints (runtime/).
+#include "tools/generate_command.h"
+
+#include "tools/options.h"
+
+#include "runtime/beam_search.h"
+#include "runtime/bpe_tokenizer.h"
+#include "runtime/char_tokenizer.h"
+#include "runtime/generator.h"
+#include "runtime/llmc_checkpoint.h"
+#include "runtime/param_store.h"
+#include "runtime/safetensors.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+namespace gptc::tools {
+namespace {
+
+struct GenFlags {
+  std::string model;
+  bool generate = false, greedy = false, interactive = false, interpret = false;
+  std::string init, vocab, tokenizer, src;
+  std::vector<std::string> prompts;
+  std::string promptIds;
+  int64_t n = 200;
+  double temperature = 1.0, topP = 1.0;
+  int topK = 0;
+  uint64_t seed = 1337;
+  int numSamples = 1;
+  int threads = 0;
+  int beam = 0;
+  bool stats = false;
+  std::vector<std::string> sets;
+};
+
+int usageError(const std::string& message) {
+  std::fprintf(stderr, "gptc run --generate: %s\n", message.c_str());
+  return 2;
+}
+int runError(const std::string& message) {
+  std::fprintf(stderr, "gptc run --generate: %s\n", message.c_str());
+  return 1;
+}
+
+/// A JSON string field of the checkpoint metadata ({"model":"...","sets":"..."}); "" if absent.
+std::string metaField(const std::string& json, const std::string& key) {
+  std::string pat = "\"" + key + "\":\"";
+  size_t b = json.find(pat);
+  if (b == std::string::npos) return "";
+  std::string out;
+  for (size_t i = b + pat.size(); i < json.size() && json[i] != '"'; ++i) {
+    if (json[i] == '\\' && i + 1 < json.size()) ++i;
+    out += json[i];
+  }
+  return out;
+}
+
+/// Text <-> ids for the model at hand.
+struct Codec {
+  std::optional<CharTokenizer> chars;
+  std::optional<BpeTokenizer> bpe;
+  bool digits = false; // seq2seq: digits 0-9 are ids 3-12
+  IoResult<std::vector<int32_t>> encode(const std::string& s) const {
+    if (chars) return chars->encode(s);
+    if (bpe) return bpe->encode(s);
+    return ioError("prompt", "this model has no tokenizer; give --prompt-ids");
+  }
+  std::string piece(int32_t id) const {
+    if (chars) {
+      IoResult<std::string> s = chars->decode(std::span<const int32_t>(&id, 1));
+      return s ? *s : "?";
+    }
+    if (bpe) {
+      IoResult<std::string> s = bpe->tokenBytes(id);
+      return s ? *s : "?";
+    }
+    if (digits) return id >= 3 && id <= 12 ? std::to_string(id - 3) + " " : "";
+    return std::to_string(id) + " ";
+  }
+};
+
+} // namespace
+
+bool wantsGenerate(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--generate")) return true;
+  return false;
+}
+
+int cmdGenerate(int argc, char** argv) {
+  CLI::App app{"gptc run --generate: generate from a model with a KV-cache decode step (JIT)",
+               "gptc run --generate"};
+  GenFlags f;
+  app.add_option("model", f.model, "the model (default: from the checkpoint, else chargpt)");
+  app.add_flag("--generate", f.generate, "generate (this command)");
+  app.add_option("--init", f.init,
+                 "checkpoint: gptc (GPTCCKPT), llm.c .bin or .safetensors; none: "
+                 "seeded random weights");
+  app.add_option("--vocab", f.vocab, "char vocabulary (default: vocab.bin beside --init)");
+  app.add_option(
+      "--tokenizer", f.tokenizer,
+      "GPT-2 BPE directory (encoder.json, vocab.bpe; default tests/fixtures/gpt2_tokenizer)");
+  app.add_option("--prompt", f.prompts, "prompt text; repeat for a batch (one row each)");
+  app.add_option("--prompt-ids", f.promptIds, "prompt as token ids, space-separated");
+  app.add_option("--src", f.src, "seq2seq: the source digits, e.g. \"3 9 1 4\"");
+  app.add_option("-n,--tokens-out", f.n, "new tokens per sample (default 200)");
+  app.add_option("--temperature", f.temperature, "softmax temperature (default 1.0)");
+  app.add_option("--top-k", f.topK, "keep the k most likely tokens (0 = all)");
+  app.add_option("--top-p", f.topP, "nucleus: keep the most likely tokens holding p (1 = all)");
+  app.add_option("--seed", f.seed, "sampling seed (sample i uses seed + i; default 1337)");
+  app.add_option("--num-samples", f.numSamples, "samples per prompt (default 1)");
+  app.add_flag("--greedy", f.greedy, "argmax instead of sampling");
+  app.add_flag("--interactive", f.interactive, "read a prompt per line from stdin until EOF");
+  app.add_option("--beam", f.beam, "seq2seq: beam search with N beams (length-normalised)");
+  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS / all cores)");
+  app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
+  app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
+  app.add_option("--set", f.sets, "override a model constant, NAME=VALUE (repeatable)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    }
+    return usageError(e.what());
+  }
+  if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
+  if (f.numSamples < 1) return usageError("--num-samples must be >= 1");
+  if (f.temperature <= 0 && !f.greedy) return usageError("--temperature must be > 0 (or --greedy)");
+  if (f.topP <= 0 || f.topP > 1) return usageError("--top-p must be in (0, 1]");
+  if (f.beam < 0) return usageError("--beam must be >= 1");
+
+  // The checkpoint says which model and sets it was trained with.
+  std::vector<std::string> sets;
+  if (!f.init.empty()) {
+    if (!std::filesystem::exists(f.init)) return usageError(f.init + ": no such checkpoint");
+    IoResult<FileReader> file = FileReader::open(f.init);
+    if (!file) return usageError(file.error());
+    char magic[8] = {};
+    if (file->size() >= 8 && file->readAt(0, magic, 8) &&
+        !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
+      IoResult<GptcCheckpoint> ck = readGptcCheckpoint(f.init);
+      if (!ck) return usageError(ck.error());
+      std::string m = metaField(ck->metadata, "model"), s = metaField(ck->metadata, "sets");
+      if (f.model.empty() && !m.empty()) f.model = m;
+      std::istringstream ss(s);
+      for (std::string kv; ss >> kv;)
+        sets.push_back(kv);
+    }
+  }
+  if (f.model.empty()) f.model = "models/chargpt.graph";
+  sets.insert(sets.end(), f.sets.begin(), f.sets.end());
+  const std::string stem = std::filesystem::path(f.model).stem().string();
+  const bool seq2seq = stem == "seq2seq", gpt2 = stem == "gpt2";
+
+  Expected<std::string> text = readTextFile(f.model);
+  if (!text) return usageError(text.error().render());
+  Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, f.model);
+  if (!program) return usageError(program.error().render());
+  ModelFlags mf;
+  mf.sets = sets;
+  Expected<ConstOverrides> overrides = constOverrides(mf, **program);
+  if (!overrides) return usageError(overrides.error().render());
+  Expected<Graph> full = expandProgram(**program, *overrides);
+  if (!full) return usageError(full.error().render());
+
+  // Tokenizer.
+  Codec codec;
+  int32_t eos = -1;
+  int64_t vocab = 0;
+  if (seq2seq) {
+    codec.digits = true;
+    eos = 2;
+  } else if (gpt2) {
+    std::string dir = f.tokenizer.empty() ? "tests/fixtures/gpt2_tokenizer" : f.tokenizer;
+    if (f.promptIds.empty()) {
+      IoResult<BpeTokenizer> t = BpeTokenizer::loadDir(dir);
+      if (!t) return usageError(t.error());
+      codec.bpe.emplace(std::move(*t));
+    }
+    IoResult<Gpt2Config> c = gpt2ConfigOf(*full);
+    if (c) vocab = c->V;
+  } else {
+    std::string path = f.vocab;
+    if (path.empty() && !f.init.empty())
+      path = (std::filesystem::path(f.init).parent_path() / "vocab.bin").string();
+    if (!path.empty() && f.promptIds.empty()) {
+      IoResult<CharTokenizer> t = CharTokenizer::load(path);
+      if (!t) return usageError(t.error());
+      codec.chars.emplace(std::move(*t));
+      vocab = codec.chars->vocabSize();
+    }
+  }
+
+  // Prompts.
+  std::vector<std::vector<int32_t>> prompts;
+  if (!f.promptIds.empty()) {
+    std::istringstream ss(f.promptIds);
+    std::vector<int32_t> ids;
+    for (std::string w; ss >> w;) {
+      try {
+        ids.push_back(std::stoi(w));
+      } catch (...) {
+        return usageError(fmt::format("--prompt-ids: '{}' is not a token id", w));
+      }
+    }
+    prompts.push_back(ids);
+  }
+  for (const std::string& p : f.prompts) {
+    IoResult<std::vector<int32_t>> ids = codec.encode(p);
+    if (!ids) return usageError("--prompt: " + ids.error());
+    prompts.push_back(*ids);
+  }
+  std::vector<int32_t> srcIds;
+  if (seq2seq) {
+    if (f.src.empty()) return usageError("seq2seq needs --src \"3 9 1 4\" (digits 0-9)");
+    std::istringstream ss(f.src);
+    for (std::string w; ss >> w;) {
+      if (w.size() != 1 || w[0] < '0' || w[0] > '9')
+        return usageError(fmt::format("--src: '{}' is not a digit 0-9", w));
+      srcIds.push_back(int32_t(w[0] - '0' + 3));
+    }
+    prompts = {{1}}; // SOS
+  } else if (prompts.empty() && !f.interactive) {
+    if (vocab == 0 && !codec.bpe)
+      prompts = {{0}};
+    else if (codec.bpe)
+      prompts = {{codec.bpe->eot()}};
+    else
+      prompts = {{codec.chars->encode("\n") ? (*codec.chars->encode("\n"))[0] : 0}};
+  }
+
+  GeneratorConfig cfg;
+  cfg.engine = f.interpret ? Engine::Interpreter : Engine::Jit;
+  cfg.threads = f.threads;
+  cfg.batch = seq2seq ? std::max(1, f.beam) : std::max<int64_t>(1, int64_t(prompts.size()));
+  cfg.prefill = !f.interactive; // a prefill compiles per prompt length; interactive lines vary
+  if (seq2seq) {
+    cfg.cut = {"mem"};
+    cfg.tokenInput = "tgt_in";
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::string err;
+  std::unique_ptr<Generator> gen = Generator::create(*program, *overrides, cfg, &err);
+  if (!gen) return runError(err);
+  if (f.init.empty()) {
+    std::fprintf(stderr, "note: no --init, random weights (seed %llu)\n",
+                 static_cast<unsigned long long>(f.seed));
+    if (std::string e = gen->initParams(f.seed); !e.empty()) return runError(e);
+  } else {
+    IoResult<ParamMap> params = IoResult<ParamMap>(ioError(f.init, "unread"));
+    if (f.init.ends_with(".safetensors")) {
+      IoResult<Gpt2Config> c = gpt2ConfigOf(*full);
+      if (!c) return usageError(f.init + ": " + c.error());
+      IoResult<Gpt2Weights> w = loadHuggingFaceGpt2(f.init, c->NH, c->Vp);
+      if (!w) return usageError(w.error());
+      params = paramsFromTensors(*full, std::move(w->tensors), f.init);
+    } else {
+      params = loadParams(*full, f.init);
+    }
+    if (!params) return usageError(params.error());
+    if (std::string e = gen->setParams(*params); !e.empty()) return runError(e);
+  }
+  double setupMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (f.stats)
+    std::fprintf(stderr, "setup %.0f ms (compile %.0f ms), context %lld, batch %lld\n", setupMs,
+                 gen->compileMs(), static_cast<long long>(gen->context()),
+                 static_cast<long long>(gen->batch()));
+
+  SamplingOptions so;
+  so.temperature = f.greedy ? 0 : f.temperature;
+  so.topK = f.topK;
+  so.topP = f.topP;
+
+  // seq2seq: encode once, then greedy or beam.
+  if (seq2seq) {
+    const Graph& d = gen->decodeEngine().graph();
+    int srcId = d.find("src");
+    int64_t S = srcId >= 0 ? d.type(srcId).shape[1] : 0;
+    if (int64_t(srcIds.size()) + 1 > S)
+      return usageError(
+          fmt::format("--src has {} digits; the model takes at most {}", srcIds.size(), S - 1));
+    Tensor src(TensorType{DType::i32, {cfg.batch, S}});
+    for (int64_t r = 0; r < cfg.batch; ++r) {
+      std::copy(srcIds.begin(), srcIds.end(), src.i.begin() + r * S);
+      src.i[r * S + int64_t(srcIds.size())] = 2; // EOS, then PAD (0)
+    }
+    if (std::string e = gen->encode(src); !e.empty()) return runError(e);
+    std::vector<int32_t> outIds;
+    if (f.beam > 0) {
+      BeamOptions bo;
+      bo.beams = f.beam;
+      bo.maxNew = gen->context() - 1;
+      bo.sos = 1;
+      bo.eos = 2;
+      bo.banned = {0, 1};
+      if (std::string e = beamSearch(*gen, bo, &outIds); !e.empty()) return runError(e);
+    } else {
+      GenerateRequest req;
+      req.prompts = {{1}};
+      req.maxNew = gen->context() - 1;
+      req.sampling.temperature = 0;
+      req.eos = 2;
+      req.banned = {0, 1};
+      std::vector<std::vector<int32_t>> out;
+      if (std::string e = generate(*gen, req, {}, &out); !e.empty()) return runError(e);
+      outIds = out[0];
+    }
+    std::string line;
+    for (int32_t id : outIds)
+      if (id >= 3 && id <= 12) line += (line.empty() ? "" : " ") + std::to_string(id - 3);
+    std::printf("%s\n", line.c_str());
+    return 0;
+  }
+  if (f.beam > 0) return usageError("--beam is for encoder-decoder models (seq2seq.graph)");
+
+  auto checkContext = [&](const std::vector<std::vector<int32_t>>& ps) -> std::string {
+    for (const auto& p : ps) {
+      if (p.empty()) return "the prompt is empty";
+      if (int64_t(p.size()) > gen->context())
+        return fmt::format("the prompt has {} tokens but the model's context is {} (no sliding "
+                           "window: shorten the prompt)",
+                           p.size(), gen->context());
+      if (int64_t(p.size()) + f.n > gen->context())
+        return fmt::format("the prompt ({} tokens) and -n {} need {} positions but the model's "
+                           "context is {} (no sliding window: use -n {} or less)",
+                           p.size(), f.n, int64_t(p.size()) + f.n, gen->context(),
+                           gen->context() - int64_t(p.size()));
+    }
+    for (const auto& p : ps)
+      for (int32_t id : p)
+        if (id < 0 || id >= (vocab ? vocab : gen->logitsWidth()))
+          return fmt::format("token id {} is outside the vocabulary of {}", id,
+                             vocab ? vocab : gen->logitsWidth());
+    return "";
+  };
+
+  auto run = [&](const std::vector<std::vector<int32_t>>& ps) -> int {
+    if (std::string e = checkContext(ps); !e.empty()) return usageError(e);
+    for (int s = 0; s < f.numSamples; ++s) {
+      GenerateRequest req;
+      req.prompts = ps;
+      req.maxNew = f.n;
+      req.sampling = so;
+      req.sampling.seed = f.seed + uint64_t(s) * uint64_t(cfg.batch);
+      req.vocab = vocab;
+      bool stream = ps.size() == 1;
+      if (f.numSamples > 1) std::printf("--- sample %d\n", s + 1);
+      if (stream) {
+        for (int32_t id : ps[0])
+          std::fputs(codec.piece(id).c_str(), stdout);
+        std::fflush(stdout);
+      }
+      std::vector<std::vector<int32_t>> out;
+      auto g0 = std::chrono::steady_clock::now();
+      double compile0 = gen->compileMs();
+      std::string e = generate(
+          *gen, req,
+          [&](int64_t row, int32_t id) {
+            if (!stream) return;
+            std::fputs(codec.piece(id).c_str(), stdout);
+            std::fflush(stdout);
+          },
+          &out);
+      // A prefill step compiles on the first use of a prompt length; that is not generating.
+      double compiled = gen->compileMs() - compile0;
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g0).count() -
+          compiled;
+      if (!e.empty()) return runError(e);
+      if (stream) std::printf("\n");
+      for (size_t r = 0; !stream && r < out.size(); ++r) {
+        std::printf("--- prompt %zu\n", r + 1);
+        for (int32_t id : ps[r])
+          std::fputs(codec.piece(id).c_str(), stdout);
+        for (int32_t id : out[r])
+          std::fputs(codec.piece(id).c_str(), stdout);
+        std::printf("\n");
+      }
+      if (f.stats)
+        std::fprintf(stderr,
+                     "generated %lld x %zu tokens in %.1f ms: %.1f tokens/s per row (plus %.0f ms "
+                     "compiling a prefill step)\n",
+                     static_cast<long long>(f.n), out.size(), ms, ms > 0 ? f.n * 1000.0 / ms : 0,
+                     compiled);
+    }
+    return 0;
+  };
+
+  if (!f.interactive) return run(prompts);
+  for (std::string line; std::getline(std::cin, line);) {
+    std::vector<std::vector<int32_t>> ps;
+    if (!f.promptIds.empty()) {
+      std::istringstream ss(line);
+      std::vector<int32_t> ids;
+      for (int32_t id; ss >> id;)
+        ids.push_back(id);
+      ps.push_back(ids);
+    } else {
+      IoResult<std::vector<int32_t>> ids = codec.encode(line);
+      if (!ids) {
+        std::fprintf(stderr, "gptc run --generate: %s\n", ids.error().c_str());
+        continue; // one bad line does not end the session
+      }
+      ps.push_back(*ids);
+    }
+    if (ps[0].empty()) continue;
+    if (std::string e = checkContext(ps); !e.empty()) {
+      std::fprintf(stderr, "gptc run --generate: %s\n", e.c_str());
+      continue;
+    }
+    if (int rc = run(ps); rc != 0) return rc;
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+} // namespace gptc::tools
