@@ -21,8 +21,8 @@ namespace gptc {
 struct SamplingOptions {
   double temperature = 1.0; ///< logits / temperature before the softmax; 0 = greedy (argmax)
   int topK = 0;             ///< keep the k most likely tokens; 0 = all
-  double topP = 1.0;        ///< then the smallest most-likely set whose probability >= topP (nucleus)
   uint64_t seed = 0;        ///< the same seed, model and prompt give the same text
+  double topP = 1.0; ///< then the smallest most-likely set whose probability >= topP (nucleus)
 };
 
 /// A small counter-based generator (SplitMix64), so a seed gives the same text on every platform
