@@ -124,7 +124,7 @@ std::string lineDiff(const std::string& a, const std::string& b, int maxLines, i
     bool near = ops[k].first != ' ' || (k > 0 && ops[k - 1].first != ' ') ||
                 (k + 1 < ops.size() && ops[k + 1].first != ' ');
     if (!near) {
-      if (out.size() < 5 || out.compare(out.size() - 5, 5, "...\n") != 0) out += "...\n";
+      if (out.size() < 4 || out.compare(out.size() - 4, 4, "...\n") != 0) out += "...\n";
       continue;
     }
     if (shown >= maxLines) {

@@ -359,6 +359,8 @@ int train(TrainFlags f) {
     return runError(e);
   std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt\n", f.out.c_str(), f.out.c_str(),
               sortTask ? "" : (f.out + "/vocab.bin, ").c_str(), f.out.c_str());
+  if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
+    if (int rc = writeRunReport(f.out, f.model, sets, runB, runT); rc != 0) return rc;
 
   if (sortTask) return reportSorting(*trainer, *evalEngine);
   if (f.sampleChars > 0) {

@@ -2,6 +2,7 @@
 #include "tools/trace_flags.h"
 
 #include "passes/plan_memory.h"
+#include "tools/commands.h"
 
 #include <CLI/CLI.hpp>
 
@@ -23,6 +24,10 @@ void addTraceFlags(CLI::App& app, TraceFlags& f) {
   app.add_option("--trace-head", f.head, "the head of that layer (default 0)")
       ->type_name("H")
       ->group("Study");
+  app.add_flag("--report", f.report,
+               "after training, write OUT/report.html (gptc report OUT: passes, memory plan, "
+               "kernels, loss curve, attention)")
+      ->group("Study");
   app.add_flag("--check-finite", f.checkFinite,
                "after every kernel, look for NaN/Inf; stop at the first with the op, its line in "
                "the .graph file and its inputs' statistics (JIT; slower)")
@@ -36,6 +41,19 @@ TraceSessionOptions traceSessionOptions(const TraceFlags& f, const std::string& 
   o.steps = f.steps;
   o.outDir = outDir;
   return o;
+}
+
+int writeRunReport(const std::string& outDir, const std::string& model,
+                   const std::vector<std::string>& sets, int64_t B, int64_t T) {
+  std::vector<std::string> args = {"gptc report", outDir, "--model", model, "--profile-steps", "1"};
+  for (const std::string& s : sets)
+    args.insert(args.end(), {"--set", s});
+  args.insert(args.end(), {"--set", "B=" + std::to_string(B), "--set", "T=" + std::to_string(T)});
+  std::vector<char*> argv;
+  for (std::string& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return cmdReport(int(args.size()), argv.data());
 }
 
 std::string StudyHooks::prepare(const TraceFlags& f, const Graph& trainGraph,

@@ -25,12 +25,18 @@ struct TraceFlags {
   std::vector<int64_t> steps = {0};
   int layer = 0, head = 0;
   bool checkFinite = false;
+  bool report = false; ///< --report: gptc report OUTDIR after training
 };
 
 void addTraceFlags(CLI::App& app, TraceFlags& flags);
 
 /// The session options, files under `outDir`/trace/.
 TraceSessionOptions traceSessionOptions(const TraceFlags& flags, const std::string& outDir);
+
+/// --report: runs `gptc report OUTDIR` for the finished run (same model, --set values, B and T,
+/// one profiled step). The process exit code of the report (0 on success).
+int writeRunReport(const std::string& outDir, const std::string& model,
+                   const std::vector<std::string>& sets, int64_t B, int64_t T);
 
 /// What --trace and --check-finite add to a training run, in the order the loop calls them (the
 /// hooks must be destroyed before the engine they are attached to: declare the engine first):

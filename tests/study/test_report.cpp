@@ -91,6 +91,12 @@ TEST_CASE("gptc run --train --trace, gptc report, and the page in headless Chrom
 }
 
 TEST_CASE("gptc compile --emit=dot; gptc run --train --check-finite stops at a NaN") {
+  Run help = shell(gptc() + " run --train --help");
+  REQUIRE(help.code == 0);
+  for (const char* flag : {"--trace", "--trace-steps", "--trace-layer", "--trace-head", "--report",
+                           "--check-finite"})
+    CHECK_MESSAGE(help.out.find(flag) != std::string::npos, flag);
+
   Run dot = shell(gptc() + " compile models/chargpt.graph --set L=1 --set C=32 --set NH=2 " +
                   "--pipeline train --emit=dot");
   REQUIRE(dot.code == 0);
