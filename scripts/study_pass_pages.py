@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes docs/passes/<pass>.md: one reference page per pass, with a before/after excerpt of a
-real dump. It runs `gptc compile --pipeline train --ir-dump-dir` on tiny configurations of the
-three models, and for each pass shows the first model whose dump that pass changed.
+real dump. It runs `gptc compile --pipeline P --ir-dump-dir` (train first, then every other
+pipeline) on tiny configurations of the three models, and for each pass shows the first run whose
+dump that pass changed.
 
     scripts/study_pass_pages.py [build/tools/gptc]
 """
@@ -31,9 +32,9 @@ def whys():
         out.setdefault(m.group(1), []).append(m.group(2))
     return out
 
-def dumps(model, sets):
+def dumps(model, sets, pipeline="train"):
     d = tempfile.mkdtemp(prefix="gptc-pass-pages-")
-    args = [gptc, "compile", model, "--pipeline", "train", "--ir-dump-dir=" + d]
+    args = [gptc, "compile", model, "--pipeline", pipeline, "--ir-dump-dir=" + d]
     for s in sets:
         args += ["--set", s]
     r = subprocess.run(args, capture_output=True, text=True)
@@ -42,8 +43,8 @@ def dumps(model, sets):
     files = sorted(f for f in os.listdir(d) if f.endswith(".graph"))
     texts = [open(os.path.join(d, f)).read() for f in files]
     names = [re.sub(r"^\d+_after_|\.graph$", "", f) for f in files]
-    cmd = "gptc compile {} --pipeline train {}--ir-dump-dir=out".format(
-        model, "".join("--set " + s + " " for s in sets))
+    cmd = "gptc compile {} --pipeline {} {}--ir-dump-dir=out".format(
+        model, pipeline, "".join("--set " + s + " " for s in sets))
     return [(names[i], files[i - 1], files[i], texts[i - 1], texts[i], cmd)
             for i in range(1, len(files))]
 
@@ -56,7 +57,10 @@ def excerpt(before, after, limit=70):
     return "\n".join(l[:160] for l in shown), sum(1 for l in diff[2:] if l[:1] in "+-")
 
 descr, why = passes_def(), whys()
-runs = [r for model, sets in CONFIGS for r in dumps(model, sets)]
+# The train pipeline first (it holds most passes), then the others for the passes only they run.
+pipelines = ["train"] + [p for p in re.findall(r'^      \{"([a-z-]+)",', open("passes/pipeline.cpp").read(), re.M)
+                         if p != "train"]
+runs = [r for pl in pipelines for model, sets in CONFIGS for r in dumps(model, sets, pl)]
 index = []
 for name in descr:
     changed = [r for r in runs if r[0] == name and r[3] != r[4]]
