@@ -131,4 +131,21 @@ IoStatus writeLossCurveSvg(const std::string& path, const std::vector<LossPoint>
   return writeFileAtomic(path, lossCurveSvg(train, val, title));
 }
 
+std::string formatDuration(double seconds) {
+  if (!(seconds >= 0) || !std::isfinite(seconds)) return "?";
+  auto t = static_cast<long long>(seconds + 0.5);
+  if (t < 60) return fmt::format("{}s", t);
+  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
+}
+
+std::string progressBar(int64_t step, int64_t totalSteps, double etaSeconds) {
+  constexpr int kCells = 40;
+  double frac = totalSteps > 0 ? std::clamp(double(step) / double(totalSteps), 0.0, 1.0) : 0;
+  int full = int(frac * kCells);
+  return fmt::format("[{}{}] {:3d}% {}/{} eta {}", std::string(size_t(full), '#'),
+                     std::string(size_t(kCells - full), '.'), int(frac * 100), step, totalSteps,
+                     formatDuration(etaSeconds));
+}
+
 } // namespace gptc

@@ -31,6 +31,12 @@ struct StepReport {
 /// (the val field only when valLoss is set).
 std::string formatStepLine(const StepReport& r);
 
+/// "42s", "3m05s", "1h02m" — an ETA or an elapsed time (negative or non-finite: "?").
+std::string formatDuration(double seconds);
+
+/// "[##########..........]  50% 1000/2000 eta 3m05s" — the terminal progress bar (40 cells).
+std::string progressBar(int64_t step, int64_t totalSteps, double etaSeconds);
+
 /// A loss curve point.
 struct LossPoint {
   int64_t step;

@@ -18,18 +18,23 @@
 #include "runtime/batch_source.h"
 #include "passes/plan_memory.h"
 #include "runtime/char_tokenizer.h"
+#include "runtime/param_store.h"
 #include "runtime/sampling.h"
+#include "runtime/train_checkpoint.h"
 #include "runtime/trainer.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <map>
 #include <omp.h>
+#include <unistd.h>
 
 namespace gptc::tools {
 namespace {
@@ -60,7 +65,53 @@ struct TrainFlags {
   int topK = 0;
   bool train = false;
   TraceFlags trace; // --trace and friends (runtime/trace_session.h)
+  int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
+  int keep = 3;
+  std::string resume; // a step folder or a run folder; "-" = --out's latest
 };
+
+volatile std::sig_atomic_t gInterrupted = 0;
+
+extern "C" void onInterrupt(int) {
+  gInterrupted = 1; // SA_RESETHAND: a second Ctrl-C kills at once (checkpoints stay whole)
+}
+
+/// Ctrl-C and SIGTERM ask the loop to save a checkpoint and stop after the current step.
+void installInterruptHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = onInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+/// The settings a run's batches, dropout masks and schedule depend on: saved in every checkpoint
+/// and compared on --resume, because any difference breaks the bit-exact continuation.
+std::map<std::string, std::string> runInfo(const TrainFlags& f, const std::string& config,
+                                           int64_t B, int64_t T, int64_t dataTokens) {
+  return {{"model", f.model},
+          {"sets", config},
+          {"B", fmt::format("{}", B)},
+          {"T", fmt::format("{}", T)},
+          {"seed", fmt::format("{}", f.seed)},
+          {"steps", fmt::format("{}", f.steps)},
+          {"lr", fmt::format("{}", f.lr)},
+          {"min_lr_fraction", fmt::format("{}", f.minLrFraction)},
+          {"warmup", fmt::format("{}", f.warmup)},
+          {"data_tokens", fmt::format("{}", dataTokens)}};
+}
+
+/// The flag a run-info key comes from, for the resume error.
+std::string flagOf(const std::string& key) {
+  static const std::map<std::string, std::string> flags = {
+      {"model", "--model"},     {"sets", "--set"},      {"B", "--batch"},
+      {"T", "--seq"},           {"seed", "--seed"},     {"steps", "--steps"},
+      {"lr", "--lr"},           {"warmup", "--warmup"}, {"min_lr_fraction", "--min-lr-fraction"},
+      {"data_tokens", "--data"}};
+  auto it = flags.find(key);
+  return it == flags.end() ? key : it->second;
+}
 
 int usageError(const std::string& message) {
   std::fprintf(stderr, "gptc run --train: %s\n", message.c_str());
@@ -177,6 +228,9 @@ int train(TrainFlags f) {
   if (!(f.temperature >= 0) || !std::isfinite(f.temperature))
     return usageError(fmt::format("--temperature must be >= 0, got {}", f.temperature));
   if (f.topK < 0) return usageError(fmt::format("--top-k must be >= 0, got {}", f.topK));
+  if (f.checkpointEvery < 0)
+    return usageError(fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery));
+  if (f.keep < 1) return usageError(fmt::format("--keep must be at least 1, got {}", f.keep));
   if (f.out.empty()) f.out = "out/" + std::filesystem::path(f.model).stem().string();
 
   // The default configuration applies to the default model only; user --set values come after
@@ -287,12 +341,6 @@ int train(TrainFlags f) {
   if (!trainer) return usageError(err);
   if (std::string e = trainer->initParams(); !e.empty()) return runError(e);
 
-  std::error_code ec;
-  std::filesystem::create_directories(f.out, ec);
-  if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
-  IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
-  if (!log) return usageError(log.error());
-
   int64_t paramCount = 0;
   for (const Value& v : trainEngine->graph().values)
     if (v.kind == ValueKind::Param) paramCount += v.type.numel();
@@ -302,6 +350,76 @@ int train(TrainFlags f) {
   const Graph& tg = trainEngine->graph();
   const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
   const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
+  const std::map<std::string, std::string> info =
+      runInfo(f, config, runB, runT, trainTokens + valTokens);
+  // GPT-2 models' parameters are saved in llm.c's format, the others in gptc's.
+  std::optional<Gpt2Config> gpt2;
+  if (IoResult<Gpt2Config> c = gpt2ConfigOf(tg); c) {
+    bool llmcNames = true; // chargpt is GPT-2 shaped but names its tensors its own way
+    for (const LlmcTensorSpec& spec : llmcTensorSpecs(*c)) {
+      int v = tg.find(spec.name);
+      llmcNames &=
+          v >= 0 && tg.values[v].kind == ValueKind::Param && tg.type(v).shape == spec.shape;
+    }
+    if (llmcNames) gpt2 = *c;
+  }
+  const std::string ckptRoot = f.out + "/checkpoints";
+
+  // --resume: the parameters, AdamW moments, step and curves of a saved step folder.
+  std::optional<TrainCheckpoint> resumed;
+  if (!f.resume.empty()) {
+    std::string folder = f.resume == "-" ? ckptRoot : f.resume;
+    if (std::filesystem::is_directory(folder + "/checkpoints")) folder += "/checkpoints";
+    if (!std::filesystem::exists(folder + "/state.bin")) {
+      IoResult<std::string> latest = latestCheckpoint(folder);
+      if (!latest) return usageError("--resume " + latest.error());
+      folder = *latest;
+    }
+    IoResult<TrainCheckpoint> c = readTrainCheckpoint(folder);
+    if (!c) return usageError("--resume: " + c.error());
+    for (const auto& [key, value] : info) {
+      auto it = c->info.find(key);
+      if (it != c->info.end() && it->second != value)
+        return usageError(fmt::format("--resume {}: the run was started with {} `{}`, this one "
+                                      "has `{}` (resume with the same flags)",
+                                      folder, flagOf(key), it->second, value));
+    }
+    std::vector<NamedTensor> tensors = std::move(c->params);
+    for (NamedTensor& t : c->optimizer)
+      tensors.push_back(std::move(t));
+    if (std::string e = trainer->restore(tensors, c->step, c->trainCurve, c->valCurve); !e.empty())
+      return usageError(fmt::format("--resume {}: {}", folder, e));
+    std::printf("resume  %s: step %lld of %lld\n", folder.c_str(), static_cast<long long>(c->step),
+                static_cast<long long>(f.steps));
+    resumed = std::move(*c);
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(f.out, ec);
+  if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
+  IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
+  if (!log) return usageError(log.error());
+  if (resumed) { // main.log as the uninterrupted run wrote it up to here
+    size_t v = 0;
+    for (const LossPoint& p : trainer->trainCurve()) {
+      for (; v < trainer->valCurve().size() && trainer->valCurve()[v].step <= p.step; ++v)
+        log->val(trainer->valCurve()[v].step, trainer->valCurve()[v].loss);
+      log->train(p.step, p.loss);
+    }
+  }
+
+  auto saveCheckpoint = [&](std::string* folder) -> std::string {
+    TrainCheckpoint c;
+    c.step = trainer->stepsDone();
+    c.info = info;
+    if (std::string e = trainer->readTensors(ValueKind::Param, &c.params); !e.empty()) return e;
+    if (std::string e = trainer->readTensors(ValueKind::State, &c.optimizer); !e.empty()) return e;
+    c.trainCurve = trainer->trainCurve();
+    c.valCurve = trainer->valCurve();
+    if (gpt2) c.gpt2 = *gpt2;
+    IoStatus st = writeTrainCheckpoint(ckptRoot, c, f.keep, folder);
+    return st ? "" : st.error();
+  };
   std::printf("model   %s (%sB=%lld T=%lld), %.2fM params\n", f.model.c_str(), config.c_str(),
               static_cast<long long>(runB), static_cast<long long>(runT), double(paramCount) / 1e6);
   if (sortTask)
@@ -320,6 +438,9 @@ int train(TrainFlags f) {
   std::fflush(stdout);
 
   auto runStart = std::chrono::steady_clock::now();
+  installInterruptHandlers();
+  const int64_t firstStep = trainer->stepsDone();
+  const bool tty = isatty(fileno(stdout));
   while (!trainer->finished()) {
     StepReport r;
     const int64_t stepIndex = trainer->stepsDone();
@@ -331,10 +452,30 @@ int train(TrainFlags f) {
     if (r.valLoss) log->val(trainer->valCurve().back().step, *r.valLoss);
     if (r.step > 0) log->train(r.step - 1, r.loss);
     if (!e.empty()) return runError(e);
-    std::printf("%s\n", formatStepLine(r).c_str());
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
+    double eta = elapsed / double(r.step - firstStep) * double(r.totalSteps - r.step);
+    std::string line = formatStepLine(r) + " | eta " + formatDuration(eta);
+    if (tty) // the line, then a bar that the next line overwrites
+      std::printf("\r\033[K%s\n%s", line.c_str(), progressBar(r.step, r.totalSteps, eta).c_str());
+    else
+      std::printf("%s\n", line.c_str());
     if (!note.empty()) std::printf("%s\n", note.c_str());
     std::fflush(stdout);
+    const bool due =
+        f.checkpointEvery > 0 && r.step % f.checkpointEvery == 0 && !trainer->finished();
+    if (due || gInterrupted) {
+      std::string folder;
+      if (std::string e = saveCheckpoint(&folder); !e.empty()) return runError(e);
+      if (gInterrupted) {
+        std::printf("%sinterrupted at step %lld: saved %s; continue with --resume %s\n",
+                    tty ? "\r\033[K" : "", static_cast<long long>(r.step), folder.c_str(),
+                    f.out.c_str());
+        return 130;
+      }
+    }
   }
+  if (tty) std::printf("\r\033[K");
   float finalVal = NAN;
   if (std::string e = trainer->validate(&finalVal); !e.empty()) return runError(e);
   log->val(trainer->stepsDone(), finalVal);
@@ -357,8 +498,11 @@ int train(TrainFlags f) {
       std::isfinite(finalVal) ? finalVal : -1.0f);
   if (std::string e = trainer->saveCheckpoint(f.out + "/model.ckpt", meta); !e.empty())
     return runError(e);
-  std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt\n", f.out.c_str(), f.out.c_str(),
-              sortTask ? "" : (f.out + "/vocab.bin, ").c_str(), f.out.c_str());
+  std::string lastFolder;
+  if (std::string e = saveCheckpoint(&lastFolder); !e.empty()) return runError(e);
+  std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt, %s\n", f.out.c_str(),
+              f.out.c_str(), sortTask ? "" : (f.out + "/vocab.bin, ").c_str(), f.out.c_str(),
+              lastFolder.c_str());
   if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
     if (int rc = writeRunReport(f.out, f.model, sets, runB, runT); rc != 0) return rc;
 
@@ -400,19 +544,20 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("MODEL.graph");
   app.add_option("--model", f.model, "the model (default models/chargpt.graph)")
       ->type_name("MODEL.graph");
-  app.add_option("--data", f.data, "a text file; the last 10% is validation")->type_name("FILE");
-  app.add_option("--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
+  app.add_option("-i,--data", f.data, "a text file; the last 10% is validation")->type_name("FILE");
+  app.add_option("-x,--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
   app.add_option("-b,--batch", f.batch, "batch size B (default 32)")->type_name("B");
   app.add_option("-t,--seq", f.seq, "sequence length T (default 64; at most the model's maxT)")
       ->type_name("T");
   app.add_option("-l,--lr", f.lr, "peak learning rate (default 1e-3)")->type_name("LR");
-  app.add_option("--min-lr-fraction", f.minLrFraction,
+  app.add_option("-q,--min-lr-fraction", f.minLrFraction,
                  "the cosine's floor as a fraction of --lr (default 0.1)")
       ->type_name("F");
-  app.add_option("--warmup", f.warmup, "linear warmup steps (default 100)")->type_name("N");
-  app.add_option("--val-every", f.valEvery, "validation loss every N steps (default 100; 0: end)")
+  app.add_option("-u,--warmup", f.warmup, "linear warmup steps (default 100)")->type_name("N");
+  app.add_option("-v,--val-every", f.valEvery,
+                 "validation loss every N steps (default 100; 0: end)")
       ->type_name("N");
-  app.add_option("--val-batches", f.valBatches, "batches per validation (default 8)")
+  app.add_option("-m,--val-batches", f.valBatches, "batches per validation (default 8)")
       ->type_name("N");
   app.add_option("-o,--out", f.out, "output folder (default out/<model name>, e.g. out/chargpt)")
       ->type_name("DIR");
@@ -422,6 +567,17 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("NAME=VALUE")
       ->take_all()
       ->expected(1, -1);
+  app.add_option("-n,--checkpoint-every", f.checkpointEvery,
+                 "save a checkpoint every N steps into <out>/checkpoints (default 500; 0: at the "
+                 "end only). Ctrl-C also saves one, then exits")
+      ->type_name("N");
+  app.add_option("--keep", f.keep, "checkpoints kept (default 3: the newest)")->type_name("K");
+  app.add_option("--resume", f.resume,
+                 "continue a run from a step folder or a run folder (its newest checkpoint); "
+                 "with the same flags the losses continue bit for bit")
+      ->type_name("DIR")
+      ->expected(0, 1)
+      ->default_str("-");
   app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
       ->type_name("N");
   app.add_flag("--interpret", f.interpret, "run on the reference interpreter instead of the JIT");
