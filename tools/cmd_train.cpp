@@ -17,8 +17,10 @@
 
 #include "runtime/batch_source.h"
 #include "passes/plan_memory.h"
+#include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
+#include "runtime/safetensors.h"
 #include "runtime/sampling.h"
 #include "runtime/train_checkpoint.h"
 #include "runtime/trainer.h"
@@ -67,6 +69,8 @@ struct TrainFlags {
   TraceFlags trace; // --trace and friends (runtime/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
+  std::string init;                                        // weights to start from
+  std::string tokenizer = "tests/fixtures/gpt2_tokenizer"; // decodes samples of *.bin data
   std::string resume; // a step folder or a run folder; "-" = --out's latest
 };
 
@@ -157,6 +161,34 @@ std::string jsonEscape(const std::string& s) {
     out += c;
   }
   return out;
+}
+
+/// Binds weights from `path` into the training step: a Hugging Face GPT-2 `*.safetensors` (GPT-2
+/// models only; Conv1D weights transposed, wte padded) or an llm.c / gptc checkpoint (any model;
+/// every param must be present with the model's shape). "" or "path: why".
+std::string loadInitialParams(const std::string& path, StepEngine& engine,
+                              const std::optional<Gpt2Config>& gpt2) {
+  const Graph& g = engine.graph();
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  if (path.size() > 12 && path.rfind(".safetensors") == path.size() - 12) {
+    if (!gpt2) return path + ": safetensors import is for GPT-2 models (models/gpt2.graph) only";
+    IoResult<Gpt2Weights> w = loadHuggingFaceGpt2(path, gpt2->NH, gpt2->Vp);
+    if (!w) return w.error();
+    if (IoStatus st = checkConfigMatches(path, w->config, *gpt2); !st) return st.error();
+    for (NamedTensor& t : w->tensors) {
+      Tensor x(g.type(g.find(t.name)));
+      x.f = std::move(t.data);
+      tensors.emplace_back(t.name, std::move(x));
+    }
+  } else {
+    IoResult<ParamMap> params = loadParams(g, path);
+    if (!params) return params.error();
+    for (auto& [name, t] : *params)
+      if (g.values[g.find(name)].kind == ValueKind::Param) tensors.emplace_back(name, std::move(t));
+  }
+  for (auto& [name, t] : tensors)
+    if (std::string e = engine.bind(name, t); !e.empty()) return path + ": " + e;
+  return "";
 }
 
 /// The longest digit sequence the sorting task draws for this graph: min(S - 1, T - 2).
@@ -261,29 +293,53 @@ int train(TrainFlags f) {
     if (!sampleModel) return 2;
   }
 
-  // Data: the character vocabulary comes from the whole text, as the char-GPT does.
+  // Data: an llm.c token shard (`*.bin`, e.g. from `gptc tokenize`: GPT-2 BPE ids), or a text
+  // file whose distinct bytes are the vocabulary, as the char-GPT does.
   CharTokenizer tok = CharTokenizer::fromText("");
+  std::optional<BpeTokenizer> bpe;
   std::optional<TokenSplit> split;
+  const bool shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
   if (!sortTask) {
-    IoResult<std::string> text = readFileText(f.data);
-    if (!text) return usageError(text.error());
-    tok = CharTokenizer::fromText(*text);
-    IoResult<std::vector<int32_t>> ids = tok.encode(*text);
-    if (!ids) return usageError(ids.error());
-    IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
-    if (!narrow) return usageError(narrow.error());
-    IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
-    if (!s) return usageError(s.error());
-    split = std::move(*s);
-    // The model's vocabulary must hold the text's symbols.
     int logits = sampleModel->graph.find("logits");
     if (logits < 0)
       return usageError(f.model + ": the model has no `logits` output to sample from");
     int64_t V = sampleModel->graph.type(logits).shape.back();
-    if (tok.vocabSize() > V)
-      return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary "
-                                    "is {} (--set V={})",
-                                    f.data, tok.vocabSize(), V, tok.vocabSize()));
+    if (IoResult<Gpt2Config> c = gpt2ConfigOf(sampleModel->graph); c) V = c->V;
+    if (shards) {
+      IoResult<std::vector<uint16_t>> train = readLlmcTokens(f.data, int32_t(V));
+      if (!train) return usageError(train.error());
+      // X_train.bin's validation is X_val.bin when it exists, else its own last 10%.
+      std::string valPath;
+      if (f.data.size() > 10 && f.data.rfind("_train.bin") == f.data.size() - 10)
+        valPath = f.data.substr(0, f.data.size() - 10) + "_val.bin";
+      if (!valPath.empty() && std::filesystem::exists(valPath)) {
+        IoResult<std::vector<uint16_t>> val = readLlmcTokens(valPath, int32_t(V));
+        if (!val) return usageError(val.error());
+        split = TokenSplit{std::move(*train), std::move(*val)};
+      } else {
+        IoResult<TokenSplit> s = splitTrainVal(*train, 0.1);
+        if (!s) return usageError(s.error());
+        split = std::move(*s);
+      }
+      if (IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer); b && b->vocabSize() <= V)
+        bpe = std::move(*b); // for the sample's text; without it the sample is skipped
+    } else {
+      IoResult<std::string> text = readFileText(f.data);
+      if (!text) return usageError(text.error());
+      tok = CharTokenizer::fromText(*text);
+      IoResult<std::vector<int32_t>> ids = tok.encode(*text);
+      if (!ids) return usageError(ids.error());
+      IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
+      if (!narrow) return usageError(narrow.error());
+      IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
+      if (!s) return usageError(s.error());
+      split = std::move(*s);
+      // The model's vocabulary must hold the text's symbols.
+      if (tok.vocabSize() > V)
+        return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary "
+                                      "is {} (--set V={})",
+                                      f.data, tok.vocabSize(), V, tok.vocabSize()));
+    }
   }
 
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
@@ -365,6 +421,14 @@ int train(TrainFlags f) {
   }
   const std::string ckptRoot = f.out + "/checkpoints";
 
+  // --init: start from given weights (the AdamW moments stay zero).
+  if (!f.init.empty()) {
+    if (!f.resume.empty()) return usageError("--init and --resume exclude each other");
+    if (std::string e = loadInitialParams(f.init, *trainEngine, gpt2); !e.empty())
+      return usageError("--init " + e);
+    std::printf("init    %s\n", f.init.c_str());
+  }
+
   // --resume: the parameters, AdamW moments, step and curves of a saved step folder.
   std::optional<TrainCheckpoint> resumed;
   if (!f.resume.empty()) {
@@ -429,7 +493,7 @@ int train(TrainFlags f) {
   else
     std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
                 static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
-                tok.vocabSize());
+                shards ? int(bpe ? bpe->vocabSize() : 0) : tok.vocabSize());
   std::printf("engine  %s; %d threads; 3 graphs ready in %.1f s\n", trainEngine->describe().c_str(),
               threads, compileSeconds);
   std::printf("train   %lld steps, AdamW lr %.1e (warmup %lld, cosine to %.1e), seed %llu\n",
@@ -490,7 +554,7 @@ int train(TrainFlags f) {
           writeLossCurveSvg(f.out + "/loss.svg", trainer->trainCurve(), trainer->valCurve(), title);
       !st)
     return runError(st.error());
-  if (!sortTask)
+  if (!sortTask && !shards)
     if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
   std::string meta = fmt::format(
       R"({{"model":"{}","sets":"{}","B":{},"T":{},"steps":{},"seed":{},"val_loss":{}}})",
@@ -501,19 +565,19 @@ int train(TrainFlags f) {
   std::string lastFolder;
   if (std::string e = saveCheckpoint(&lastFolder); !e.empty()) return runError(e);
   std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt, %s\n", f.out.c_str(),
-              f.out.c_str(), sortTask ? "" : (f.out + "/vocab.bin, ").c_str(), f.out.c_str(),
-              lastFolder.c_str());
+              f.out.c_str(), sortTask || shards ? "" : (f.out + "/vocab.bin, ").c_str(),
+              f.out.c_str(), lastFolder.c_str());
   if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
     if (int rc = writeRunReport(f.out, f.model, sets, runB, runT); rc != 0) return rc;
 
   if (sortTask) return reportSorting(*trainer, *evalEngine);
-  if (f.sampleChars > 0) {
+  if (f.sampleChars > 0 && (!shards || bpe)) {
     if (std::string e = trainEngine->copyParamsTo(*sampleEngine); !e.empty()) return runError(e);
-    std::vector<int32_t> context = {std::max(0, tok.idOf('\n'))};
+    std::vector<int32_t> context = {bpe ? std::max(0, bpe->eot()) : std::max(0, tok.idOf('\n'))};
     SamplingOptions so{f.temperature, f.topK, f.seed};
     if (std::string e = sampleTokens(*sampleEngine, context, f.sampleChars, so); !e.empty())
       return runError(e);
-    IoResult<std::string> sample = tok.decode(context);
+    IoResult<std::string> sample = bpe ? bpe->decode(context) : tok.decode(context);
     if (!sample) return runError(sample.error());
     std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
                 f.topK ? fmt::format(", top-k {}", f.topK).c_str() : "",
@@ -544,7 +608,10 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("MODEL.graph");
   app.add_option("--model", f.model, "the model (default models/chargpt.graph)")
       ->type_name("MODEL.graph");
-  app.add_option("-i,--data", f.data, "a text file; the last 10% is validation")->type_name("FILE");
+  app.add_option("-i,--data", f.data,
+                 "a text file (characters; the last 10% is validation) or an llm.c token shard "
+                 "X_train.bin (validation: X_val.bin, else its last 10%)")
+      ->type_name("FILE");
   app.add_option("-x,--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
   app.add_option("-b,--batch", f.batch, "batch size B (default 32)")->type_name("B");
   app.add_option("-t,--seq", f.seq, "sequence length T (default 64; at most the model's maxT)")
@@ -571,6 +638,13 @@ int cmdTrain(int argc, char** argv) {
                  "save a checkpoint every N steps into <out>/checkpoints (default 500; 0: at the "
                  "end only). Ctrl-C also saves one, then exits")
       ->type_name("N");
+  app.add_option("--tokenizer", f.tokenizer,
+                 "GPT-2 encoder.json + vocab.bpe folder, to print samples of *.bin data")
+      ->type_name("DIR");
+  app.add_option("-e,--init", f.init,
+                 "start from these weights: an llm.c or gptc checkpoint, or (GPT-2) a Hugging "
+                 "Face model.safetensors")
+      ->type_name("FILE");
   app.add_option("--keep", f.keep, "checkpoints kept (default 3: the newest)")->type_name("K");
   app.add_option("--resume", f.resume,
                  "continue a run from a step folder or a run folder (its newest checkpoint); "

@@ -13,6 +13,7 @@ usage:
   gptc compile MODEL.graph [flags]   run the passes, print a summary, dump the IR after each pass
   gptc run [MODEL.graph] [flags]     --eval, --train (default: the char-level Shakespeare GPT), --generate
   gptc report OUTDIR [flags]         one HTML page: passes, memory plan, kernels, loss, attention
+  gptc tokenize TEXT [flags]         GPT-2 BPE, written as llm.c token shards (TEXT_train.bin, TEXT_val.bin)
   gptc help COMMAND                  the flags of a command (same as gptc COMMAND --help)
 )";
 
@@ -31,9 +32,11 @@ int main(int argc, char** argv) {
     if (cmd == "compile") return gptc::tools::cmdCompile(2, args);
     if (cmd == "run") return gptc::tools::cmdRun(2, args);
     if (cmd == "report") return gptc::tools::cmdReport(2, args);
+    if (cmd == "tokenize") return gptc::tools::cmdTokenize(2, args);
   }
   if (cmd == "compile") return gptc::tools::cmdCompile(argc - 1, argv + 1);
   if (cmd == "run") return gptc::tools::cmdRun(argc - 1, argv + 1);
+  if (cmd == "tokenize") return gptc::tools::cmdTokenize(argc - 1, argv + 1);
   if (cmd == "report") return gptc::tools::cmdReport(argc - 1, argv + 1);
   std::fprintf(stderr, "gptc: unknown command '%s' (try gptc --help)\n", cmd.c_str());
   return 2;
