@@ -80,14 +80,12 @@ std::string beamSearch(Generator& gen, const BeamOptions& o, std::vector<int32_t
       h.tokens.push_back(c.id);
       h.logp = c.logp;
       if (c.id == o.eos || pos + 1 == o.maxNew || pos + 1 == gen.context()) {
-        finished.push_back(std::move(h));
-        if (int(finished.size()) >= K) break;
+        finished.push_back(std::move(h)); // kept: it competes with the live beams at the end
         continue;
       }
       next.push_back(std::move(h));
       from.push_back(c.parent);
     }
-    if (int(finished.size()) >= K) break;
     // Stop when no live beam can beat the best finished one: log-probs only fall, so a live
     // hypothesis's best final score is its logp over the longest length it could reach.
     if (!finished.empty() && !next.empty()) {

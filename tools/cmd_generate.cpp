@@ -27,6 +27,7 @@
 #include "runtime/safetensors.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +53,7 @@ struct GenFlags {
   int numSamples = 1;
   int threads = 0;
   int beam = 0;
+  int evalSort = 0; // seq2seq: exact-match accuracy on this many random sequences
   bool stats = false;
   std::vector<std::string> sets;
 };
@@ -135,6 +137,9 @@ int cmdGenerate(int argc, char** argv) {
   app.add_flag("--greedy", f.greedy, "argmax instead of sampling");
   app.add_flag("--interactive", f.interactive, "read a prompt per line from stdin until EOF");
   app.add_option("--beam", f.beam, "seq2seq: beam search with N beams (length-normalised)");
+  app.add_option("--eval-sort", f.evalSort,
+                 "seq2seq: sort N random digit sequences (lengths 1-10, seeded by --seed) greedily "
+                 "and with --beam, print exact-match accuracy");
   app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS / all cores)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
@@ -236,6 +241,7 @@ int cmdGenerate(int argc, char** argv) {
     prompts.push_back(*ids);
   }
   std::vector<int32_t> srcIds;
+  if (seq2seq && f.evalSort > 0) f.src = "0"; // evalSort draws its own sources
   if (seq2seq) {
     if (f.src.empty()) return usageError("seq2seq needs --src \"3 9 1 4\" (digits 0-9)");
     std::istringstream ss(f.src);
@@ -305,22 +311,24 @@ int cmdGenerate(int argc, char** argv) {
     if (int64_t(srcIds.size()) + 1 > S)
       return usageError(
           fmt::format("--src has {} digits; the model takes at most {}", srcIds.size(), S - 1));
-    Tensor src(TensorType{DType::i32, {cfg.batch, S}});
-    for (int64_t r = 0; r < cfg.batch; ++r) {
-      std::copy(srcIds.begin(), srcIds.end(), src.i.begin() + r * S);
-      src.i[r * S + int64_t(srcIds.size())] = 2; // EOS, then PAD (0)
-    }
-    if (std::string e = gen->encode(src); !e.empty()) return runError(e);
-    std::vector<int32_t> outIds;
-    if (f.beam > 0) {
-      BeamOptions bo;
-      bo.beams = f.beam;
-      bo.maxNew = gen->context() - 1;
-      bo.sos = 1;
-      bo.eos = 2;
-      bo.banned = {0, 1};
-      if (std::string e = beamSearch(*gen, bo, &outIds); !e.empty()) return runError(e);
-    } else {
+    // Sorts `digits` (ids 3-12): greedy (beams 0) or beam search; the ids up to EOS.
+    auto sortIds = [&](const std::vector<int32_t>& digits, int beams,
+                       std::vector<int32_t>* outIds) -> std::string {
+      Tensor src(TensorType{DType::i32, {cfg.batch, S}});
+      for (int64_t r = 0; r < cfg.batch; ++r) {
+        std::copy(digits.begin(), digits.end(), src.i.begin() + r * S);
+        src.i[r * S + int64_t(digits.size())] = 2; // EOS, then PAD (0)
+      }
+      if (std::string e = gen->encode(src); !e.empty()) return e;
+      if (beams > 0) {
+        BeamOptions bo;
+        bo.beams = beams;
+        bo.maxNew = gen->context() - 1;
+        bo.sos = 1;
+        bo.eos = 2;
+        bo.banned = {0, 1};
+        return beamSearch(*gen, bo, outIds);
+      }
       GenerateRequest req;
       req.prompts = {{1}};
       req.maxNew = gen->context() - 1;
@@ -328,9 +336,38 @@ int cmdGenerate(int argc, char** argv) {
       req.eos = 2;
       req.banned = {0, 1};
       std::vector<std::vector<int32_t>> out;
-      if (std::string e = generate(*gen, req, {}, &out); !e.empty()) return runError(e);
-      outIds = out[0];
+      if (std::string e = generate(*gen, req, {}, &out); !e.empty()) return e;
+      *outIds = out[0];
+      return "";
+    };
+    if (f.evalSort > 0) {
+      // Random sources from their own stream (not the trainer's batches): length uniform in
+      // 1..min(10, S-1), digits uniform; exact match = every digit and the final EOS right.
+      SampleRng rng(f.seed ^ 0x5eed50f7ull);
+      int64_t maxLen = std::min<int64_t>(10, S - 1), right = 0;
+      auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < f.evalSort; ++i) {
+        int64_t len = 1 + int64_t(rng.next() % uint64_t(maxLen));
+        std::vector<int32_t> digits(static_cast<size_t>(len));
+        for (int32_t& d : digits)
+          d = int32_t(3 + rng.next() % 10);
+        std::vector<int32_t> want = digits, got;
+        std::sort(want.begin(), want.end());
+        want.push_back(2);
+        if (std::string e = sortIds(digits, f.beam, &got); !e.empty()) return runError(e);
+        right += got == want;
+      }
+      double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::string how = f.beam > 0 ? fmt::format("beam {}", f.beam) : "greedy";
+      std::printf("%s: %lld / %d sequences exactly sorted (%.2f%%), lengths 1-%lld, seed %llu, "
+                  "%.1f s\n",
+                  how.c_str(), static_cast<long long>(right), f.evalSort,
+                  100.0 * double(right) / f.evalSort, static_cast<long long>(maxLen),
+                  static_cast<unsigned long long>(f.seed), sec);
+      return 0;
     }
+    std::vector<int32_t> outIds;
+    if (std::string e = sortIds(srcIds, f.beam, &outIds); !e.empty()) return runError(e);
     std::string line;
     for (int32_t id : outIds)
       if (id >= 3 && id <= 12) line += (line.empty() ? "" : " ") + std::to_string(id - 3);

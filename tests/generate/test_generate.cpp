@@ -4,6 +4,7 @@
 // the seq2seq decoder, on the interpreter and on the JIT. Also: the decode graph's shape (caches,
 // pos, last-position logits), batch == one at a time, and the context errors.
 #include "passes/decode_step.h"
+#include "runtime/beam_search.h"
 #include "runtime/generator.h"
 #include "runtime/sampling.h"
 
@@ -247,6 +248,23 @@ TEST_CASE("seq2seq: encoder once, greedy decoder with a KV cache == full recompu
     req.banned = {0, 1};
     std::vector<std::vector<int32_t>> got;
     REQUIRE(generate(*gen, req, {}, &got) == "");
+    if (e == Engine::Jit) {
+      // Beam search (one beam: finished hypotheses do not hold a beam, so it may look past an
+      // early EOS): a hypothesis that ends at EOS or at the context, never PAD or SOS, and the
+      // same one twice.
+      BeamOptions bo;
+      bo.beams = 1;
+      bo.maxNew = T - 1;
+      bo.banned = {0, 1};
+      std::vector<int32_t> beam, again;
+      REQUIRE(beamSearch(*gen, bo, &beam) == "");
+      REQUIRE(beamSearch(*gen, bo, &again) == "");
+      CHECK(beam == again);
+      REQUIRE(!beam.empty());
+      CHECK((beam.back() == 2 || int64_t(beam.size()) == T - 1));
+      for (int32_t id : beam)
+        CHECK((id >= 2 && id < 13));
+    }
     CHECK_MESSAGE(got[0] == want,
                   fmt::format("got {} want {}", fmt::join(got[0], " "), fmt::join(want, " ")));
   }
