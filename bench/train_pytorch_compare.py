@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """gptc vs PyTorch: the same char-GPT trained the same way, side by side.
 
 Same model (tests/reference/models.py's CharGPT mirrors models/chargpt.graph), same initial weights
@@ -9,8 +9,8 @@ dropout off in both (counter-based masks would need the same hash on both sides)
 validation losses at every --val-every steps for both, their difference, and ms per step (median
 over the run, each side timed alone: gptc first, then PyTorch, on the same threads).
 
-    python3 bench/train_pytorch_compare.py --steps 500           # the default config, L=4 C=128
-    python3 bench/train_pytorch_compare.py --steps 20 --tiny     # smoke test
+    /usr/bin/python3 bench/train_pytorch_compare.py --steps 500           # the default config, L=4 C=128
+    /usr/bin/python3 bench/train_pytorch_compare.py --steps 20 --tiny     # smoke test
 """
 import argparse
 import math
@@ -175,8 +175,9 @@ def main():
         worst = max(worst, abs(g - torch_val[s]))
         print(f"{s:>6} {g:>10.4f} {torch_val[s]:>10.4f} {g - torch_val[s]:>+8.4f}")
     print(f"largest |diff| {worst:.4f} nats")
-    print(f"ms/step (median)  gptc {median(gptc_ms):.1f}   PyTorch {median(torch_ms):.1f}   "
-          f"ratio PyTorch/gptc {median(torch_ms) / max(median(gptc_ms), 1e-9):.2f}")
+    gm, tm = median(gptc_ms), median(torch_ms)
+    ratio = f"ratio PyTorch/gptc {tm / gm:.2f}" if gm >= 1 else "(gptc prints whole ms: under 1 ms)"
+    print(f"ms/step (median)  gptc {gm:.0f}   PyTorch {tm:.1f}   {ratio}")
     print(f"(gptc wall time {gptc_wall:.1f} s incl. compiling; PyTorch {sum(torch_ms) / 1e3:.1f} s of steps)")
     return 0
 
