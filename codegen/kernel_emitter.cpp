@@ -15,7 +15,10 @@ using llvm::Value;
 std::string KernelSpec::key() const {
   std::string k(opName(kind));
   for (size_t i = 0; i < operands.size(); ++i)
-    k += fmt::format("|{}{}", typeToString(operands[i]), operandAliasesResult[i] ? "&" : "");
+    k += fmt::format("|{}{}", typeToString(operands[i]),
+                     i < operandIsResult.size() && operandIsResult[i] ? "="
+                     : operandAliasesResult[i]                        ? "&"
+                                                                      : "");
   k += "->" + typeToString(result);
   for (const auto& [name, v] : attrs)
     k += fmt::format("|{}={}", name, attrValueToString(v));
@@ -33,11 +36,15 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
   fn_ = mb.createFunction(ft, name);
   // Kernels stay out of line: step() is a list of calls, and each kernel is optimised once.
   fn_->addFnAttr(llvm::Attribute::NoInline);
-  bool resultAliased = false;
+  auto isResult = [&](size_t i) {
+    return i < spec.operandIsResult.size() && spec.operandIsResult[i];
+  };
+  bool resultAliased = false; // through a pointer other than the result's
   for (size_t i = 0; i < spec.operands.size(); ++i)
-    resultAliased |= spec.operandAliasesResult[i];
+    resultAliased |= spec.operandAliasesResult[i] && !isResult(i);
   for (size_t i = 0; i <= spec.operands.size(); ++i) {
-    bool aliased = i < spec.operands.size() ? spec.operandAliasesResult[i] : resultAliased;
+    bool aliased =
+        i < spec.operands.size() ? spec.operandAliasesResult[i] && !isResult(i) : resultAliased;
     // noalias is what lets the vectorizer skip runtime overlap checks; an in-place kernel (the
     // result shares an operand's bytes) must not claim it.
     if (!aliased) fn_->addParamAttr(unsigned(i), llvm::Attribute::NoAlias);
@@ -48,7 +55,7 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
   b_.SetInsertPoint(entry);
   applyFastMathPolicy(b_);
   for (size_t i = 0; i <= spec.operands.size(); ++i)
-    args_.push_back(fn_->getArg(unsigned(i)));
+    args_.push_back(fn_->getArg(unsigned(isResult(i) ? spec.operands.size() : i)));
   tid_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 1)), i64(), "tid");
   nthreads_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 2)), i64(), "nthreads");
 }

@@ -25,6 +25,11 @@ struct KernelSpec {
   TensorType result;
   Attrs attrs;
   std::vector<bool> operandAliasesResult; // per operand
+  /// Per operand (may be empty): the operand is exactly the result's bytes (an in-place op). The
+  /// kernel then reads it through the result pointer, so the vectorizer sees one pointer and needs
+  /// no runtime overlap check: the in-place kernel vectorizes, and rounds, like the out-of-place
+  /// one (results do not depend on the memory plan).
+  std::vector<bool> operandIsResult;
 
   /// The dedup key: kernels with equal keys are emitted once.
   std::string key() const;

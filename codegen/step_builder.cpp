@@ -103,6 +103,8 @@ public:
         spec.operands.push_back(g_.type(v));
         r.push_back(intervalOf(g_, plan_, v));
         spec.operandAliasesResult.push_back(r.back().overlaps(w));
+        spec.operandIsResult.push_back(r.back().region == w.region && r.back().lo == w.lo &&
+                                       r.back().hi == w.hi);
       }
       std::vector<int> values = n.operands;
       values.push_back(n.result);

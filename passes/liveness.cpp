@@ -85,6 +85,10 @@ Intervals computeIntervals(const Graph& g, const std::vector<int>& schedule, con
     for (int o : node.operands)
       touch(o, p);
     touch(node.result, p); // a view or in-place result keeps its owner alive while it is written
+    // An operand of a stack computed into its slice is written before the stack that owns the
+    // bytes: the owner lives from the first such write.
+    int r = s.root[node.result];
+    if (g.values[r].kind == ValueKind::Op && p < iv.start[r]) iv.start[r] = p;
   }
   for (int o : g.outputs)
     touch(o, steps);

@@ -96,7 +96,8 @@ IntervalPlacement placeIntervals(const std::vector<BufferInterval>& intervals, i
     std::vector<int> order(bufs.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return bufs[a].bytes * (bufs[a].end - bufs[a].start + 1) > bufs[b].bytes * (bufs[b].end - bufs[b].start + 1);
+      return bufs[a].bytes * (bufs[a].end - bufs[a].start + 1) >
+             bufs[b].bytes * (bufs[b].end - bufs[b].start + 1);
     });
     uint64_t rng = 0x9E3779B97F4A7C15ull;
     auto next = [&rng] {
@@ -209,6 +210,40 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
         if (s.root[v] == r) s.root[v] = rx;
     }
   }
+  // (3b) stack in place: each operand of a `stack` whose storage dies at the stack is computed
+  // straight into its slice of the stacked result, and the stack itself needs no code. This is how
+  // the per-layer gradients of llm.c-style stacked parameters become one buffer without a copy
+  // (and without the per-layer buffers and the stacked one being live together).
+  if (!naive && opts.stackInPlace) {
+    resolveRoots(s);
+    Intervals iv = computeIntervals(g, plan.schedule, s);
+    for (int p = 0; p < steps; ++p) {
+      const Node& node = g.nodes[plan.schedule[p]];
+      int r = node.result;
+      if (node.kind != OpKind::Stack || s.viewOf[r] >= 0 || node.operands.empty()) continue;
+      int64_t slice = g.type(r).bytes() / int64_t(node.operands.size());
+      if (slice % kBufferAlign) continue; // every slice must start where a buffer may start
+      std::vector<int> roots;
+      bool ok = true;
+      for (int o : node.operands) {
+        int rx = s.root[o];
+        int64_t d = 0;
+        for (int cur = o; s.viewOf[cur] >= 0; cur = s.viewOf[cur])
+          d += s.delta[cur];
+        ok = ok && g.values[rx].kind == ValueKind::Op && rx != s.root[r] && d == 0 &&
+             g.type(rx).bytes() == slice && iv.end[rx] == p && !isOutputRoot[rx] &&
+             !isObservedRoot[rx] && std::find(roots.begin(), roots.end(), rx) == roots.end();
+        roots.push_back(rx);
+      }
+      if (!ok) continue;
+      for (size_t i = 0; i < roots.size(); ++i) {
+        s.viewOf[roots[i]] = r;
+        s.delta[roots[i]] = int64_t(i) * slice;
+      }
+      s.noCode[r] = true;
+      resolveRoots(s);
+    }
+  }
   resolveRoots(s);
   Intervals iv = computeIntervals(g, plan.schedule, s);
 
@@ -312,9 +347,11 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
       plan.placement[o].liveEnd = std::max(plan.placement[o].liveEnd, p);
   for (int o : g.outputs)
     plan.placement[o].liveEnd = steps;
-  for (size_t v = 0; v < g.values.size(); ++v) // an owner lives while any of its views is read
-    if (s.root[v] == int(v) && iv.end[v] > plan.placement[v].liveEnd)
-      plan.placement[v].liveEnd = iv.end[v];
+  for (size_t v = 0; v < g.values.size(); ++v) { // an owner lives while any of its views is used
+    if (s.root[v] != int(v) || g.values[v].kind != ValueKind::Op) continue;
+    plan.placement[v].liveEnd = std::max(plan.placement[v].liveEnd, iv.end[v]);
+    plan.placement[v].liveStart = std::min(plan.placement[v].liveStart, iv.start[v]);
+  }
   return plan;
 }
 

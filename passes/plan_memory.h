@@ -3,7 +3,9 @@
 // Stages: (1) storage analysis (liveness.h: views and update aliases); (2) the schedule
 // (schedule.h); (3) in-place reuse: an op marked in_place in ir/ops.def writes its result over
 // operand 0 when that buffer dies at the op and the sizes match (every refusal has a reason,
-// printed with --explain-memory); (4) live intervals; (5) placement: several orders are tried —
+// printed with --explain-memory); (3b) stack in place: operands of a `stack` whose storage dies
+// there are computed straight into their slice of the result, and the stack emits no code; (4)
+// live intervals; (5) placement: several orders are tried —
 // by size, by interval length, by start — each a best-fit over the free gaps of the buffers live at
 // the same time, the smallest arena wins, and the search stops as soon as one reaches the lower
 // bound. Persistent values (params, state) and inputs get their own regions in declaration order;
@@ -21,7 +23,8 @@ namespace gptc {
 struct PlanOptions {
   bool reorder = true; // memory-aware schedule; false keeps program order
   bool inPlace = true;
-  bool explain = false; // collect the reasons for refused in-place reuse
+  bool stackInPlace = true; // stack operands written straight into their slice (plan_memory.cpp)
+  bool explain = false;     // collect the reasons for refused in-place reuse
   /// Values to observe after the step (the study tracer, runtime/trace.h): each one's storage goes
   /// to the Persistent region, after the params and state, and no in-place op may write over it,
   /// so its bytes still hold its value when run() returns. Nothing else changes: the schedule and
