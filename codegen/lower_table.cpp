@@ -67,6 +67,11 @@ LOWERED(CrossEntropyGrad)
 LOWERED(DynamicSlice)
 LOWERED(DynamicUpdateSlice)
 LOWERED(CausalMaskAt)
+// lower_fused.cpp (ops made by passes/fuse.cpp)
+LOWERED(ScaleMaskSoftmax)
+LOWERED(MaskedSoftmaxGrad)
+LOWERED(LinearGelu)
+LOWERED(MatMulGeluGrad)
 
 #undef LOWERED
 

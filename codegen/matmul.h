@@ -22,6 +22,9 @@ namespace gptc::codegen {
 enum class MatmulEpilogue : uint8_t {
   None, ///< the bias pointer is ignored (may be null)
   Bias, ///< C[m,n] += bias[n]; bias has N floats
+  BiasGelu,    ///< C[m,n] = gelu(v + bias[n]) (tanh form): `linear_gelu`
+  GeluGradAux, ///< C[m,n] = v · gelu'(aux[m,n]); the bias pointer is aux, laid out as C:
+               ///< `matmul_gelu_grad`
 };
 
 /// A static matmul. Row-major everywhere:
@@ -66,7 +69,8 @@ std::string describe(const MatmulPlan& plan);
 /// `num_threads` computes a disjoint set of whole C blocks (work items: batch × N-block × M-block,
 /// split into num_threads contiguous ranges), so any thread count is correct.
 ///   scratch: this thread's private workspace, matmulScratchBytes(shape) bytes, 64-byte aligned.
-///   bias:    read only with MatmulEpilogue::Bias (N floats), else may be null.
+///   bias:    read only with MatmulEpilogue::Bias/BiasGelu (N floats) or GeluGradAux (C's
+///            shape), else may be null.
 using MatmulKernelFn = void (*)(const float* A, const float* B, float* C, const float* bias,
                                 float* scratch, int32_t thread_id, int32_t num_threads);
 

@@ -21,6 +21,7 @@
 // What it leaves to others: the blocking numbers (planMatmul, matmul.cpp), compilation (jit.cpp),
 // and the parallel region and scratch allocation (the runtime, or CompiledMatmul::run).
 #include "codegen/matmul_emit.h"
+#include "codegen/vector_math.h"
 
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
@@ -314,13 +315,45 @@ Function* MatmulEmitter::packBFunction() {
 }
 
 // The epilogue after the K reduction and the optional C accumulation; one register (lanes
-// columns of one row) at a time. New epilogues (GELU) add a case here.
-Value* MatmulEmitter::applyEpilogue(Value* acc, Value* biasVec) {
+// columns of one row) at a time. `in` is the bias (Bias, BiasGelu) or the aux value (GeluGradAux)
+// for these columns. GELU is the tanh form written as x·sigmoid(2u), u = sqrt(2/pi)(x+0.044715x³),
+// as codegen/lower_elementwise.cpp writes gelu and gelu_grad.
+Value* MatmulEmitter::applyEpilogue(Value* acc, Value* in) {
+  auto splat = [&](double v) { return b_.CreateVectorSplat(p_.lanes, llvm::ConstantFP::get(f32_, v)); };
+  auto sigmoid2u = [&](Value* x, Value** uOut) {
+    Value* u = b_.CreateFMul(
+        splat(0.7978845608028654),
+        b_.CreateFAdd(x, b_.CreateFMul(splat(0.044715), b_.CreateFMul(x, b_.CreateFMul(x, x)))));
+    *uOut = u;
+    return b_.CreateFDiv(splat(1.0),
+                         b_.CreateFAdd(splat(1.0), emitExp(b_, b_.CreateFMul(u, splat(-2.0)))));
+  };
   switch (s_.epilogue) {
   case MatmulEpilogue::None:
     return acc;
   case MatmulEpilogue::Bias:
-    return b_.CreateFAdd(acc, biasVec);
+    return b_.CreateFAdd(acc, in);
+  case MatmulEpilogue::BiasGelu: {
+    // The bias-added value is rounded to f32 before GELU, as linear then gelu does.
+    Value* x = b_.CreateFAdd(acc, in);
+    Value* u = nullptr;
+    return b_.CreateFMul(x, sigmoid2u(x, &u));
+  }
+  case MatmulEpilogue::GeluGradAux: {
+    // gelu'(x) = s + 2x·s·(1-s)·u', s = sigmoid(2u), 1-s = sigmoid(-2u), u' = sqrt(2/pi)(1+3·0.044715x²)
+    Value* x = in;
+    Value* u = nullptr;
+    Value* sg = sigmoid2u(x, &u);
+    Value* oneMinusS = b_.CreateFDiv(
+        splat(1.0), b_.CreateFAdd(splat(1.0), emitExp(b_, b_.CreateFMul(u, splat(2.0)))));
+    Value* du = b_.CreateFMul(splat(0.7978845608028654),
+                              b_.CreateFAdd(splat(1.0), b_.CreateFMul(splat(3.0 * 0.044715),
+                                                                      b_.CreateFMul(x, x))));
+    Value* d = b_.CreateFAdd(
+        sg, b_.CreateFMul(b_.CreateFMul(b_.CreateFMul(splat(2.0), x), b_.CreateFMul(sg, oneMinusS)),
+                          du));
+    return b_.CreateFMul(acc, d);
+  }
   }
   return acc;
 }
@@ -409,13 +442,18 @@ Function* MatmulEmitter::microKernel(int mr, int nr) {
     b_.CreateCondBr(last, epi, join);
     b_.SetInsertPoint(epi);
     std::vector<Value*> biasVec(nv, nullptr);
-    if (s_.epilogue == MatmulEpilogue::Bias)
+    if (s_.epilogue == MatmulEpilogue::Bias || s_.epilogue == MatmulEpilogue::BiasGelu)
       for (int v = 0; v < nv; ++v)
         biasVec[v] = loadVec(gepF(biasT, v * L), lanesOf(v));
     std::vector<std::vector<Value*>> out = acc;
     for (int i = 0; i < mr; ++i)
-      for (int v = 0; v < nv; ++v)
-        out[i][v] = applyEpilogue(acc[i][v], biasVec[v]);
+      for (int v = 0; v < nv; ++v) {
+        // GeluGradAux: biasT is the aux tile, laid out as the C tile (row stride N)
+        Value* in = s_.epilogue == MatmulEpilogue::GeluGradAux
+                        ? loadVec(gepF(biasT, int64_t(i) * s_.N + v * L), lanesOf(v))
+                        : biasVec[v];
+        out[i][v] = applyEpilogue(acc[i][v], in);
+      }
     BasicBlock* epiEnd = b_.GetInsertBlock();
     b_.CreateBr(join);
     b_.SetInsertPoint(join);
@@ -510,13 +548,18 @@ Function* MatmulEmitter::emit() {
         Value* ncol = b_.CreateAdd(n0, b_.CreateMul(jr, c64(NR)));
         Value* bSl = gepF(Bp, b_.CreateMul(b_.CreateMul(jr, c64(NR)), kc));
         // bias + ncol, computed without inbounds: bias may be null when unused.
-        Value* biasT = s.epilogue == MatmulEpilogue::Bias ? b_.CreateGEP(f32_, bias, ncol)
-                                                          : llvm::Constant::getNullValue(ptr_);
+        bool perColumn =
+            s.epilogue == MatmulEpilogue::Bias || s.epilogue == MatmulEpilogue::BiasGelu;
+        Value* biasT = perColumn ? b_.CreateGEP(f32_, bias, ncol)
+                                 : llvm::Constant::getNullValue(ptr_);
         Value* nFull = nEdge ? b_.CreateICmpSLE(b_.CreateAdd(ncol, c64(NR)), c64(s.N)) : nullptr;
         forLoop(c64(0), mSl, 1, "ir", [&](Value* ir) {
           Value* mrow = b_.CreateAdd(m0, b_.CreateMul(ir, c64(MR)));
           Value* aSl = gepF(Ap, b_.CreateMul(b_.CreateMul(ir, c64(MR)), kc));
           Value* ct = gepF(Cb, b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol));
+          if (s.epilogue == MatmulEpilogue::GeluGradAux) // aux[b][mrow, ncol], as C's tile
+            biasT = gepF(bias, b_.CreateAdd(b_.CreateMul(bi, c64(s.M * s.N)),
+                                            b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol)));
           std::vector<Value*> args{aSl, bSl, ct, kc, loadC, isLast, biasT};
           Value* mFull = mEdge ? b_.CreateICmpSLE(b_.CreateAdd(mrow, c64(MR)), c64(s.M)) : nullptr;
           auto callFor = [&](bool fullM, bool fullN) {

@@ -410,6 +410,22 @@ R infer_ClipScale(const Types& t, const Attrs& a) {
   return t[0];
 }
 
+// ---- fused kernels (passes/fuse.cpp): the rule of the ops they replace, composed ----
+R infer_ScaleMaskSoftmax(const Types& t, const Attrs& a) { return infer_CausalMask(t, a); }
+R infer_MaskedSoftmaxGrad(const Types& t, const Attrs& a) {
+  R r = gradPair({t[0], t[1]}, a);
+  if (!r) return r;
+  return infer_MaskFill({t[0], t[2]}, a);
+}
+R infer_LinearGelu(const Types& t, const Attrs& a) { return infer_Linear(t, a); }
+R infer_MatMulGeluGrad(const Types& t, const Attrs& a) {
+  R r = infer_MatMul({t[0], t[1]}, a);
+  if (!r) return r;
+  if (*r != t[2])
+    return err(fmt::format("matmul_gelu_grad: x {} must have the product's type {}", ts(t[2]), ts(*r)));
+  return r;
+}
+
 using Rule = R (*)(const Types&, const Attrs&);
 constexpr Rule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &infer_##E,

@@ -459,6 +459,20 @@ std::string grad_ClipScale(G& c) {
   return notDifferentiable(c);
 }
 
+// ---- fused kernels: made after autodiff (passes/fuse.cpp), never differentiated ----
+std::string grad_ScaleMaskSoftmax(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_MaskedSoftmaxGrad(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_LinearGelu(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_MatMulGeluGrad(G& c) {
+  return notDifferentiable(c);
+}
+
 constexpr GradRule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &grad_##E,
 #include "ir/ops.def"

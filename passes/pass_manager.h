@@ -33,6 +33,8 @@ struct PassContext {
   bool noMemoryPlan = false;                   ///< --no-memory-plan: the naive plan, for bisecting
   bool explainMemory = false;                  ///< --explain-memory: keep refused in-place reasons
   std::map<std::string, std::string> options; ///< pass options ("decode.context" = "256")
+  bool explainFusion = false;                  ///< --explain-fusion: keep fuse's reasons
+  std::vector<std::string> fusionNotes;        ///< "not fused: ..." lines (fuse, with explainFusion)
 
   /// A diagnostic at `loc` with the model's source line attached when `loc` is in the model file.
   Diag diagAt(const SourceLoc& loc, std::string message) const;

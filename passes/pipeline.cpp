@@ -18,7 +18,7 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
-           // fusion passes go here, before memory is planned.
+           {"fuse", "after the graph is final and clean; fused ops change what memory must hold"},
            {"plan-memory", "last: every pass above may add, remove or reorder values"},
            {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},
@@ -49,7 +49,7 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
            {"cse", "gradient rules recompute the same transposes and reshapes"},
            {"dce", "drop forward values only the old outputs needed"},
-           // fusion passes go here, before memory is planned.
+           {"fuse", "after autodiff and AdamW, so fused ops need no gradient rules"},
            {"plan-memory", "last: every pass above may add, remove or reorder values"},
            {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},

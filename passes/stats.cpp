@@ -1,6 +1,7 @@
 // Graph statistics; the FLOP convention is written once, in stats.h, and implemented in nodeFlops.
 // What it leaves to others: printing (tools/cmd_compile.cpp), planned memory (plan-memory).
 #include "passes/stats.h"
+#include "passes/liveness.h"
 
 #include <fmt/format.h>
 
@@ -10,18 +11,22 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
   const TensorType& out = g.type(n.result);
   auto in = [&](int i) { return g.type(n.operands[i]).numel(); };
   switch (n.kind) {
-  case OpKind::MatMul: {
+  case OpKind::MatMul:
+  case OpKind::MatMulGeluGrad: {
     const TensorType& a = g.type(n.operands[0]);
     int64_t k = attrInt(n.attrs, "ta") ? a.shape[a.rank() - 2] : a.shape.back();
     return 2 * out.numel() * k; // out holds every batch's M*N
   }
   case OpKind::Linear:
+  case OpKind::LinearGelu:
     return 2 * out.numel() * g.type(n.operands[0]).shape.back();
   case OpKind::LayerNorm:
   case OpKind::LayerNormGradX:
   case OpKind::LayerNormGradW:
   case OpKind::Softmax:
   case OpKind::SoftmaxGrad:
+  case OpKind::ScaleMaskSoftmax:
+  case OpKind::MaskedSoftmaxGrad:
   case OpKind::ReduceSum:
   case OpKind::ReduceMean:
   case OpKind::ReduceMax:
@@ -57,8 +62,17 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
   }
 }
 
+int64_t nodeBytesMoved(const Graph& g, const Node& n, const StorageInfo& views) {
+  if (views.noCode[n.result]) return 0; // a view: no kernel runs
+  int64_t bytes = g.type(n.result).bytes();
+  for (int v : n.operands)
+    bytes += g.type(v).bytes();
+  return bytes;
+}
+
 GraphStats computeStats(const Graph& g) {
   GraphStats s;
+  StorageInfo views = analyzeViews(g);
   for (const Value& v : g.values) {
     if (v.kind == ValueKind::Param) {
       s.paramCount += v.type.numel();
@@ -73,6 +87,10 @@ GraphStats computeStats(const Graph& g) {
   for (const Node& n : g.nodes) {
     OpKindStats& k = s.byKind[std::string(opName(n.kind))];
     int64_t flops = nodeFlops(g, n), bytes = g.type(n.result).bytes();
+    int64_t moved = nodeBytesMoved(g, n, views);
+    k.bytesMoved += moved;
+    s.bytesMoved += moved;
+    if (!views.noCode[n.result]) s.kernels += 1;
     k.count += 1;
     k.flops += flops;
     k.resultBytes += bytes;

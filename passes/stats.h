@@ -11,6 +11,11 @@
 //   ...)
 // Transcendentals count as one FLOP, like an add; the figure is for comparing graphs, not cycles.
 //
+// Bytes moved (per step): for every op that runs a kernel (views -- reshape, select, contiguous
+// slices -- run none), the bytes of each operand plus the bytes of the result, each counted once
+// per kernel: the memory traffic a kernel that reads its inputs once and writes its output once
+// would cause. Fusion lowers it by keeping intermediates in registers (docs/fusion.md).
+//
 // What it leaves to others: memory after planning (the plan reports arena bytes); the activation
 // figure here is the naive one -- every op result in its own buffer -- the bound planning improves
 // (a `select` of a stacked parameter is a view of parameter bytes and is not counted).
@@ -27,6 +32,7 @@ struct OpKindStats {
   int64_t count = 0;
   int64_t flops = 0;
   int64_t resultBytes = 0;
+  int64_t bytesMoved = 0;
 };
 
 struct GraphStats {
@@ -37,12 +43,18 @@ struct GraphStats {
   int64_t inputBytes = 0;                 ///< fed each step
   int64_t flops = 0;                      ///< per step, by the convention above
   int64_t activationBytes = 0;            ///< every op result, no reuse (param slices excluded)
+  int64_t kernels = 0;                    ///< ops that run a kernel (not views)
+  int64_t bytesMoved = 0;                 ///< Σ over kernels of operand + result bytes
 };
 
 /// FLOPs of one node by the convention above.
 int64_t nodeFlops(const Graph& g, const Node& n);
 
 GraphStats computeStats(const Graph& g);
+
+struct StorageInfo;
+/// Operand bytes + result bytes of one node's kernel; 0 for a view (`views` from analyzeViews).
+int64_t nodeBytesMoved(const Graph& g, const Node& n, const StorageInfo& views);
 
 /// 124475904 -> "124,475,904".
 std::string groupDigits(int64_t n);

@@ -108,6 +108,8 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
                "bisecting");
   app.add_flag("--explain-memory", flags.explainMemory,
                "say why each in-place reuse was refused (printed with the memory report)");
+  app.add_flag("--explain-fusion", flags.explainFusion,
+               "say, for each fusion candidate the fuse pass did not fuse, why not (on stderr)");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")
@@ -179,6 +181,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   ctx.training = pipeline->training;
   ctx.noMemoryPlan = pf.noMemoryPlan;
   ctx.explainMemory = pf.explainMemory;
+  ctx.explainFusion = pf.explainFusion;
 
   PassManager pm(*passes, PassManagerOptions{pf.disablePasses, pf.stopAfter});
   pm.addInstrument(std::make_unique<WarningPrinter>(log, &result.warnings));
@@ -200,6 +203,9 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
 
   Expected<std::vector<PassRecord>> records = pm.run(ctx);
   if (!records) return records.error();
+  if (log && pf.explainFusion)
+    for (const std::string& note : ctx.fusionNotes)
+      std::fprintf(log, "%s\n", note.c_str());
   for (const PassRecord& r : *records)
     result.passesRun.emplace_back(r.pass->name);
   result.graph = std::move(ctx.graph);

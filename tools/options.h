@@ -55,6 +55,7 @@ struct PipelineFlags {
   std::vector<std::string> disablePasses; ///< --disable-pass=P[,P]
   bool noMemoryPlan = false;              ///< --no-memory-plan: every value its own buffer
   bool explainMemory = false;             ///< --explain-memory: why each in-place reuse was refused
+  bool explainFusion = false;             ///< --explain-fusion: why each candidate was not fused
 };
 
 /// Registers --set, --batch and --seq on `app`, writing into `flags`.

@@ -167,7 +167,10 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::CrossEntropyGrad, OpKind::AdamWMoment1, OpKind::AdamWMoment2,
                           OpKind::AdamWUpdate,      OpKind::GlobalNorm,   OpKind::ClipScale,
                           // generation ops: decode steps are not differentiated
-                          OpKind::DynamicSlice, OpKind::DynamicUpdateSlice, OpKind::CausalMaskAt};
+                          OpKind::DynamicSlice, OpKind::DynamicUpdateSlice, OpKind::CausalMaskAt,
+                          // fused kinds exist only after autodiff (passes/fuse.cpp)
+                          OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad,
+                          OpKind::LinearGelu,       OpKind::MatMulGeluGrad};
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);
     if (exempt.count(kind)) continue;

@@ -41,6 +41,8 @@ bool isGradientOp(OpKind k) {
   case OpKind::SoftmaxGrad:
   case OpKind::EmbeddingGrad:
   case OpKind::CrossEntropyGrad:
+  case OpKind::MaskedSoftmaxGrad:
+  case OpKind::MatMulGeluGrad:
     return true;
   default:
     return false;
@@ -287,6 +289,37 @@ std::vector<Case> cases() {
   c.push_back({K::CausalMaskAt, {f({2, 3, 4, 9}), i({})}, {}, scalars({{1, 2}}), ""});
   c.push_back({K::CausalMaskAt, {f({1, 2, 1, 17}), i({})}, {}, scalars({{1, 11}}), "decode"});
 
+  // fused kinds (passes/fuse.cpp): the interpreter runs the unfused ops in sequence
+  c.push_back({K::ScaleMaskSoftmax, {f({2, 3, 5, 5})}, A({{"s", F(0.125)}}), {}, "causal"});
+  c.push_back({K::ScaleMaskSoftmax, {f({2, 4, 7})}, A({{"s", F(3.0)}, {"offset", I(-2)}}), {},
+               "offset -2: masked rows"});
+  c.push_back({K::ScaleMaskSoftmax, {f({2, 300})}, A({{"offset", I(300)}}),
+               positive(0, -30, 30), "wide, unmasked"});
+  Fill softmaxGradFill = [](int k, const TensorType& t, std::mt19937& g) {
+    if (k == 0) return randomF32(t.shape, g, 0, 1);
+    if (k == 2 && t.dtype == DType::f32) {
+      Tensor keep = randomI32(t.shape, g, 0, 2);
+      Tensor out(t);
+      for (size_t j = 0; j < out.f.size(); ++j)
+        out.f[j] = float(keep.i[j]);
+      return out;
+    }
+    if (k == 2) return randomI32(t.shape, g, 0, 2);
+    return randomF32(t.shape, g);
+  };
+  c.push_back({K::MaskedSoftmaxGrad, {f({2, 3, 5, 5}), f({2, 3, 5, 5}), f({5, 5})},
+               A({{"s", F(0.125)}}), softmaxGradFill, "f32 keep"});
+  c.push_back({K::MaskedSoftmaxGrad, {f({3, 19}), f({3, 19}), i({19})}, {}, softmaxGradFill,
+               "i32 keep row"});
+  c.push_back({K::LinearGelu, {f({2, 5, 17}), f({9, 17}), f({9})}, {}, {}, ""});
+  c.push_back({K::LinearGelu, {f({3, 37, 40}), f({70, 40}), f({70})}, {}, positive(0, -1, 1),
+               "edge tiles"});
+  c.push_back({K::MatMulGeluGrad, {f({3, 5, 7}), f({7, 9}), f({3, 5, 9})}, {},
+               positive(2, -6, 6), "2-D b"});
+  c.push_back({K::MatMulGeluGrad, {f({2, 7, 5}), f({2, 7, 37}), f({2, 5, 37})}, A({{"ta", I(1)}}),
+               positive(2, -6, 6), "batched ta"});
+  c.push_back({K::MatMulGeluGrad, {f({2, 5, 7}), f({2, 37, 7}), f({2, 5, 37})},
+               A({{"tb", I(1)}}), positive(2, -6, 6), "batched tb"});
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});

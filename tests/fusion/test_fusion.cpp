@@ -1,0 +1,238 @@
+// tests/fusion/test_fusion.cpp — the fuse pass (passes/fuse.cpp), whole models:
+//  - kernel counts: a GPT-2 block (the difference between L=2 and L=1) runs a stated number of
+//    kernels with and without fusion, forward and training step, and every named fusion fires
+//    once per layer, so a change that breaks a fusion fails here;
+//  - the interpreter on the fused graph equals the interpreter on the unfused graph bit for bit
+//    (fused kernels evaluate the ops they replace), for the three models, both pipelines;
+//  - the JIT on the fused graph matches the interpreter on the unfused graph (logits, loss, grad
+//    norm and every updated parameter and moment), the norm-wise measure of tests/jit;
+//  - --explain-fusion's reasons for what was left unfused.
+#include "../jit/jit_test_util.h"
+
+#include "ir/parser.h"
+#include "passes/pass_manager.h"
+#include "passes/pipeline.h"
+#include "passes/plan_memory.h"
+#include "passes/stats.h"
+
+#include <fmt/format.h>
+
+namespace gptc {
+namespace {
+
+struct Built {
+  Graph graph;
+  std::map<std::string, int64_t> counters;
+  std::vector<std::string> notes;
+};
+
+Built build(const std::string& model, const ConstOverrides& sets, const std::string& pipeline,
+            bool fuse) {
+  const Pipeline* p = findPipeline(pipeline);
+  REQUIRE(p);
+  auto passes = resolvePipeline(*p);
+  REQUIRE(passes);
+  Expected<std::string> text = readTextFile(std::string(GPTC_SOURCE_DIR) + "/models/" + model);
+  REQUIRE(text);
+  auto program = parseProgram(*text, "models/" + model);
+  REQUIRE(program);
+  PassContext ctx;
+  ctx.program = *program;
+  ctx.overrides = sets;
+  ctx.training = p->training;
+  ctx.explainFusion = true;
+  PassManagerOptions opts;
+  if (!fuse) opts.disabled = {"fuse"};
+  PassManager pm(*passes, opts);
+  auto records = pm.run(ctx);
+  REQUIRE_MESSAGE(records, (records ? "" : records.error().render()));
+  return {std::move(ctx.graph), ctx.counters, ctx.fusionNotes};
+}
+
+int count(const Graph& g, OpKind kind) {
+  int n = 0;
+  for (const Node& node : g.nodes)
+    n += node.kind == kind;
+  return n;
+}
+
+ConstOverrides gpt2Tiny(int layers) {
+  return {{"V", "64"}, {"Vp", "128"}, {"maxT", "16"}, {"L", std::to_string(layers)},
+          {"NH", "2"}, {"C", "32"},   {"B", "2"},     {"T", "8"}};
+}
+
+struct ModelCase {
+  std::string file;
+  ConstOverrides sets;
+};
+
+std::vector<ModelCase> tinyModels() {
+  return {
+      {"gpt2.graph", gpt2Tiny(2)},
+      {"chargpt.graph",
+       {{"L", "2"},
+        {"NH", "2"},
+        {"C", "32"},
+        {"maxT", "16"},
+        {"B", "2"},
+        {"T", "8"},
+        {"drop", "0.1"}}},
+      {"seq2seq.graph",
+       {{"D", "16"},
+        {"H", "2"},
+        {"F", "32"},
+        {"LE", "1"},
+        {"LD", "1"},
+        {"B", "4"},
+        {"S", "6"},
+        {"T", "7"}}},
+  };
+}
+
+/// Params and state from the interpreter's generator; token ids in range (seq2seq: PAD tails),
+/// scalars: lr 1e-3, step 1, dropout seed.
+std::map<std::string, Tensor> feeds(const Graph& g, const std::string& file) {
+  std::mt19937 gen(5);
+  std::map<std::string, Tensor> f = initParams(g, 7);
+  for (const Value& v : g.values) {
+    if (v.kind != ValueKind::Input) continue;
+    if (v.type.rank() == 0) {
+      f[v.name] = v.type.dtype == DType::f32 ? Tensor::scalarF32(1e-3f)
+                  : v.name == "step"         ? Tensor::scalarI32(1)
+                                             : Tensor::scalarI32(20240611);
+      continue;
+    }
+    int vocab = file == "seq2seq.graph" ? 13 : file == "chargpt.graph" ? 65 : 64;
+    Tensor t = jittest::randomI32(v.type.shape, gen, file == "seq2seq.graph" ? 1 : 0, vocab);
+    if (file == "seq2seq.graph") {
+      int64_t T = v.type.shape.back();
+      for (int64_t r = 0; r < v.type.shape[0]; r += 2)
+        t.i[r * T + T - 1] = 0;
+    }
+    f[v.name] = std::move(t);
+  }
+  return f;
+}
+
+/// Every output and every update value, by name, from the interpreter.
+std::map<std::string, Tensor> interpretAll(const Graph& g,
+                                           const std::map<std::string, Tensor>& in) {
+  Interpreter it(g);
+  for (const auto& [name, t] : in)
+    REQUIRE(it.bind(name, t).empty());
+  std::string e = it.run();
+  REQUIRE_MESSAGE(e.empty(), e);
+  std::map<std::string, Tensor> out;
+  for (int o : g.outputs)
+    out[g.value(o).name] = it.get(o);
+  for (const Update& u : g.updates)
+    out[g.value(u.state).name] = it.get(u.value);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a GPT-2 block's kernel count, unfused and fused") {
+  // Per block = kernels(L=2) - kernels(L=1): the layers share nothing else.
+  auto kernels = [](const std::string& pipeline, bool fuse, int layers) {
+    Built b = build("gpt2.graph", gpt2Tiny(layers), pipeline, fuse);
+    return computeStats(b.graph).kernels;
+  };
+  auto perBlock = [&](const std::string& pipeline, bool fuse) {
+    return kernels(pipeline, fuse, 2) - kernels(pipeline, fuse, 1);
+  };
+  // forward: layernorm, linear, 3 x (slice + split_heads), matmul, scale, causal_mask, softmax,
+  // matmul, merge_heads, linear, add, layernorm, linear, gelu, linear, add
+  CHECK(perBlock("inference", false) == 20);
+  // scale+causal_mask+softmax -> scale_mask_softmax, linear+gelu -> linear_gelu
+  CHECK(perBlock("inference", true) == 17);
+  int trainUnfused = perBlock("train", false), trainFused = perBlock("train", true);
+  MESSAGE("GPT-2 block, training step: " << trainUnfused << " kernels unfused, " << trainFused
+                                         << " fused");
+  // forward: scale+causal_mask+softmax; backward: softmax_grad+mask_fill+scale,
+  // matmul+gelu_grad (linear+gelu stays apart: gelu_grad reads the pre-activation)
+  CHECK(trainUnfused - trainFused == 5);
+
+  Built inf = build("gpt2.graph", gpt2Tiny(2), "inference", true);
+  CHECK(count(inf.graph, OpKind::ScaleMaskSoftmax) == 2);
+  CHECK(count(inf.graph, OpKind::LinearGelu) == 2);
+  CHECK(count(inf.graph, OpKind::Softmax) == 0);
+  CHECK(count(inf.graph, OpKind::Gelu) == 0);
+  Built train = build("gpt2.graph", gpt2Tiny(2), "train", true);
+  CHECK(count(train.graph, OpKind::ScaleMaskSoftmax) == 2);
+  CHECK(count(train.graph, OpKind::MaskedSoftmaxGrad) == 2);
+  CHECK(count(train.graph, OpKind::MatMulGeluGrad) == 2);
+  CHECK(count(train.graph, OpKind::LinearGelu) == 0);
+  CHECK(count(train.graph, OpKind::SoftmaxGrad) == 0);
+  CHECK(count(train.graph, OpKind::GeluGrad) == 0);
+  CHECK(train.counters["fuse.matmul_gelu_grad"] == 2);
+}
+
+TEST_CASE("fusion lowers the bytes a step moves") {
+  for (const char* pipeline : {"inference", "train"}) {
+    CAPTURE(pipeline);
+    int64_t before =
+        computeStats(build("gpt2.graph", gpt2Tiny(2), pipeline, false).graph).bytesMoved;
+    int64_t after = computeStats(build("gpt2.graph", gpt2Tiny(2), pipeline, true).graph).bytesMoved;
+    CHECK(after < before);
+  }
+}
+
+TEST_CASE("--explain-fusion says why linear+gelu stays apart in training") {
+  Built train = build("gpt2.graph", gpt2Tiny(1), "train", true);
+  bool found = false, noKernel = false;
+  for (const std::string& n : train.notes) {
+    if (n.find("(linear) -> %m.0 (gelu) [epilogue]") != std::string::npos &&
+        n.find("2 readers") != std::string::npos)
+      found = true;
+    if (n.find("no fused kernel implements add -> layernorm") != std::string::npos) noKernel = true;
+  }
+  std::string all;
+  for (const std::string& n : train.notes)
+    all += n + "\n";
+  CHECK_MESSAGE(found, all);
+  CHECK_MESSAGE(noKernel, all);
+  Built inf = build("gpt2.graph", gpt2Tiny(1), "inference", true);
+  for (const std::string& n : inf.notes)
+    CHECK_MESSAGE(n.find("(gelu)") == std::string::npos, n); // fused: no note
+}
+
+TEST_CASE("fused graphs: interpreter bit-identical to unfused, JIT within tolerance") {
+  for (const ModelCase& m : tinyModels())
+    for (const char* pipeline : {"inference", "train"}) {
+      std::string label = m.file + " " + pipeline;
+      CAPTURE(label);
+      Built plain = build(m.file, m.sets, pipeline, false);
+      Built fused = build(m.file, m.sets, pipeline, true);
+      std::map<std::string, Tensor> in = feeds(plain.graph, m.file);
+      auto ref = interpretAll(plain.graph, in);
+      auto same = interpretAll(fused.graph, in);
+      REQUIRE(ref.size() == same.size());
+      for (const auto& [name, t] : ref) {
+        CAPTURE(name);
+        CHECK(jittest::sameBits(same.at(name), t));
+      }
+      // The JIT runs the fused graph under its real memory plan (in-place fused softmax).
+      MemoryPlan plan = planMemory(fused.graph);
+      std::string bad = checkPlan(fused.graph, plan);
+      REQUIRE_MESSAGE(bad.empty(), bad);
+      auto exe = jittest::build(fused.graph, plan, in);
+      std::string e = exe->run(2);
+      REQUIRE_MESSAGE(e.empty(), e);
+      double worst = 0;
+      std::string worstName;
+      for (const auto& [name, t] : ref) {
+        Tensor got;
+        // an update's new value is read back through its state's name
+        std::string re = exe->read(name, &got);
+        REQUIRE_MESSAGE(re.empty(), re);
+        jittest::Diff d = jittest::compare(got, t, jittest::Measure::NormWise);
+        CHECK_MESSAGE(d.nanMismatch.empty(), name, ": ", d.nanMismatch);
+        if (d.maxRel > worst) worst = d.maxRel, worstName = name;
+      }
+      MESSAGE(label << ": largest norm-wise error " << worst << " (" << worstName << ")");
+      CHECK(worst < 1e-4);
+    }
+}
+
+} // namespace gptc
