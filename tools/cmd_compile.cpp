@@ -45,6 +45,10 @@ std::string summary(const std::string& path, const PipelineFlags& pf, const Comp
          "             reductions/norms/softmax/loss 1 per input element, layout ops 0\n";
   out += fmt::format("activations  {} ({} bytes: every op result, before memory planning)\n",
                      humanBytes(s.activationBytes), groupDigits(s.activationBytes));
+  out += fmt::format("kernels      {} ({} ops are views and run none)\n", groupDigits(s.kernels),
+                     groupDigits(s.ops - s.kernels));
+  out += fmt::format("bytes moved  {} ({} bytes per step: Σ over kernels of operand + result bytes)\n",
+                     humanBytes(s.bytesMoved), groupDigits(s.bytesMoved));
 
   // Ops by kind, biggest FLOP share first: where the time will go.
   std::vector<std::pair<std::string, OpKindStats>> kinds(s.byKind.begin(), s.byKind.end());

@@ -68,9 +68,9 @@ struct ModelCase {
 
 std::vector<ModelCase> tinyModels() {
   return {
-      {"gpt2.graph", gpt2Tiny(2)},
+      {"gpt2.graph", gpt2Tiny(1)},
       {"chargpt.graph",
-       {{"L", "2"},
+       {{"L", "1"},
         {"NH", "2"},
         {"C", "32"},
         {"maxT", "16"},
@@ -143,9 +143,9 @@ TEST_CASE("a GPT-2 block's kernel count, unfused and fused") {
   };
   // forward: layernorm, linear, 3 x (slice + split_heads), matmul, scale, causal_mask, softmax,
   // matmul, merge_heads, linear, add, layernorm, linear, gelu, linear, add
-  CHECK(perBlock("inference", false) == 20);
+  CHECK(perBlock("inference", false) == 21);
   // scale+causal_mask+softmax -> scale_mask_softmax, linear+gelu -> linear_gelu
-  CHECK(perBlock("inference", true) == 17);
+  CHECK(perBlock("inference", true) == 18);
   int trainUnfused = perBlock("train", false), trainFused = perBlock("train", true);
   MESSAGE("GPT-2 block, training step: " << trainUnfused << " kernels unfused, " << trainFused
                                          << " fused");
@@ -212,26 +212,45 @@ TEST_CASE("fused graphs: interpreter bit-identical to unfused, JIT within tolera
         CAPTURE(name);
         CHECK(jittest::sameBits(same.at(name), t));
       }
-      // The JIT runs the fused graph under its real memory plan (in-place fused softmax).
-      MemoryPlan plan = planMemory(fused.graph);
-      std::string bad = checkPlan(fused.graph, plan);
-      REQUIRE_MESSAGE(bad.empty(), bad);
-      auto exe = jittest::build(fused.graph, plan, in);
-      std::string e = exe->run(2);
-      REQUIRE_MESSAGE(e.empty(), e);
-      double worst = 0;
+      // The JIT runs both graphs under their real memory plans (the fused softmax in place).
+      auto jit = [&](const Graph& g) {
+        MemoryPlan plan = planMemory(g);
+        std::string bad = checkPlan(g, plan);
+        REQUIRE_MESSAGE(bad.empty(), bad);
+        auto exe = jittest::build(g, plan, in);
+        std::string e = exe->run(2);
+        REQUIRE_MESSAGE(e.empty(), e);
+        std::map<std::string, jittest::Diff> diffs;
+        for (const auto& [name, t] : ref) {
+          Tensor got;
+          std::string re = exe->read(name, &got); // an update is read through its state's name
+          REQUIRE_MESSAGE(re.empty(), re);
+          diffs[name] = jittest::compare(got, t, jittest::Measure::NormWise);
+        }
+        return diffs;
+      };
+      auto withFusion = jit(fused.graph), without = jit(plain.graph);
+      double worst = 0, worstPlain = 0;
       std::string worstName;
-      for (const auto& [name, t] : ref) {
-        Tensor got;
-        // an update's new value is read back through its state's name
-        std::string re = exe->read(name, &got);
-        REQUIRE_MESSAGE(re.empty(), re);
-        jittest::Diff d = jittest::compare(got, t, jittest::Measure::NormWise);
-        CHECK_MESSAGE(d.nanMismatch.empty(), name, ": ", d.nanMismatch);
+      for (const auto& [name, d] : withFusion) {
+        CAPTURE(name);
+        CHECK_MESSAGE(d.nanMismatch.empty(), d.nanMismatch);
+        // Outputs (logits, loss, grad norm) as tests/jit's whole-model check. Updated params and
+        // moments: AdamW's first step is lr·g/(|g|+eps), which turns f32 noise in a near-zero
+        // gradient into a full-size step for that element in any JIT, fused or not; fusion must
+        // not make that worse than the unfused JIT does.
+        int id = fused.graph.find(name);
+        bool isOutput =
+            id >= 0 && std::count(fused.graph.outputs.begin(), fused.graph.outputs.end(), id) > 0;
+        if (isOutput)
+          CHECK(d.maxRel < 1e-5);
+        else
+          CHECK(d.maxRel <= std::max(1e-5, 2 * without.at(name).maxRel));
         if (d.maxRel > worst) worst = d.maxRel, worstName = name;
+        worstPlain = std::max(worstPlain, without.at(name).maxRel);
       }
-      MESSAGE(label << ": largest norm-wise error " << worst << " (" << worstName << ")");
-      CHECK(worst < 1e-4);
+      MESSAGE(label << ": largest norm-wise error, fused JIT " << worst << " (" << worstName
+                    << "), unfused JIT " << worstPlain);
     }
 }
 
