@@ -107,7 +107,8 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
 }
 
 Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
-                           const std::string& pipelineName) {
+                           const std::string& pipelineName,
+                           const std::vector<std::string>& disabledPasses) {
   const Pipeline* pipeline = findPipeline(pipelineName);
   if (!pipeline)
     return Diag{
@@ -121,7 +122,7 @@ Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOve
   // misfires ("invalid vptr" inside ORC's LLJIT). The real fix is -fno-sanitize=vptr.
   PassContext ctx{.graph = {}, .program = std::move(program), .overrides = overrides};
   ctx.training = pipeline->training;
-  PassManager pm(*passes);
+  PassManager pm(*passes, PassManagerOptions{disabledPasses, ""});
   Expected<std::vector<PassRecord>> records = pm.run(ctx);
   if (!records) return records.error();
   return std::move(ctx.graph);

@@ -58,8 +58,10 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
                                        const MemoryPlan* plan = nullptr);
 
 /// Runs pipeline `pipelineName` ("train", "inference") over `program` with `overrides`, as
-/// `gptc compile` does with no instruments. A Diag on failure.
+/// `gptc compile` does with no instruments, skipping `disabledPasses` (as --disable-pass). A Diag
+/// on failure.
 Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
-                           const std::string& pipelineName);
+                           const std::string& pipelineName,
+                           const std::vector<std::string>& disabledPasses = {});
 
 } // namespace gptc

@@ -142,6 +142,8 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const std::vector<std:
   mf.seq = T;
   PipelineFlags pf;
   pf.pipeline = pipeline;
+  // A trace observes attention's scores and masked scores, which fusion keeps in registers.
+  if (f.trace.trace) pf.disablePasses = {"fuse"};
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().render().c_str());

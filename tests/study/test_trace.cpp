@@ -25,7 +25,8 @@ Graph build(const ConstOverrides& sets, const std::string& pipeline) {
   REQUIRE(bool(text));
   Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, path);
   REQUIRE(bool(program));
-  Expected<Graph> g = buildGraph(std::move(*program), sets, pipeline);
+  // A trace observes attention's scores and masked scores, which fusion keeps in registers.
+  Expected<Graph> g = buildGraph(std::move(*program), sets, pipeline, {"fuse"});
   REQUIRE_MESSAGE(bool(g), (g ? std::string() : g.error().render()));
   return std::move(*g);
 }
