@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -32,8 +33,12 @@ std::string slurp(const fs::path& p) {
 }
 
 fs::path scratch() {
-  fs::path d = fs::temp_directory_path() / "gptc_cli_test";
-  fs::create_directories(d);
+  // Per process: test runs from several build folders at once must not share their files.
+  static const fs::path d = [] {
+    fs::path p = fs::temp_directory_path() / ("gptc_cli_test_" + std::to_string(::getpid()));
+    fs::create_directories(p);
+    return p;
+  }();
   return d;
 }
 

@@ -11,13 +11,18 @@
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 namespace fs = std::filesystem;
 
 fs::path scratch() {
-  fs::path d = fs::temp_directory_path() / "gptc_study_test";
-  fs::create_directories(d);
+  // Per process: test runs from several build folders at once must not share their files.
+  static const fs::path d = [] {
+    fs::path p = fs::temp_directory_path() / ("gptc_study_test_" + std::to_string(::getpid()));
+    fs::create_directories(p);
+    return p;
+  }();
   return d;
 }
 
