@@ -47,8 +47,9 @@ std::string summary(const std::string& path, const PipelineFlags& pf, const Comp
                      humanBytes(s.activationBytes), groupDigits(s.activationBytes));
   out += fmt::format("kernels      {} ({} ops are views and run none)\n", groupDigits(s.kernels),
                      groupDigits(s.ops - s.kernels));
-  out += fmt::format("bytes moved  {} ({} bytes per step: Σ over kernels of operand + result bytes)\n",
-                     humanBytes(s.bytesMoved), groupDigits(s.bytesMoved));
+  out +=
+      fmt::format("bytes moved  {} ({} bytes per step: Σ over kernels of operand + result bytes)\n",
+                  humanBytes(s.bytesMoved), groupDigits(s.bytesMoved));
 
   // Ops by kind, biggest FLOP share first: where the time will go.
   std::vector<std::pair<std::string, OpKindStats>> kinds(s.byKind.begin(), s.byKind.end());
@@ -103,23 +104,15 @@ int cmdCompile(int argc, char** argv) {
   bool train = false;
   app.add_flag("--train", train,
                "build the training step: forward, backward, AdamW (= --pipeline train)");
-  try {
-    app.parse(argc, argv);
-    if (train) {
-      if (app.count("--pipeline") && pipelineFlags.pipeline != "train")
-        throw CLI::ValidationError("--train",
-                                   "conflicts with --pipeline " + pipelineFlags.pipeline);
-      pipelineFlags.pipeline = "train";
+  if (int code = parseCommandLine(app, argc, argv, "compile"); code >= 0) return code;
+  if (train) {
+    if (app.count("--pipeline") && pipelineFlags.pipeline != "train") {
+      std::fprintf(
+          stderr, "gptc compile: --train: conflicts with --pipeline %s (try gptc compile --help)\n",
+          pipelineFlags.pipeline.c_str());
+      return 2;
     }
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    std::fprintf(stderr, "gptc compile: %s (try gptc compile --help)\n", msg.c_str());
-    return 2;
+    pipelineFlags.pipeline = "train";
   }
 
   Expected<CompiledModel> compiled = compileModel(model, modelFlags, pipelineFlags, stderr);
@@ -169,9 +162,9 @@ int cmdCompile(int argc, char** argv) {
                            "run)\n");
       return 2;
     }
-    out = memoryTimelineSvg(compiled->graph, *compiled->plan,
-                            fmt::format("{} — memory plan ({} pipeline)", model,
-                                        pipelineFlags.pipeline));
+    out = memoryTimelineSvg(
+        compiled->graph, *compiled->plan,
+        fmt::format("{} — memory plan ({} pipeline)", model, pipelineFlags.pipeline));
   } else {
     out = summary(model, pipelineFlags, *compiled);
   }

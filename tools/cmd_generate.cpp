@@ -144,15 +144,7 @@ int cmdGenerate(int argc, char** argv) {
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
   app.add_option("--set", f.sets, "override a model constant, NAME=VALUE (repeatable)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      std::fputs(app.help().c_str(), stdout);
-      return 0;
-    }
-    return usageError(e.what());
-  }
+  if (int code = parseCommandLine(app, argc, argv, "run --generate"); code >= 0) return code;
   if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
   if (f.numSamples < 1) return usageError("--num-samples must be >= 1");
   if (f.temperature <= 0 && !f.greedy) return usageError("--temperature must be > 0 (or --greedy)");

@@ -291,18 +291,7 @@ int cmdReport(int argc, char** argv) {
       ->type_name("N");
   app.add_option("--threads", threads, "threads for the profiled steps (default: all)")
       ->type_name("N");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    std::fprintf(stderr, "gptc report: %s (try gptc report --help)\n", msg.c_str());
-    return 2;
-  }
+  if (int code = parseCommandLine(app, argc, argv, "report"); code >= 0) return code;
   auto fail = [](const std::string& m, int code) {
     std::fprintf(stderr, "gptc report: %s\n", m.c_str());
     return code;

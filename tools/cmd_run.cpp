@@ -9,9 +9,9 @@
 // and generator and are added as further entries of runMode(). Leaves to others: the kernels, the
 // training loop (tools/cmd_train.cpp), sampling.
 #include "tools/commands.h"
+#include "tools/generate_command.h"
 #include "tools/options.h"
 #include "tools/train_command.h"
-#include "tools/generate_command.h"
 
 #include "runtime/executable.h"
 #include "runtime/interpreter.h"
@@ -354,17 +354,7 @@ int cmdRun(int argc, char** argv) {
       ->type_name("FILE");
   addModelFlags(app, f.model_);
   addPipelineFlags(app, f.pipeline, "inference");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    return usageError(msg + " (try gptc run --help)");
-  }
+  if (int code = parseCommandLine(app, argc, argv, "run"); code >= 0) return code;
   if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
   if (f.threads == 0) f.threads = omp_get_max_threads();
   if (f.repeat < 1) return usageError(fmt::format("--repeat must be at least 1, got {}", f.repeat));

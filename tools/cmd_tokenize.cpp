@@ -8,6 +8,7 @@
 // What it leaves to others: the tokenizer (runtime/bpe_tokenizer.h), the shard format and the
 // atomic write (runtime/token_data.h).
 #include "tools/commands.h"
+#include "tools/options.h"
 
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/token_data.h"
@@ -48,15 +49,7 @@ int cmdTokenize(int argc, char** argv) {
   app.add_flag("--allow-special", allowSpecial,
                "encode \"<|endoftext|>\" in the text as the token");
   app.add_flag("--print", print, "print the token ids on stdout instead of writing shards");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    return usageError(msg + " (try gptc tokenize --help)");
-  }
+  if (int code = parseCommandLine(app, argc, argv, "tokenize"); code >= 0) return code;
   if (!(valFraction >= 0 && valFraction < 1))
     return usageError(fmt::format("--val-fraction must be in [0, 1), got {}", valFraction));
 

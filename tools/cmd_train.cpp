@@ -15,8 +15,8 @@
 #include "tools/options.h"
 #include "tools/trace_flags.h"
 
-#include "runtime/batch_source.h"
 #include "passes/plan_memory.h"
+#include "runtime/batch_source.h"
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
@@ -66,7 +66,7 @@ struct TrainFlags {
   double temperature = 0.8;
   int topK = 0;
   bool train = false;
-  TraceFlags trace; // --trace and friends (runtime/trace_session.h)
+  TraceFlags trace;              // --trace and friends (runtime/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
   std::string init;                                        // weights to start from
@@ -664,17 +664,7 @@ int cmdTrain(int argc, char** argv) {
   app.add_option("--top-k", f.topK, "sample from the k most likely characters (default 0 = all)")
       ->type_name("K");
   addTraceFlags(app, f.trace);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string msg = e.what();
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    return usageError(msg + " (try gptc run --train --help)");
-  }
+  if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   return train(std::move(f));
 }
 

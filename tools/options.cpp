@@ -7,6 +7,8 @@
 #include "passes/pipeline.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
 #include <fmt/format.h>
 
 namespace gptc::tools {
@@ -212,6 +214,23 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   result.counters = std::move(ctx.counters);
   result.plan = std::move(ctx.plan);
   return result;
+}
+
+int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& command) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    std::fprintf(stderr, "gptc %s: %s (try gptc %s --help)\n", command.c_str(), msg.c_str(),
+                 command.c_str());
+    return 2;
+  }
+  return -1;
 }
 
 } // namespace gptc::tools

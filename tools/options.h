@@ -32,6 +32,11 @@ class App;
 
 namespace gptc::tools {
 
+/// Parses argv into `app`, the one way every command does. Returns -1 when the command should go
+/// on; otherwise the exit code to return: 0 after --help (printed on stdout), 2 after a usage error
+/// printed as one line, "gptc COMMAND: what (try gptc COMMAND --help)".
+int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& command);
+
 /// --set k=v (repeatable), --batch B, --seq T: constant overrides applied when the model is
 /// expanded.
 struct ModelFlags {
