@@ -11,12 +11,18 @@ each with 1 and 2 threads. gptc runs as a subprocess (`gptc run MODEL --train --
 or `--eval --repeat N`) and reports its own per-step times; PyTorch runs in this process. Each
 round runs every (workload, threads) pair once on each side, gptc first, so both see the same
 machine load; the medians over all rounds are reported with the ratio gptc/PyTorch (< 1: gptc is
-faster). With --rss, the peak resident memory of one GPT-2 training step of each (/usr/bin/time -v,
-a fresh process each) is measured too.
+faster). With --unfused, gptc also runs each workload with the fuse pass disabled
+(`--disable-pass fuse`) in the same rounds: the before/after-fusion columns. With --rss, the peak
+resident memory of one GPT-2 training step of each (/usr/bin/time -v, a fresh process each) is
+measured too.
+
+PyTorch runs the mirrors on torch's fused kernels (F.layer_norm, F.gelu, F.linear, softmax,
+F.cross_entropy), per-layer views of the stacked parameters taken once per step, and foreach
+AdamW (bench/pytorch_models.py): idiomatic PyTorch, not the spelled-out ops of the fixtures.
 
     /usr/bin/python3 bench/compare.py                       # everything, 2 rounds
     /usr/bin/python3 bench/compare.py --only seq2seq_train --threads 2 --rounds 3
-    /usr/bin/python3 bench/compare.py --rss --markdown      # the README table
+    /usr/bin/python3 bench/compare.py --unfused --rss --markdown   # the README table
 
 The machine load matters (this box has 2 cores shared with builds): the load average before and
 after is printed with the table; compare ratios, not absolute times, when it is high.
@@ -59,10 +65,12 @@ def token_file(vocab, tmp):
     return path
 
 
-def gptc_command(gptc, name, threads, tmp, steps=None):
+def gptc_command(gptc, name, threads, tmp, steps=None, unfused=False):
     model, mode, vocab, default_steps = WORKLOADS[name]
     n = steps or default_steps
     cmd = [gptc, "run", os.path.join(ROOT, model), "--threads", str(threads)]
+    if unfused:
+        cmd += ["--disable-pass", "fuse"]
     if mode == "train":
         cmd += ["--train", "--tokens", token_file(vocab, tmp), "--steps", str(n)]
     else:
@@ -70,9 +78,9 @@ def gptc_command(gptc, name, threads, tmp, steps=None):
     return cmd
 
 
-def run_gptc(gptc, name, threads, tmp):
+def run_gptc(gptc, name, threads, tmp, unfused=False):
     """Per-step seconds of one gptc process (the first step excluded: it warms pages)."""
-    cmd = gptc_command(gptc, name, threads, tmp)
+    cmd = gptc_command(gptc, name, threads, tmp, unfused=unfused)
     out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
     if out.returncode != 0:
         sys.exit(f"compare.py: {' '.join(cmd)} failed:\n{out.stderr}")
@@ -107,6 +115,8 @@ def main():
     ap.add_argument("--torch-steps", type=int, default=3, help="timed PyTorch steps per round (after 1 warm-up)")
     ap.add_argument("--rss", action="store_true", help="also peak RSS of one GPT-2 training step of each")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    ap.add_argument("--unfused", action="store_true", help="also gptc with the fuse pass disabled (train workloads)")
+    ap.add_argument("--explicit-ops", action="store_true", help="PyTorch on the mirrors' spelled-out ops (as the fixtures)")
     args = ap.parse_args()
     if not os.path.exists(args.gptc):
         sys.exit(f"compare.py: no gptc at {args.gptc} (build it: make -C build gptc)")
@@ -115,7 +125,7 @@ def main():
     import pytorch_models as P
 
     torch.manual_seed(0)
-    table = P.benchmarks(tiny=False)
+    table = P.benchmarks(tiny=False, explicit_ops=args.explicit_ops)
     tmp = tempfile.mkdtemp(prefix="gptc-bench-")
     cpu = open("/proc/cpuinfo").read()
     model_name = re.search(r"model name\s*:\s*(.*)", cpu)
@@ -130,12 +140,15 @@ def main():
         for name in args.only:
             for threads in args.threads:
                 g = run_gptc(args.gptc, name, threads, tmp)
+                u = run_gptc(args.gptc, name, threads, tmp, unfused=True) if args.unfused and name.endswith("_train") else []
                 torch.set_num_threads(threads)
                 t = P.measure(steps[name], 1, args.torch_steps)
-                res = results.setdefault((name, threads), ([], []))
+                res = results.setdefault((name, threads), ([], [], []))
                 res[0].extend(g)
                 res[1].extend(t)
-                print(f"# round {r + 1} {name:14s} threads {threads}: gptc {statistics.median(g) * 1e3:9.1f} ms  "
+                res[2].extend(u)
+                unf = f"unfused {statistics.median(u) * 1e3:9.1f} ms  " if u else ""
+                print(f"# round {r + 1} {name:14s} threads {threads}: gptc {statistics.median(g) * 1e3:9.1f} ms  {unf}"
                       f"torch {statistics.median(t) * 1e3:9.1f} ms  (load {load()})", flush=True)
 
     rss = {}
@@ -147,14 +160,15 @@ def main():
 
     print(f"# load average after: {load()}")
     if args.markdown:
-        print("| workload | threads | gptc (median) | PyTorch 1.13 (median) | gptc / PyTorch |")
-        print("|---|---:|---:|---:|---:|")
-    for (name, threads), (g, t) in results.items():
+        print("| workload | threads | gptc (median) | gptc, fuse off | PyTorch 1.13 (median) | gptc / PyTorch |")
+        print("|---|---:|---:|---:|---:|---:|")
+    for (name, threads), (g, t, u) in results.items():
         mg, mt = statistics.median(g), statistics.median(t)
+        mu = f"{statistics.median(u) * 1e3:.1f} ms" if u else "—"
         if args.markdown:
-            print(f"| {name} | {threads} | {mg * 1e3:.1f} ms | {mt * 1e3:.1f} ms | {mg / mt:.2f} |")
+            print(f"| {name} | {threads} | {mg * 1e3:.1f} ms | {mu} | {mt * 1e3:.1f} ms | {mg / mt:.2f} |")
         else:
-            print(f"{name:14s} threads {threads}: gptc {mg * 1e3:9.1f} ms  torch {mt * 1e3:9.1f} ms  "
+            print(f"{name:14s} threads {threads}: gptc {mg * 1e3:9.1f} ms  (fuse off {mu})  torch {mt * 1e3:9.1f} ms  "
                   f"ratio {mg / mt:5.2f}  ({len(g)} / {len(t)} samples)")
     if rss:
         gib = 1024.0**3

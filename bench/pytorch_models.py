@@ -7,7 +7,10 @@ Measures, for 1 and 2 threads (torch.set_num_threads), the median over N repeats
     per-layer matrices) for GPT-2 124M, chargpt and seq2seq at their .graph default sizes;
   - a GPT-2 124M forward pass (no grad), the inference figure.
 The models are the mirrors in tests/reference/models.py, so the work is op for op what the .graph
-files describe (explicit ops, not torch's fused attention), with the graphs' own init.
+files describe, with the graphs' own init. By default they run on torch's own fused kernels
+(F.layer_norm, F.gelu, F.linear, torch.softmax, F.cross_entropy: `models.use_torch_kernels`), per-
+layer views of the stacked parameters taken once per step, and AdamW's multi-tensor (foreach) path:
+PyTorch as a practitioner would write it. --explicit-ops keeps the spelled-out forms the fixtures use.
 
     /usr/bin/python3 bench/pytorch_models.py                      # everything, 5 repeats
     /usr/bin/python3 bench/pytorch_models.py --only chargpt_train --threads 2 --repeats 3
@@ -58,7 +61,7 @@ def make_optimizer(model):
         {"params": [p for n, p in named if decay[n]], "weight_decay": 0.1},
         {"params": [p for n, p in named if not decay[n]], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=3e-4, betas=(0.9, 0.95), eps=1e-8)
+    return torch.optim.AdamW(groups, lr=3e-4, betas=(0.9, 0.95), eps=1e-8, foreach=True)
 
 
 def train_step_fn(model, batch):
@@ -85,8 +88,10 @@ def forward_fn(model, batch):
     return step
 
 
-def benchmarks(tiny):
+def benchmarks(tiny, explicit_ops=False):
     """name -> (what, builder returning a zero-argument step function, tokens per step)."""
+    if not explicit_ops:
+        M.use_torch_kernels()
     gpt2 = M.GPT2Config(V=64, Vp=128, maxT=16, L=2, NH=2, C=32, B=2, T=8) if tiny else M.GPT2Config()
     char = M.CharGPTConfig(V=65, maxT=16, L=2, NH=2, C=32, B=2, T=8) if tiny else M.CharGPTConfig()
     s2s = M.Seq2SeqConfig(D=16, H=2, F=32, LE=2, LD=2, B=4, S=6, T=7) if tiny else M.Seq2SeqConfig()
@@ -122,11 +127,12 @@ def main():
     ap.add_argument("--only", nargs="+", default=None, help="subset of: gpt2_train gpt2_forward chargpt_train seq2seq_train")
     ap.add_argument("--tiny", action="store_true", help="the fixtures' tiny sizes (a smoke test of this script)")
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--explicit-ops", action="store_true", help="the mirrors' spelled-out ops instead of torch's fused kernels")
     args = ap.parse_args()
     if args.repeats < 1 or args.warmup < 0 or any(t < 1 for t in args.threads):
         print("pytorch_models.py: --repeats and --threads must be >= 1, --warmup >= 0", file=sys.stderr)
         return 2
-    table = benchmarks(args.tiny)
+    table = benchmarks(args.tiny, args.explicit_ops)
     names = args.only or list(table)
     unknown = [n for n in names if n not in table]
     if unknown:

@@ -5,7 +5,8 @@ Same model (tests/reference/models.py's CharGPT mirrors models/chargpt.graph), s
 (drawn here, handed to gptc with --init as a gptc checkpoint), same batches (runtime/token_data.cpp's
 counter-based window sampler, reimplemented below), same schedule (runtime/lr_schedule.cpp), same
 AdamW (betas 0.9/0.95, eps 1e-8, weight decay 0.1 on per-layer matrices, clipping at norm 1.0),
-dropout off in both (counter-based masks would need the same hash on both sides). Prints the
+dropout off in both (counter-based masks would need the same hash on both sides); PyTorch runs on
+its fused kernels and foreach AdamW unless --explicit-ops. Prints the
 validation losses at every --val-every steps for both, their difference, and ms per step (median
 over the run, each side timed alone: gptc first, then PyTorch, on the same threads).
 
@@ -89,9 +90,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tiny", action="store_true", help="L=1 C=32 NH=2 B=4 T=16 (a smoke test)")
+    ap.add_argument("--explicit-ops", action="store_true",
+                    help="PyTorch on the mirror's spelled-out ops (default: torch's fused kernels, foreach AdamW)")
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "train_compare"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if not args.explicit_ops:
+        M.use_torch_kernels()  # idiomatic PyTorch: F.layer_norm, F.linear, F.cross_entropy, ...
     L, C, NH, B, T = (1, 32, 2, 4, 16) if args.tiny else (4, 128, 4, 32, 64)
 
     text = open(args.data, "rb").read()
@@ -136,7 +141,7 @@ def main():
     opt = torch.optim.AdamW(
         [{"params": [p for n, p in named if decay[n]], "weight_decay": 0.1},
          {"params": [p for n, p in named if not decay[n]], "weight_decay": 0.0}],
-        lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+        lr=args.lr, betas=(0.9, 0.95), eps=1e-8, foreach=not args.explicit_ops)
     val_batches = [batch(val, val_seed, k, B, T) for k in range(args.val_batches)]
 
     def validate():

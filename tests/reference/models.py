@@ -17,6 +17,7 @@ is the same distribution but not the same mask. Every fixture uses drop = 0.
 
 import math
 from dataclasses import dataclass, fields
+from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
@@ -111,6 +112,27 @@ def dropout(x, p, training):
     return torch.nn.functional.dropout(x, p=p, training=True)
 
 
+def use_torch_kernels():
+    """Rebinds layernorm, gelu, linear, softmax and cross_entropy to torch's fused kernels
+    (F.layer_norm, F.gelu(approximate="tanh"), F.linear, torch.softmax, F.cross_entropy): the same
+    math as the explicit forms above, written the way idiomatic PyTorch code is. bench/ runs the
+    mirrors this way so PyTorch is measured at its best; the fixtures keep the explicit forms.
+    (torch.softmax gives NaN on an all -inf row: no benchmark batch has one.)"""
+    import torch.nn.functional as F
+
+    def fused_cross_entropy(logits, targets, ignore_index=-1, classes=0):
+        if classes:
+            logits = logits[..., :classes]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1).long(), ignore_index=ignore_index)
+
+    g = globals()
+    g["layernorm"] = lambda x, w, b, eps=1e-5: F.layer_norm(x, (x.shape[-1],), w, b, eps)
+    g["gelu"] = lambda x: F.gelu(x, approximate="tanh")
+    g["linear"] = F.linear
+    g["softmax"] = lambda x: torch.softmax(x, dim=-1)
+    g["cross_entropy"] = fused_cross_entropy
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared machinery: configs are the .graph file's `const` lines; parameters are declared as
 # (name, shape, init, stacked) rows in the .graph file's order.
@@ -141,6 +163,16 @@ class GraphModel(nn.Module):
                 p.zero_()
             else:
                 p.normal_(0.0, init, generator=generator)
+
+    def layer_views(self):
+        """Every parameter by name, stacked ones split once into per-layer views (the `p` the layer
+        methods read `p.qkvw[l]` from). Indexing the stacked parameter in every layer instead
+        (`self.qkvw[l]`) is the same math, but autograd then builds a full-size zero gradient for
+        every use and adds them (SelectBackward): O(L^2) memory traffic, 70% of a GPT-2 124M step.
+        unbind's backward stacks the per-layer gradients once, as gptc's `stack` does."""
+        return SimpleNamespace(
+            **{name: getattr(self, name).unbind(0) if stacked else getattr(self, name) for name, _, _, stacked in self.specs}
+        )
 
     def decay_mask(self):
         """name -> True for the parameters AdamW decays: nanoGPT's dim >= 2 rule applied to one
@@ -199,27 +231,28 @@ class GPT2(GraphModel):
             ("lnfb", (C,), "zeros", False),
         ]
 
-    def layer(self, l, x):
+    def layer(self, p, l, x):
         c = self.cfg
         C = c.C
-        h = layernorm(x, self.ln1w[l], self.ln1b[l])  # (B,T,C)
-        qkv = linear(h, self.qkvw[l], self.qkvb[l])  # (B,T,3C)
+        h = layernorm(x, p.ln1w[l], p.ln1b[l])  # (B,T,C)
+        qkv = linear(h, p.qkvw[l], p.qkvb[l])  # (B,T,3C)
         q = split_heads(qkv[:, :, 0:C], c.NH)  # (B,NH,T,C/NH)
         k = split_heads(qkv[:, :, C : 2 * C], c.NH)  # (B,NH,T,C/NH)
         v = split_heads(qkv[:, :, 2 * C : 3 * C], c.NH)  # (B,NH,T,C/NH)
         att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(C / c.NH))  # (B,NH,T,T)
         w = softmax(causal_mask(att))  # (B,NH,T,T)
         y = merge_heads(w @ v)  # (B,T,C)
-        x2 = x + linear(y, self.attprojw[l], self.attprojb[l])  # (B,T,C) residual
-        h2 = layernorm(x2, self.ln2w[l], self.ln2b[l])  # (B,T,C)
-        m = gelu(linear(h2, self.fcw[l], self.fcb[l]))  # (B,T,4C)
-        return x2 + linear(m, self.fcprojw[l], self.fcprojb[l])  # (B,T,C) residual
+        x2 = x + linear(y, p.attprojw[l], p.attprojb[l])  # (B,T,C) residual
+        h2 = layernorm(x2, p.ln2w[l], p.ln2b[l])  # (B,T,C)
+        m = gelu(linear(h2, p.fcw[l], p.fcb[l]))  # (B,T,4C)
+        return x2 + linear(m, p.fcprojw[l], p.fcprojb[l])  # (B,T,C) residual
 
     def forward(self, tokens, targets=None):
+        p = self.layer_views()
         T = tokens.shape[1]
         x = self.wte[tokens.long()] + self.wpe[0:T]  # (B,T,C)
         for l in range(self.cfg.L):
-            x = self.layer(l, x)
+            x = self.layer(p, l, x)
         hf = layernorm(x, self.lnfw, self.lnfb)  # (B,T,C)
         logits = hf @ self.wte.transpose(0, 1)  # (B,T,Vp) tied weights
         if targets is None:
@@ -273,27 +306,28 @@ class CharGPT(GraphModel):
     def drop(self, x):
         return dropout(x, float(self.cfg.drop), self.training)
 
-    def layer(self, l, x):
+    def layer(self, p, l, x):
         c = self.cfg
         C = c.C
-        h = layernorm(x, self.ln1w[l], self.ln1b[l])  # (B,T,C)
-        qkv = linear(h, self.qkvw[l], self.qkvb[l])  # (B,T,3C)
+        h = layernorm(x, p.ln1w[l], p.ln1b[l])  # (B,T,C)
+        qkv = linear(h, p.qkvw[l], p.qkvb[l])  # (B,T,3C)
         q = split_heads(qkv[:, :, 0:C], c.NH)  # (B,NH,T,C/NH)
         k = split_heads(qkv[:, :, C : 2 * C], c.NH)
         v = split_heads(qkv[:, :, 2 * C : 3 * C], c.NH)
         att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(C / c.NH))  # (B,NH,T,T)
         w = self.drop(softmax(causal_mask(att)))  # (B,NH,T,T)
         y = merge_heads(w @ v)  # (B,T,C)
-        x2 = x + self.drop(linear(y, self.projw[l], self.projb[l]))  # (B,T,C)
-        h2 = layernorm(x2, self.ln2w[l], self.ln2b[l])
-        m = torch.relu(linear(h2, self.fcw[l], self.fcb[l]))  # (B,T,4C)
-        return x2 + self.drop(linear(m, self.fc2w[l], self.fc2b[l]))  # (B,T,C)
+        x2 = x + self.drop(linear(y, p.projw[l], p.projb[l]))  # (B,T,C)
+        h2 = layernorm(x2, p.ln2w[l], p.ln2b[l])
+        m = torch.relu(linear(h2, p.fcw[l], p.fcb[l]))  # (B,T,4C)
+        return x2 + self.drop(linear(m, p.fc2w[l], p.fc2b[l]))  # (B,T,C)
 
     def forward(self, tokens, targets=None):
+        p = self.layer_views()
         T = tokens.shape[1]
         x = self.drop(self.wte[tokens.long()] + self.wpe[0:T])  # (B,T,C)
         for l in range(self.cfg.L):
-            x = self.layer(l, x)
+            x = self.layer(p, l, x)
         hf = layernorm(x, self.lnfw, self.lnfb)
         logits = hf @ self.wte.transpose(0, 1)  # (B,T,V) tied weights
         if targets is None:
@@ -381,38 +415,39 @@ class Seq2Seq(GraphModel):
         w = self.drop(softmax(s))
         return merge_heads(w @ v)  # (B,Tq,D)
 
-    def encoder(self, l, x, skeep):
+    def encoder(self, p, l, x, skeep):
         c = self.cfg
         D, H = c.D, c.H
-        qkv = linear(x, self.e_qkvw[l], self.e_qkvb[l])  # (B,S,3D)
+        qkv = linear(x, p.e_qkvw[l], p.e_qkvb[l])  # (B,S,3D)
         q = split_heads(qkv[:, :, 0:D], H)  # (B,H,S,D/H)
         k = split_heads(qkv[:, :, D : 2 * D], H)
         v = split_heads(qkv[:, :, 2 * D : 3 * D], H)
-        a = linear(self.attend(q, k, v, skeep, causal=False), self.e_ow[l], self.e_ob[l])
-        x1 = layernorm(x + self.drop(a), self.e_ln1w[l], self.e_ln1b[l])  # post-LN
-        f = linear(torch.relu(linear(x1, self.e_f1w[l], self.e_f1b[l])), self.e_f2w[l], self.e_f2b[l])
-        return layernorm(x1 + self.drop(f), self.e_ln2w[l], self.e_ln2b[l])  # (B,S,D)
+        a = linear(self.attend(q, k, v, skeep, causal=False), p.e_ow[l], p.e_ob[l])
+        x1 = layernorm(x + self.drop(a), p.e_ln1w[l], p.e_ln1b[l])  # post-LN
+        f = linear(torch.relu(linear(x1, p.e_f1w[l], p.e_f1b[l])), p.e_f2w[l], p.e_f2b[l])
+        return layernorm(x1 + self.drop(f), p.e_ln2w[l], p.e_ln2b[l])  # (B,S,D)
 
-    def decoder(self, l, y, mem, tkeep, skeep):
+    def decoder(self, p, l, y, mem, tkeep, skeep):
         c = self.cfg
         D, H = c.D, c.H
-        qkv = linear(y, self.d_qkvw[l], self.d_qkvb[l])  # (B,T,3D)
+        qkv = linear(y, p.d_qkvw[l], p.d_qkvb[l])  # (B,T,3D)
         q = split_heads(qkv[:, :, 0:D], H)
         k = split_heads(qkv[:, :, D : 2 * D], H)
         v = split_heads(qkv[:, :, 2 * D : 3 * D], H)
-        a = linear(self.attend(q, k, v, tkeep, causal=True), self.d_ow[l], self.d_ob[l])
-        y1 = layernorm(y + self.drop(a), self.d_ln1w[l], self.d_ln1b[l])
+        a = linear(self.attend(q, k, v, tkeep, causal=True), p.d_ow[l], p.d_ob[l])
+        y1 = layernorm(y + self.drop(a), p.d_ln1w[l], p.d_ln1b[l])
         # cross-attention: queries from the decoder, keys and values from the encoder's output
-        cq = split_heads(linear(y1, self.d_cqw[l], self.d_cqb[l]), H)  # (B,H,T,D/H)
-        ckv = linear(mem, self.d_ckvw[l], self.d_ckvb[l])  # (B,S,2D)
+        cq = split_heads(linear(y1, p.d_cqw[l], p.d_cqb[l]), H)  # (B,H,T,D/H)
+        ckv = linear(mem, p.d_ckvw[l], p.d_ckvb[l])  # (B,S,2D)
         ck = split_heads(ckv[:, :, 0:D], H)  # (B,H,S,D/H)
         cv = split_heads(ckv[:, :, D : 2 * D], H)
-        ca = linear(self.attend(cq, ck, cv, skeep, causal=False), self.d_cow[l], self.d_cob[l])
-        y2 = layernorm(y1 + self.drop(ca), self.d_ln2w[l], self.d_ln2b[l])
-        f = linear(torch.relu(linear(y2, self.d_f1w[l], self.d_f1b[l])), self.d_f2w[l], self.d_f2b[l])
-        return layernorm(y2 + self.drop(f), self.d_ln3w[l], self.d_ln3b[l])  # (B,T,D)
+        ca = linear(self.attend(cq, ck, cv, skeep, causal=False), p.d_cow[l], p.d_cob[l])
+        y2 = layernorm(y1 + self.drop(ca), p.d_ln2w[l], p.d_ln2b[l])
+        f = linear(torch.relu(linear(y2, p.d_f1w[l], p.d_f1b[l])), p.d_f2w[l], p.d_f2b[l])
+        return layernorm(y2 + self.drop(f), p.d_ln3w[l], p.d_ln3b[l])  # (B,T,D)
 
     def forward(self, src, tgt_in, tgt_out=None):
+        p = self.layer_views()
         c = self.cfg
         dtype = self.src_emb.dtype
         B, S = src.shape
@@ -423,11 +458,11 @@ class Seq2Seq(GraphModel):
         xs = self.src_emb[src.long()] * scale + sinusoidal(S, c.D, dtype)  # (B,S,D)
         mem = self.drop(xs)
         for l in range(c.LE):
-            mem = self.encoder(l, mem, skeep)  # (B,S,D)
+            mem = self.encoder(p, l, mem, skeep)  # (B,S,D)
         ys = self.tgt_emb[tgt_in.long()] * scale + sinusoidal(T, c.D, dtype)  # (B,T,D)
         y = self.drop(ys)
         for l in range(c.LD):
-            y = self.decoder(l, y, mem, tkeep, skeep)  # (B,T,D)
+            y = self.decoder(p, l, y, mem, tkeep, skeep)  # (B,T,D)
         logits = linear(y, self.out_w, self.out_b)  # (B,T,V)
         if tgt_out is None:
             return logits, None
