@@ -151,6 +151,24 @@ int cmdGenerate(int argc, char** argv) {
   if (f.topP <= 0 || f.topP > 1) return usageError("--top-p must be in (0, 1]");
   if (f.beam < 0) return usageError("--beam must be >= 1");
 
+  // No --init: the checkpoint the trainer writes for this model by default
+  // (out/<model>/model.ckpt), so `gptc run --train` then `gptc run --generate --prompt "ROMEO:"`
+  // samples from what was trained.
+  if (f.init.empty()) {
+    std::string stem = std::filesystem::path(f.model.empty() ? "chargpt" : f.model).stem().string();
+    std::filesystem::path trained = std::filesystem::path("out") / stem / "model.ckpt";
+    if (std::filesystem::exists(trained)) {
+      f.init = trained.string();
+      std::fprintf(stderr,
+                   "note: weights from %s (the last `gptc run --train`; --init to choose)\n",
+                   f.init.c_str());
+    } else if (stem == "chargpt" && f.promptIds.empty() && f.vocab.empty() && !f.prompts.empty()) {
+      return usageError(fmt::format("no trained {} at {}: run `gptc run --train` first, or give "
+                                    "--init CHECKPOINT",
+                                    stem, trained.string()));
+    }
+  }
+
   // The checkpoint says which model and sets it was trained with.
   std::vector<std::string> sets;
   if (!f.init.empty()) {
@@ -431,6 +449,7 @@ int cmdGenerate(int argc, char** argv) {
           std::fputs(codec.piece(id).c_str(), stdout);
         std::printf("\n");
       }
+      std::fflush(stdout); // the text before the stats line when both go to one terminal or pipe
       if (f.stats)
         std::fprintf(stderr,
                      "generated %lld x %zu tokens in %.1f ms: %.1f tokens/s per row (plus %.0f ms "

@@ -187,3 +187,42 @@ TEST_CASE("--disable-pass warns when a later pass needs it; --stop-after stops")
   CHECK(s.code == 0);
   CHECK(s.out.find("expand -> infer-shapes\n") != std::string::npos);
 }
+
+TEST_CASE("gptc run --generate without --init samples from the main job's checkpoint") {
+  // The README's pair: `gptc run --train` writes out/chargpt/model.ckpt, then
+  // `gptc run --generate --prompt "ROMEO:"` finds it. Run in a scratch folder with its own out/.
+  const fs::path root = fs::current_path();
+  const fs::path dir = scratch() / "generate_default";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string model = "'" + (root / "models/chargpt.graph").string() + "'";
+  const std::string inDir = "cd '" + dir.string() + "' && '" + GPTC_BINARY_DIR + "/tools/gptc' ";
+
+  auto inScratch = [&](const std::string& args) {
+    Run r;
+    std::string cmd = inDir + args + " > out.txt 2> err.txt";
+    int status = std::system(cmd.c_str());
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(dir / "out.txt");
+    r.err = slurp(dir / "err.txt");
+    return r;
+  };
+
+  Run missing = inScratch("run " + model + " --generate --prompt ROMEO:");
+  CHECK(missing.code == 2);
+  CHECK(missing.errLines() == 1);
+  CHECK_MESSAGE(missing.err.find("gptc run --train") != std::string::npos, missing.err);
+
+  Run train =
+      inScratch("run --train " + model +
+                " --steps 2 --val-every 0 --sample 0 -n 0 --set L=1 C=32 NH=2 -b 2 -t 8 --data '" +
+                (root / "data/tinyshakespeare.txt").string() + "' -o out/chargpt");
+  REQUIRE_MESSAGE(train.code == 0, train.err);
+  REQUIRE(fs::exists(dir / "out/chargpt/model.ckpt"));
+
+  Run gen = inScratch("run " + model + " --generate --prompt ROMEO: -n 5 --seed 1");
+  CHECK_MESSAGE(gen.code == 0, gen.err);
+  CHECK_MESSAGE(gen.err.find("out/chargpt/model.ckpt") != std::string::npos, gen.err);
+  CHECK(gen.out.rfind("ROMEO:", 0) == 0);
+  CHECK(gen.out.size() >= std::string("ROMEO:").size() + 5);
+}
