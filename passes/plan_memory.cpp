@@ -382,6 +382,34 @@ std::string placementText(const MemoryPlan& plan, int v) {
   return s;
 }
 
+namespace {
+
+/// What the arena holds at its peak, by role: forward activations (defined up to the loss, in
+/// program order: autodiff appends the backward after it), gradients (the backward's values) and
+/// optimizer temporaries (AdamW, the norm and the clipped gradients). Sizes are owners' bytes.
+std::string peakComposition(const Graph& g, const std::vector<std::pair<int64_t, int>>& live) {
+  int loss = g.find("loss");
+  int lastForward =
+      loss >= 0 && g.values[loss].kind == ValueKind::Op ? g.values[loss].def : int(g.nodes.size());
+  auto isOptimizer = [&](int v) {
+    OpKind k = g.nodes[g.values[v].def].kind;
+    return k == OpKind::AdamWMoment1 || k == OpKind::AdamWMoment2 || k == OpKind::AdamWUpdate ||
+           k == OpKind::GlobalNorm || k == OpKind::ClipScale || g.values[v].name.starts_with("g.");
+  };
+  int64_t bytes[3] = {0, 0, 0};
+  int count[3] = {0, 0, 0};
+  for (auto [b, v] : live) {
+    int role = isOptimizer(v) ? 2 : g.values[v].def <= lastForward ? 0 : 1;
+    bytes[role] += b, count[role] += 1;
+  }
+  return fmt::format("  live at the peak: forward activations {} ({} values), gradients {} ({}), "
+                     "optimizer temporaries {} ({})\n",
+                     bytesText(bytes[0]), count[0], bytesText(bytes[1]), count[1],
+                     bytesText(bytes[2]), count[2]);
+}
+
+} // namespace
+
 std::string memoryReport(const Graph& g, const MemoryPlan& plan, int topValues) {
   int64_t params = 0, state = 0;
   for (const Value& v : g.values) {
@@ -425,6 +453,7 @@ std::string memoryReport(const Graph& g, const MemoryPlan& plan, int topValues) 
     for (int i = 0; i < int(live.size()) && i < topValues; ++i)
       out += fmt::format("    %{:<24} {:>12}  {}\n", g.values[live[i].second].name,
                          bytesText(live[i].first), typeToString(g.type(live[i].second)));
+    out += peakComposition(g, live);
   }
   return out;
 }

@@ -140,3 +140,22 @@ TEST_CASE("training steps are bit-identical with and without the memory plan") {
     CHECK(params > 10);
   }
 }
+
+TEST_CASE("the report splits what is live at the peak into activations, gradients, optimizer") {
+  // GPT-2's training peak is at the end of the backward: every parameter's gradient is live (the
+  // global norm needs them all), the forward's activations are gone but for the logits (an output).
+  Graph g = pipelineGraph("gpt2.graph", "train", kTinyGpt2);
+  MemoryPlan plan = planMemory(g);
+  std::string report = memoryReport(g, plan);
+  CAPTURE(report);
+  size_t at = report.find("live at the peak: forward activations ");
+  REQUIRE(at != std::string::npos);
+  CHECK(report.find("gradients", at) != std::string::npos);
+  CHECK(report.find("gradients 0 B", at) == std::string::npos); // the backward's values are there
+  CHECK(report.find("optimizer temporaries", at) != std::string::npos);
+  // The inference plan has no backward: every byte at its peak is a forward activation.
+  Graph inf = pipelineGraph("gpt2.graph", "inference", kTinyGpt2);
+  std::string r2 = memoryReport(inf, planMemory(inf));
+  CAPTURE(r2);
+  CHECK(r2.find("gradients 0 B (0), optimizer temporaries 0 B (0)") != std::string::npos);
+}
