@@ -5,7 +5,8 @@
 //                        they are loaded (three kernels and two [B,H,T,T] round trips before);
 //   masked_softmax_grad  softmax_grad with the mask and the scale applied as the row is stored;
 //   linear_gelu          the generated matmul with GELU in its register-tile epilogue;
-//   matmul_gelu_grad     the generated matmul with gelu' of an aux tensor in its epilogue.
+//   matmul_gelu_grad     the generated matmul with gelu' of an aux tensor in its epilogue;
+//   embedding_grad_add   lowered in lower_embedding.cpp beside embedding_grad (same id checks).
 // Semantics match runtime/interpreter_ops_fused.cpp (the unfused ops in sequence) to the same
 // tolerances as the unfused lowerings. What it leaves to others: the matmul kernel itself
 // (codegen/matmul_emit.cpp), loops and threads (KernelEmitter), deciding what to fuse (passes/).

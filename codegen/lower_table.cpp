@@ -72,6 +72,7 @@ LOWERED(ScaleMaskSoftmax)
 LOWERED(MaskedSoftmaxGrad)
 LOWERED(LinearGelu)
 LOWERED(MatMulGeluGrad)
+LOWERED(EmbeddingGradAdd) // in lower_embedding.cpp, beside embedding_grad
 
 #undef LOWERED
 

@@ -426,6 +426,18 @@ R infer_MatMulGeluGrad(const Types& t, const Attrs& a) {
   return r;
 }
 
+R infer_EmbeddingGradAdd(const Types& t, const Attrs&) {
+  if (t[0].rank() != 2 || !isF32(t[0]))
+    return err(fmt::format("embedding_grad_add: acc must be f32[rows,C], got {}", ts(t[0])));
+  R g = infer_EmbeddingGrad({t[1], t[2]}, {{"rows", t[0].shape[0]}});
+  if (!g) return g;
+  if (*g != t[0])
+    return err(
+        fmt::format("embedding_grad_add: acc {} must have the scatter's type {} (no broadcasting)",
+                    ts(t[0]), ts(*g)));
+  return t[0];
+}
+
 using Rule = R (*)(const Types&, const Attrs&);
 constexpr Rule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &infer_##E,

@@ -7,11 +7,15 @@
 //   epilogue:   an out-elementwise-fusable producer (matmul, linear) feeds an elementwise or
 //               broadcast consumer, which can run on the producer's output tile in registers;
 //   chain:      an elementwise/broadcast producer feeds an elementwise/broadcast consumer (one
-//   loop); prologue:   an elementwise/broadcast producer feeds a reduction, an opaque row kernel or
-//   a
-//               contraction, which can apply it as it loads its input.
-// Injective (layout) producers and opaque producers are never candidates: a copy or a row kernel
-// does not stream through a consumer's loop.
+//               loop);
+//   prologue:   an elementwise/broadcast producer feeds a reduction, an opaque row kernel or a
+//               contraction, which can apply it as it loads its input;
+//   accumulate: an opaque producer feeds an `add` (a gradient accumulation): a kernel that
+//               scatters rows (embedding_grad) can add them into the add's other operand in
+//               place, touching only the rows it writes instead of zero-filling a whole tensor
+//               that the add then streams through.
+// Injective (layout) producers are never candidates, nor are opaque producers except into an add:
+// a copy or a row kernel does not stream through a consumer's loop.
 // Stage 2, kernels: a candidate is fused only when a fused op kind implements the pattern around
 // it (the table kPatterns below, one matcher per fused kind). Matchers take chains whose inner
 // values have no other reader (a kernel writes one result; an output or update is another reader).
@@ -32,7 +36,7 @@
 namespace gptc {
 namespace {
 
-enum class Relation { None, Epilogue, Chain, Prologue };
+enum class Relation { None, Epilogue, Chain, Prologue, Accumulate };
 
 const char* relationName(Relation r) {
   switch (r) {
@@ -42,6 +46,8 @@ const char* relationName(Relation r) {
     return "elementwise chain";
   case Relation::Prologue:
     return "prologue";
+  case Relation::Accumulate:
+    return "accumulate";
   default:
     return "none";
   }
@@ -59,6 +65,7 @@ Relation relationOf(OpKind producer, OpKind consumer) {
   if (pointwise(p) && (c == FusionCategory::Reduce || c == FusionCategory::Opaque ||
                        c == FusionCategory::OutEWiseFusable))
     return Relation::Prologue;
+  if (p == FusionCategory::Opaque && consumer == OpKind::Add) return Relation::Accumulate;
   return Relation::None;
 }
 
@@ -99,6 +106,7 @@ struct Match {
   Attrs attrs;
   std::vector<int> absorbed; // value ids whose defining nodes are folded in
   std::string why;
+  int about = -1; // the operand `why` is about; -1: every candidate edge into the consumer
 };
 
 Match refuse(std::string why) {
@@ -226,6 +234,40 @@ Match matchMatMulGeluGrad(const Uses& u, const Node& n) {
   return m;
 }
 
+// add(acc, embedding_grad(ids, dy){rows}) or add(embedding_grad(...), acc) ->
+// embedding_grad_add(acc, ids, dy): the scatter adds its rows into acc (in place when acc dies
+// here), so the [rows,C] zero-filled scatter result is never made. Only on exact shapes: the add
+// must not broadcast either side. The kernel sums a row's contributions before adding them to
+// acc, as the two ops round; add is commutative bit for bit, so either operand order fuses.
+Match matchEmbeddingGradAdd(const Uses& u, const Node& n) {
+  if (n.kind != OpKind::Add) return {};
+  const Graph& g = u.g;
+  Match refused;
+  for (int k : {1, 0}) { // autodiff's order first: add(other contributions, embedding_grad)
+    int scatter = n.operands[k], acc = n.operands[1 - k];
+    const Node* eg = u.defIs(scatter, OpKind::EmbeddingGrad);
+    if (!eg) continue;
+    Match m;
+    if (u.readers[scatter] != 1) {
+      m = refuse(alsoRead(u, scatter));
+    } else if (g.type(acc) != g.type(scatter)) {
+      m = refuse(fmt::format("{} {} and {} {} differ: the add broadcasts, and the fused kernel "
+                             "scatters into an accumulator of the scatter's own shape",
+                             nameOf(g, acc), typeToString(g.type(acc)), nameOf(g, scatter),
+                             typeToString(g.type(scatter))));
+    } else {
+      m.fused = true;
+      m.kind = OpKind::EmbeddingGradAdd;
+      m.operands = {acc, eg->operands[0], eg->operands[1]};
+      m.absorbed = {scatter};
+      return m;
+    }
+    m.about = scatter;
+    if (refused.why.empty()) refused = m;
+  }
+  return refused;
+}
+
 using Matcher = Match (*)(const Uses&, const Node&);
 struct Pattern {
   OpKind kind; ///< the fused kind it makes
@@ -236,6 +278,7 @@ constexpr Pattern kPatterns[] = {
     {OpKind::MaskedSoftmaxGrad, &matchMaskedSoftmaxGrad},
     {OpKind::LinearGelu, &matchLinearGelu},
     {OpKind::MatMulGeluGrad, &matchMatMulGeluGrad},
+    {OpKind::EmbeddingGradAdd, &matchEmbeddingGradAdd},
 };
 
 std::string locPrefix(const Node& n) {
@@ -260,7 +303,8 @@ Expected<bool> runFuse(PassContext& ctx) {
       if (!m.fused) {
         if (!m.why.empty())
           for (int o : n.operands)
-            if (u.def(o) && relationOf(u.def(o)->kind, n.kind) != Relation::None)
+            if ((m.about < 0 || m.about == o) && u.def(o) &&
+                relationOf(u.def(o)->kind, n.kind) != Relation::None)
               refused[{o, i}] = fmt::format("{} ({})", m.why, opName(pattern.kind));
         continue;
       }

@@ -472,6 +472,9 @@ std::string grad_LinearGelu(G& c) {
 std::string grad_MatMulGeluGrad(G& c) {
   return notDifferentiable(c);
 }
+std::string grad_EmbeddingGradAdd(G& c) {
+  return notDifferentiable(c);
+}
 
 constexpr GradRule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &grad_##E,

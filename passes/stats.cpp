@@ -35,6 +35,8 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
     return in(0);
   case OpKind::EmbeddingGrad:
     return in(1); // one add per row element scattered
+  case OpKind::EmbeddingGradAdd:
+    return 2 * in(2); // each dy element into its row's sum, each sum into acc (once per row)
   case OpKind::Reshape:
   case OpKind::Transpose:
   case OpKind::SplitHeads:

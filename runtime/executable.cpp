@@ -164,6 +164,9 @@ std::string Executable::checkIndexInputs() const {
     } else if (n.kind == OpKind::EmbeddingGrad) {
       ids = n.operands[0];
       limit = attrInt(n.attrs, "rows");
+    } else if (n.kind == OpKind::EmbeddingGradAdd) {
+      ids = n.operands[1];
+      limit = g_.type(n.operands[0]).shape[0];
     } else if (n.kind == OpKind::CrossEntropy || n.kind == OpKind::CrossEntropyGrad) {
       ids = n.operands[1];
       int64_t classes = attrInt(n.attrs, "classes");

@@ -68,4 +68,16 @@ std::string eval_MatMulGeluGrad(EvalArgs& e) {
   return "";
 }
 
+std::string eval_EmbeddingGradAdd(EvalArgs& e) {
+  // acc (rows,C), ids (...), dy (...,C) -> add(acc, embedding_grad(ids, dy){rows}). The add is
+  // commutative bit for bit, so add(embedding_grad, acc) fuses to the same op.
+  Tensor scattered, sum;
+  Attrs rows{{"rows", e.in[0]->type.shape[0]}};
+  if (auto err = step(OpKind::EmbeddingGrad, {e.in[1], e.in[2]}, rows, scattered); !err.empty())
+    return err;
+  if (auto err = step(OpKind::Add, {e.in[0], &scattered}, {}, sum); !err.empty()) return err;
+  give(e, sum);
+  return "";
+}
+
 } // namespace gptc

@@ -161,16 +161,16 @@ TEST_CASE("gradcheck: accumulation over several uses, select and stack") {
 TEST_CASE("gradcheck covers every differentiable op kind") {
   // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
   // not subject to finite differences; everything else must appear in a case above.
-  std::set<OpKind> exempt{OpKind::PadMask,          OpKind::Sinusoidal,   OpKind::Fill,
-                          OpKind::GeluGrad,         OpKind::ReluGrad,     OpKind::LayerNormGradX,
-                          OpKind::LayerNormGradW,   OpKind::SoftmaxGrad,  OpKind::EmbeddingGrad,
-                          OpKind::CrossEntropyGrad, OpKind::AdamWMoment1, OpKind::AdamWMoment2,
-                          OpKind::AdamWUpdate,      OpKind::GlobalNorm,   OpKind::ClipScale,
+  std::set<OpKind> exempt{OpKind::PadMask, OpKind::Sinusoidal, OpKind::Fill, OpKind::GeluGrad,
+                          OpKind::ReluGrad, OpKind::LayerNormGradX, OpKind::LayerNormGradW,
+                          OpKind::SoftmaxGrad, OpKind::EmbeddingGrad, OpKind::CrossEntropyGrad,
+                          OpKind::AdamWMoment1, OpKind::AdamWMoment2, OpKind::AdamWUpdate,
+                          OpKind::GlobalNorm, OpKind::ClipScale,
                           // generation ops: decode steps are not differentiated
                           OpKind::DynamicSlice, OpKind::DynamicUpdateSlice, OpKind::CausalMaskAt,
                           // fused kinds exist only after autodiff (passes/fuse.cpp)
-                          OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad,
-                          OpKind::LinearGelu,       OpKind::MatMulGeluGrad};
+                          OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad, OpKind::LinearGelu,
+                          OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd};
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);
     if (exempt.count(kind)) continue;

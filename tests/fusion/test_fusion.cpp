@@ -168,6 +168,36 @@ TEST_CASE("a GPT-2 block's kernel count, unfused and fused") {
   CHECK(train.counters["fuse.matmul_gelu_grad"] == 2);
 }
 
+TEST_CASE("a tied embedding's gradient is scattered into the output layer's, in place") {
+  // GPT-2 and chargpt tie wte: its gradient is add(via the logits matmul, embedding_grad), which
+  // becomes one embedding_grad_add; the memory plan writes its result over the matmul's.
+  // seq2seq's embeddings are not tied: each gradient is a lone embedding_grad, left as it is.
+  for (const ModelCase& m : tinyModels()) {
+    CAPTURE(m.file);
+    Built plain = build(m.file, m.sets, "train", false);
+    Built fused = build(m.file, m.sets, "train", true);
+    int64_t kernelsPlain = computeStats(plain.graph).kernels;
+    int64_t kernelsFused = computeStats(fused.graph).kernels;
+    if (m.file == "seq2seq.graph") {
+      CHECK(count(fused.graph, OpKind::EmbeddingGradAdd) == 0);
+      CHECK(count(fused.graph, OpKind::EmbeddingGrad) == 2);
+      continue;
+    }
+    CHECK(count(fused.graph, OpKind::EmbeddingGradAdd) == 1);
+    CHECK(count(fused.graph, OpKind::EmbeddingGrad) == 0);
+    CHECK(count(plain.graph, OpKind::EmbeddingGrad) == 1);
+    CHECK(fused.counters["fuse.embedding_grad_add"] == 1);
+    // One block (L=1): gpt2 saves 5 kernels in it (the test above), chargpt 4 (its ReLU MLP has
+    // no GELU fusions); the tied embedding's scatter and add are one more.
+    CHECK(kernelsPlain - kernelsFused == (m.file == "gpt2.graph" ? 5 : 4) + 1);
+    MemoryPlan plan = planMemory(fused.graph);
+    for (const Node& n : fused.graph.nodes)
+      if (n.kind == OpKind::EmbeddingGradAdd)
+        CHECK_MESSAGE(plan.placement[n.result].viewOf == n.operands[0],
+                      "embedding_grad_add does not run in place on its accumulator");
+  }
+}
+
 TEST_CASE("fusion lowers the bytes a step moves") {
   for (const char* pipeline : {"inference", "train"}) {
     CAPTURE(pipeline);

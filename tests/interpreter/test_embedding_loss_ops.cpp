@@ -32,6 +32,22 @@ TEST_CASE("embedding_grad scatter-adds rows") {
         "embedding_grad: token id 7 outside the table of 3 rows");
 }
 
+TEST_CASE("embedding_grad_add scatters into acc: a row's sum first, then one add") {
+  // ids (1,1,0); acc row 1 starts at 1e8, where f32's spacing is 8: the row's sum 3 + 3 = 6 is
+  // added once, 1e8 + 6 -> 1e8 + 8, as add(acc, embedding_grad) rounds (adding 3 twice would
+  // give 1e8). Row 2 is not named by ids and stays acc's.
+  Tensor acc = f32({3, 2}, {100, 200, 1e8f, 0, 7, 8});
+  Tensor ids = i32({3}, {1, 1, 0}), dy = f32({3, 2}, {3, 2, 3, 4, 5, 6});
+  Tensor y = eval(OpKind::EmbeddingGradAdd, {&acc, &ids, &dy});
+  CHECK(y.f == std::vector<float>{105, 206, 100000008.0f, 6, 7, 8});
+  Tensor bad = i32({3}, {1, 1, 7});
+  CHECK(evalError(OpKind::EmbeddingGradAdd, {&acc, &bad, &dy}) ==
+        "embedding_grad_add: embedding_grad: token id 7 outside the table of 3 rows");
+  Tensor wide = f32({3, 3}, std::vector<float>(9, 0.0f));
+  CHECK(evalError(OpKind::EmbeddingGradAdd, {&wide, &ids, &dy}).find("no broadcasting") !=
+        std::string::npos);
+}
+
 TEST_CASE("sinusoidal positions") {
   // dim 4: frequencies 1/10000^(0/4) = 1 and 1/10000^(2/4) = 0.01.
   //   p=0: (sin 0, cos 0, sin 0, cos 0) = (0,1,0,1)

@@ -42,7 +42,7 @@ std::string runPassFile(const std::string& path) {
   ConstOverrides overrides;
   std::vector<std::pair<std::string, int64_t>> expectOps, expectCounters;
   int64_t expectTotalOps = -1;
-  bool expectError = false;
+  bool expectError = false, explainFusion = false;
   std::istringstream in(*text);
   int lineNo = 0;
   for (std::string line; std::getline(in, line);) {
@@ -88,6 +88,8 @@ std::string runPassFile(const std::string& path) {
       expectCounters.emplace_back(name, value);
     } else if (directive("EXPECT-ERROR", rest)) {
       expectError = true;
+    } else if (directive("EXPLAIN-FUSION", rest)) {
+      explainFusion = true;
     }
   }
 
@@ -102,6 +104,7 @@ std::string runPassFile(const std::string& path) {
   PassContext ctx;
   ctx.program = *program;
   ctx.overrides = overrides;
+  ctx.explainFusion = explainFusion;
   PassManager pm(pipeline);
   pm.addInstrument(makeVerifyEach());
   pm.addInstrument(makeChangeCheck());
@@ -131,7 +134,10 @@ std::string runPassFile(const std::string& path) {
   }
   PrintOptions po;
   po.locations = false;
-  return runChecks(*text, path, printGraph(ctx.graph, po));
+  std::string out = printGraph(ctx.graph, po);
+  for (const std::string& note : ctx.fusionNotes)
+    out += note + "\n";
+  return runChecks(*text, path, out);
 }
 
 } // namespace gptc::test

@@ -5,6 +5,7 @@
 //   # EXPECT-OPS: 7                  op count after the passes;  # EXPECT-OPS: reshape=1  per kind
 //   # EXPECT-COUNTER: simplify.scale-by-one=2    a pass counter (absent counts as 0)
 //   # EXPECT-ERROR                   the run must fail; CHECK lines then match the rendered error
+//   # EXPLAIN-FUSION                 --explain-fusion: its notes follow the IR, for CHECK lines
 //   # CHECK... lines                 matched (check_matcher.h) against the final IR, printed
 //   without
 //                                    locations, or against the error
