@@ -11,6 +11,56 @@ std::vector<int> programOrder(const Graph& g) {
   return order;
 }
 
+namespace {
+
+/// Stage 2: an op whose result is larger than the buffers it is the last reader of moves down to
+/// just before its first successor (data consumer or anti-dependent state writer), so its result is
+/// not held while nothing reads it. Every moment between the two positions then holds
+/// bytes(result) - bytes(freed operands) fewer bytes and no other moment changes, so the peak can
+/// only fall. The case it exists for: GPT-2's tied wte gradient from the logits (147 MiB), which
+/// the list scheduler computes first in the backward and only the embedding's gradient, last,
+/// consumes; deferred, the backward holds the logits' gradient (49 MiB) instead.
+void sinkLargeProducers(const Graph& g, const StorageInfo& s,
+                        const std::vector<std::vector<int>>& succ,
+                        const std::vector<bool>& keptAfterStep, std::vector<int>& order) {
+  size_t numNodes = order.size();
+  auto isArenaOwner = [&](int v) { return s.root[v] == v && g.values[v].kind == ValueKind::Op; };
+  std::vector<int> pos(numNodes), lastRead(g.values.size(), -1);
+  auto recompute = [&] {
+    std::fill(lastRead.begin(), lastRead.end(), -1);
+    for (size_t i = 0; i < numNodes; ++i) {
+      pos[order[i]] = int(i);
+      for (int o : g.nodes[order[i]].operands)
+        lastRead[s.root[o]] = int(i);
+    }
+  };
+  recompute();
+  for (int i = int(numNodes) - 1; i >= 0; --i) {
+    int n = order[i];
+    int result = g.nodes[n].result;
+    if (!isArenaOwner(result) || keptAfterStep[result]) continue;
+    int target = int(numNodes); // just before the first successor
+    for (int m : succ[n])
+      target = std::min(target, pos[m]);
+    if (target == int(numNodes) || target <= i + 1) continue;
+    int64_t freed = 0;
+    std::vector<int> roots;
+    for (int o : g.nodes[n].operands) {
+      int r = s.root[o];
+      if (std::find(roots.begin(), roots.end(), r) != roots.end()) continue;
+      roots.push_back(r);
+      if (isArenaOwner(r) && lastRead[r] == i && !keptAfterStep[r])
+        freed += g.values[r].type.bytes();
+    }
+    if (g.values[result].type.bytes() <= freed) continue;
+    order.erase(order.begin() + i);
+    order.insert(order.begin() + (target - 1), n);
+    recompute();
+  }
+}
+
+} // namespace
+
 std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s, bool preferFreeing) {
   size_t numNodes = g.nodes.size(), numValues = g.values.size();
   // Successor lists: data dependencies, plus anti-dependencies before state overwrites.
@@ -27,10 +77,19 @@ std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s, bool pr
   for (const Update& u : g.updates) {
     if (g.values[u.value].kind != ValueKind::Op) continue;
     int writer = g.values[u.value].def;
+    // Only readers of the state's old bytes must wait: u.value shares the state's storage too
+    // (the alias), and its readers (AdamW's update reads this step's moments) come after the writer.
+    auto readsOldState = [&](int v) {
+      for (; v >= 0; v = s.viewOf[v]) {
+        if (v == u.value) return false;
+        if (v == u.state) return true;
+      }
+      return false;
+    };
     for (size_t n = 0; n < numNodes; ++n) {
       if (int(n) == writer) continue;
       for (int o : g.nodes[n].operands)
-        if (s.root[o] == u.state) {
+        if (readsOldState(o)) {
           edge(int(n), writer);
           break;
         }
@@ -91,6 +150,7 @@ std::vector<int> scheduleForMemory(const Graph& g, const StorageInfo& s, bool pr
       if (--preds[m] == 0) ready.push_back(m);
   }
   if (order.size() != numNodes) return programOrder(g); // a cycle through anti-dependencies
+  if (preferFreeing) sinkLargeProducers(g, s, succ, keptAfterStep, order);
   return order;
 }
 
