@@ -5,7 +5,7 @@ and the ratio gptc / PyTorch.
 
 Both sides use random weights (the graph's init; speed does not depend on the values) and the
 GPT-2 124M configuration by default. PyTorch's step is the mirror in tests/reference/models.py
-(the same ops as models/gpt2.graph) with a cache that grows: attention reads pos+1 keys, the
+(the same ops as models/gpt2.graph, on torch's fused kernels unless --explicit-ops) with a cache that grows: attention reads pos+1 keys, the
 output layer only the last position. gptc's attention reads the whole static cache (maxT
 positions), masked past pos.
 
@@ -94,7 +94,10 @@ def main():
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--explicit-ops", action="store_true", help="PyTorch on the mirror's spelled-out ops")
     a = ap.parse_args()
+    if not a.explicit_ops:
+        M.use_torch_kernels()  # F.layer_norm, F.linear, F.gelu: PyTorch as a practitioner writes it
     cfg = M.GPT2Config(B=1, T=1)
     for s in a.set:
         k, v = s.split("=")
