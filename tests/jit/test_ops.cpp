@@ -265,6 +265,20 @@ std::vector<Case> cases() {
                  return randomF32(t.shape, g);
                },
                ""});
+  c.push_back({K::AdamWMoment1,
+               {f({5, 17}), f({5, 17}), f({})},
+               A({{"beta", F(0.9)}}),
+               scalars({{2, 0.37}}),
+               "clipped"});
+  c.push_back({K::AdamWMoment2,
+               {f({5, 17}), f({5, 17}), f({})},
+               A({{"beta", F(0.95)}}),
+               [](int k, const TensorType& t, std::mt19937& g) {
+                 return k == 0   ? randomF32(t.shape, g, 0, 1)
+                        : k == 2 ? Tensor::scalarF32(0.37f)
+                                 : randomF32(t.shape, g);
+               },
+               "clipped"});
   c.push_back({K::GlobalNorm, {f({5, 7}), f({33})}, {}, {}, ""});
   c.push_back({K::DynamicSlice,
                {f({7, 5}), i({})},
@@ -377,6 +391,32 @@ TEST_CASE("every op: JIT vs interpreter, 1 and 2 threads") {
   }
   MESSAGE(fmt::format("largest relative error: forward {:.3g} ({}), gradients {:.3g} ({})",
                       worstForward, worstForwardCase, worstGrad, worstGradCase));
+}
+
+TEST_CASE("a clipped moment is bit for bit mul(g, clip) followed by the moment") {
+  // passes/optimizer.cpp gives the moments the clip scale instead of a mul of its own; the numbers
+  // must not move (the trainer's --resume and the PyTorch parity rely on them).
+  std::mt19937 gen(7);
+  for (OpKind kind : {OpKind::AdamWMoment1, OpKind::AdamWMoment2}) {
+    CAPTURE(opName(kind));
+    Graph g;
+    const TensorType t{DType::f32, {3, 1000}};
+    int m = g.addInput("m", t), grad = g.addInput("g", t);
+    int clip = g.addInput("clip", {DType::f32, {}});
+    Attrs beta{{"beta", kind == OpKind::AdamWMoment1 ? 0.9 : 0.95}};
+    g.outputs.push_back(g.add(kind, {m, grad, clip}, beta, {}, "fused"));
+    g.outputs.push_back(g.add(kind, {m, g.add(OpKind::Mul, {grad, clip})}, beta, {}, "unfused"));
+    std::map<std::string, Tensor> feeds{{"m", randomF32(t.shape, gen, 0, 1)},
+                                        {"g", randomF32(t.shape, gen)},
+                                        {"clip", Tensor::scalarF32(0.2718f)}};
+    std::map<std::string, Tensor> ref = jittest::interpret(g, feeds);
+    CHECK(jittest::sameBits(ref["fused"], ref["unfused"]));
+    auto exe = jittest::build(g, naivePlan(g), feeds);
+    for (int threads : {1, 2}) {
+      auto out = jittest::execute(*exe, threads);
+      CHECK(jittest::sameBits(out["fused"], out["unfused"]));
+    }
+  }
 }
 
 TEST_CASE("an op without a lowering is a clear compile error, not a crash") {
