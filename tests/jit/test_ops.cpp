@@ -280,6 +280,8 @@ std::vector<Case> cases() {
                },
                "clipped"});
   c.push_back({K::GlobalNorm, {f({5, 7}), f({33})}, {}, {}, ""});
+  // blocks of 4096 numbered across operands (2 + 4 + 1 + 3): the threads' ranges cut operands
+  c.push_back({K::GlobalNorm, {f({5000}), f({3, 4097}), f({7}), f({9000})}, {}, {}, "many blocks"});
   c.push_back({K::DynamicSlice,
                {f({7, 5}), i({})},
                A({{"axis", I(0)}, {"size", I(2)}}),
