@@ -29,11 +29,14 @@ int64_t classesOf(const KernelSpec& spec) {
 }
 
 /// max and log Σ exp over row[0..classes) in f32: the row's log-sum-exp (-inf for an all -inf row).
+/// The max is llvm.maximum, not maxnum: LLVM 19 vectorizes a maximum reduction without nnan, but
+/// keeps a maxnum one scalar (one maxss per logit: most of the time of a 50257-class row). They
+/// differ only for NaN, which makes the row's lse NaN either way (the exp sum sees it).
 Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) {
   auto& b = E.b();
   const double inf = std::numeric_limits<double>::infinity();
   Value* mx = E.reduce(E.ci(0), E.ci(classes), {E.cf(-inf)}, [&](Value* c, const Vals& a) {
-    return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, a[0],
+    return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a[0],
                                         E.loadF(logits, b.CreateAdd(base, c)))};
   })[0];
   Value* safe = b.CreateSelect(b.CreateFCmpOEQ(mx, E.cf(-inf)), E.cf(0.0), mx);
