@@ -421,6 +421,32 @@ TEST_CASE("a clipped moment is bit for bit mul(g, clip) followed by the moment")
   }
 }
 
+TEST_CASE("two calls of one two-phase reduction: the second waits for the first combine") {
+  // global_norm and cross_entropy keep their partials in one global per kernel (codegen/lower.h).
+  // Two independent calls of the same kernel share it, so the step builder must put a barrier
+  // between the first call's combine (thread 0 reads the partials) and the second call's partials.
+  std::mt19937 gen(11);
+  Graph g;
+  const TensorType t{DType::f32, {3, 5000}};
+  int a = g.addInput("a", t), b = g.addInput("b", t);
+  g.outputs.push_back(g.add(OpKind::GlobalNorm, {a}, {}, {}, "na"));
+  g.outputs.push_back(g.add(OpKind::GlobalNorm, {b}, {}, {}, "nb"));
+  std::map<std::string, Tensor> feeds{{"a", randomF32(t.shape, gen)},
+                                      {"b", randomF32(t.shape, gen, 5, 6)}};
+  std::map<std::string, Tensor> ref = jittest::interpret(g, feeds);
+  auto exe = jittest::build(g, naivePlan(g), feeds);
+  CHECK(exe->compiled().stats().kernels == 1);
+  CHECK(exe->compiled().stats().barriers == 3); // fn | combine | fn | combine
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    for (int rep = 0; rep < 20; ++rep) {
+      auto out = jittest::execute(*exe, threads);
+      for (const char* n : {"na", "nb"})
+        CHECK(jittest::compare(out[n], ref[n]).maxRel <= 1e-5);
+    }
+  }
+}
+
 TEST_CASE("an op without a lowering is a clear compile error, not a crash") {
   // Every op is lowered now, so check the error path with a plan that does not fit the graph.
   Graph g;
