@@ -85,7 +85,8 @@ public:
   /// loop), rows in its remainder would be summed in another order (reassoc) — results would then
   /// depend on the thread count. Inner loops, whose bounds do not, are vectorized as usual.
   void parallelFor(int64_t n, const std::function<void(llvm::Value*)>& body);
-  /// Runs body only on thread 0 (for results too small to split, e.g. a scalar loss).
+  /// Runs body only on thread 0 (results too small to split: clip_scale, or the combine of a
+  /// two-phase reduction, codegen/lower.h).
   void onThreadZero(const std::function<void()>& body);
   /// if (cond) then(); (no else)
   void ifThen(llvm::Value* cond, const std::function<void()>& then);

@@ -23,6 +23,15 @@ struct LoweredKernel {
   llvm::Function* fn = nullptr;
   CallForm form = CallForm::Standard;
   int64_t scratchBytes = 0; ///< per thread (Matmul)
+  /// A reduction to one value over all threads is two functions with the Standard arguments:
+  /// `fn` (every thread writes its share of the partial results) and `combine` (after a barrier,
+  /// thread 0 adds the partials up in a fixed order). step() calls fn, gptc_barrier(), combine:
+  /// the barrier is the step builder's, like every other, and no kernel waits inside itself.
+  llvm::Function* combine = nullptr;
+  /// The partials: a zero-initialised global of the module, `partialsBytes` long, that fn writes
+  /// and combine reads. The step builder tracks its bytes like a value's (two calls of one kernel
+  /// get a barrier between them), so the global needs no other protection.
+  int64_t partialsBytes = 0;
 };
 
 /// Emits the kernel for `spec` into `mb` as `name`. "" or why it cannot (shapes the lowering does
@@ -42,6 +51,14 @@ LowerFn loweringFor(OpKind kind);
 std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                          LoweredKernel* out,
                          const std::function<std::string(KernelEmitter&)>& body);
+
+/// Shorthand for a two-phase reduction (LoweredKernel::combine) with `partials` f32 slots in the
+/// kernel's global `<name>.partials`: `spread` is the body of fn (every thread), `combine` the body
+/// of the combine function (usually onThreadZero). Both receive the partials' pointer.
+std::string emitTwoPhase(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                         LoweredKernel* out, int64_t partials,
+                         const std::function<std::string(KernelEmitter&, llvm::Value*)>& spread,
+                         const std::function<std::string(KernelEmitter&, llvm::Value*)>& combine);
 
 } // namespace gptc::codegen
 

@@ -224,16 +224,38 @@ std::string lower_Fill(ModuleBuilder& mb, const KernelSpec& spec, const std::str
 
 // ---- optimizer ops (torch.optim.AdamW's single-tensor path, as the interpreter) ----
 
+namespace {
+
+/// The moments' gradient: g, or with a clip operand (a scalar, loaded once) g·clip rounded to f32
+/// on its own — what the unfused mul(g, clip) kernel stored — then the unclipped formula. The
+/// multiply carries no `reassoc`, so LLVM may not regroup take·(g·clip) as (take·clip)·g, which
+/// would round differently: the clipped moments are bit-identical to mul + moment.
+Value* momentGrad(KernelEmitter& E, Value* g, Value* clip) {
+  if (!clip) return g;
+  auto* m = llvm::cast<llvm::Instruction>(E.b().CreateFMul(g, clip));
+  m->setHasAllowReassoc(false);
+  return m;
+}
+
+/// The clip operand of a moment op (f32[], loaded once), or null.
+Value* loadClip(KernelEmitter& E) {
+  return E.spec().operands.size() > 2 ? E.loadF(E.operand(2), E.ci(0)) : nullptr;
+}
+
+} // namespace
+
 std::string lower_AdamWMoment1(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                LoweredKernel* out) {
-  // m·beta + (1-beta)·g
+  // m·beta + (1-beta)·g, g clipped first when there is a clip operand
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     double beta = attrFloat(spec.attrs, "beta");
     float keep = float(beta), take = float(1.0 - beta);
+    Value* clip = loadClip(E);
     emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
             [&](const Vals& v, Value*) {
-              return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)), b.CreateFMul(E.cf(take), v[1]));
+              Value* g = momentGrad(E, v[1], clip);
+              return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)), b.CreateFMul(E.cf(take), g));
             });
     return "";
   });
@@ -241,15 +263,17 @@ std::string lower_AdamWMoment1(ModuleBuilder& mb, const KernelSpec& spec, const 
 
 std::string lower_AdamWMoment2(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                LoweredKernel* out) {
-  // v·beta + (1-beta)·g·g
+  // v·beta + (1-beta)·g·g, g clipped first when there is a clip operand
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     double beta = attrFloat(spec.attrs, "beta");
     float keep = float(beta), take = float(1.0 - beta);
+    Value* clip = loadClip(E);
     emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
             [&](const Vals& v, Value*) {
+              Value* g = momentGrad(E, v[1], clip);
               return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)),
-                                  b.CreateFMul(E.cf(take), b.CreateFMul(v[1], v[1])));
+                                  b.CreateFMul(E.cf(take), b.CreateFMul(g, g)));
             });
     return "";
   });

@@ -30,11 +30,14 @@ int64_t classesOf(const KernelSpec& spec) {
 }
 
 /// max and log Σ exp over row[0..classes) in f32: the row's log-sum-exp (-inf for an all -inf row).
+/// The max is llvm.maximum, not maxnum: LLVM 19 vectorizes a maximum reduction without nnan, but
+/// keeps a maxnum one scalar (one maxss per logit: most of the time of a 50257-class row). They
+/// differ only for NaN, which makes the row's lse NaN either way (the exp sum sees it).
 Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) {
   auto& b = E.b();
   const double inf = std::numeric_limits<double>::infinity();
   Value* mx = E.reduce(E.ci(0), E.ci(classes), {E.cf(-inf)}, [&](Value* c, const Vals& a) {
-    return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, a[0],
+    return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a[0],
                                         E.loadF(logits, b.CreateAdd(base, c)))};
   })[0];
   Value* safe = b.CreateSelect(b.CreateFCmpOEQ(mx, E.cf(-inf)), E.cf(0.0), mx);
@@ -194,51 +197,52 @@ std::string lower_Sinusoidal(ModuleBuilder& mb, const KernelSpec& spec, const st
 std::string lower_CrossEntropy(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                LoweredKernel* out) {
   // logits (R,W), targets (R) -> f32[]: mean over counted rows of lse(logits[r,:classes]) -
-  // logits[r,t]. One thread (a scalar result); the row losses are summed in double.
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
+  // logits[r,t]. Two phases (lower.h): rows over threads, each counted row's f32 loss into its
+  // partial slot; after the barrier thread 0 sums the counted rows' losses in row order, in
+  // double. The order of that sum is fixed, so the loss does not depend on the thread count.
+  int64_t W = spec.operands[0].shape.back(), R = spec.operands[1].numel(),
+          classes = classesOf(spec);
+  int64_t ignore = attrInt(spec.attrs, "ignore_index");
+  auto isCounted = [&](KernelEmitter& E, Value* t) {
+    auto& b = E.b();
+    return b.CreateAnd(b.CreateICmpNE(b.CreateSExt(t, E.i64()), E.ci(ignore)),
+                       inRange(E, t, classes));
+  };
+  auto rowLosses = [&](KernelEmitter& E, Value* partial) {
+    auto& b = E.b();
+    E.parallelFor(R, [&](Value* r) {
+      Value* t = E.loadI(E.operand(1), r);
+      E.ifThen(isCounted(E, t), [&] {
+        Value* base = b.CreateMul(r, E.ci(W));
+        Value* lse = logSumExp(E, E.operand(0), base, classes);
+        Value* xt = E.loadF(E.operand(0), b.CreateAdd(base, b.CreateSExt(t, E.i64())));
+        E.storeF(partial, r, b.CreateFSub(lse, xt));
+      });
+    });
+    return std::string();
+  };
+  auto mean = [&](KernelEmitter& E, Value* partial) {
     auto& b = E.b();
     llvm::Type* f64 = b.getDoubleTy();
-    int64_t W = spec.operands[0].shape.back(), R = spec.operands[1].numel(),
-            classes = classesOf(spec);
-    int64_t ignore = attrInt(spec.attrs, "ignore_index");
     E.onThreadZero([&] {
-      Vals acc =
-          E.reduce(E.ci(0), E.ci(R), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},
-                   [&](Value* r, const Vals& a) {
-                     Value* t = E.loadI(E.operand(1), r);
-                     Value* counted =
-                         b.CreateAnd(b.CreateICmpNE(b.CreateSExt(t, E.i64()), E.ci(ignore)),
-                                     inRange(E, t, classes));
-                     llvm::BasicBlock* pre = b.GetInsertBlock();
-                     Value* total = a[0];
-                     Value* n = a[1];
-                     auto* bodyBB = llvm::BasicBlock::Create(E.ctx(), "row", E.function());
-                     auto* joinBB = llvm::BasicBlock::Create(E.ctx(), "row.done", E.function());
-                     b.CreateCondBr(counted, bodyBB, joinBB);
-                     b.SetInsertPoint(bodyBB);
-                     Value* base = b.CreateMul(r, E.ci(W));
-                     Value* lse = logSumExp(E, E.operand(0), base, classes);
-                     Value* xt = E.loadF(E.operand(0), b.CreateAdd(base, b.CreateSExt(t, E.i64())));
-                     Value* total2 = b.CreateFAdd(total, b.CreateFPExt(b.CreateFSub(lse, xt), f64));
-                     Value* n2 = b.CreateAdd(n, E.ci(1));
-                     llvm::BasicBlock* bodyEnd = b.GetInsertBlock();
-                     b.CreateBr(joinBB);
-                     b.SetInsertPoint(joinBB);
-                     llvm::PHINode* tp = b.CreatePHI(f64, 2);
-                     tp->addIncoming(total, pre);
-                     tp->addIncoming(total2, bodyEnd);
-                     llvm::PHINode* np = b.CreatePHI(E.i64(), 2);
-                     np->addIncoming(n, pre);
-                     np->addIncoming(n2, bodyEnd);
-                     return Vals{tp, np};
-                   });
-      Value* mean = b.CreateFDiv(acc[0], b.CreateSIToFP(acc[1], f64));
+      // keepScalar: a sum in double, in row order, whatever LLVM's reassoc would allow
+      Vals acc = E.reduce(
+          E.ci(0), E.ci(R), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},
+          [&](Value* r, const Vals& a) {
+            Value* counted = isCounted(E, E.loadI(E.operand(1), r));
+            Value* loss = b.CreateFPExt(E.loadF(partial, r), f64);
+            return Vals{b.CreateSelect(counted, b.CreateFAdd(a[0], loss), a[0]),
+                        b.CreateAdd(a[1], b.CreateZExt(counted, E.i64()))};
+          },
+          /*keepScalar=*/true);
+      Value* m = b.CreateFDiv(acc[0], b.CreateSIToFP(acc[1], f64));
       Value* loss =
-          b.CreateSelect(b.CreateICmpEQ(acc[1], E.ci(0)), llvm::ConstantFP::get(f64, 0.0), mean);
+          b.CreateSelect(b.CreateICmpEQ(acc[1], E.ci(0)), llvm::ConstantFP::get(f64, 0.0), m);
       E.storeF(E.result(), E.ci(0), b.CreateFPTrunc(loss, E.f32()));
     });
-    return "";
-  });
+    return std::string();
+  };
+  return emitTwoPhase(mb, spec, name, out, R, rowLosses, mean);
 }
 
 std::string lower_CrossEntropyGrad(ModuleBuilder& mb, const KernelSpec& spec,

@@ -1,5 +1,5 @@
 // codegen/lower_map.cpp — emitMap, the loop nest shared by every elementwise and broadcasting
-// lowering (see lower.h), and emitStandard. Leaves what is computed per element to the callers.
+// lowering (see lower.h), emitStandard and emitTwoPhase. Leaves per-element math to the callers.
 #include "codegen/lower.h"
 
 #include <algorithm>
@@ -19,6 +19,32 @@ std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::s
   if (std::string e = E.finish(); !e.empty()) return e;
   out->fn = E.function();
   out->form = CallForm::Standard;
+  return "";
+}
+
+std::string emitTwoPhase(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                         LoweredKernel* out, int64_t partials,
+                         const std::function<std::string(KernelEmitter&, llvm::Value*)>& spread,
+                         const std::function<std::string(KernelEmitter&, llvm::Value*)>& combine) {
+  llvm::Type* arrTy = llvm::ArrayType::get(llvm::Type::getFloatTy(mb.ctx()), uint64_t(partials));
+  auto* global = new llvm::GlobalVariable(
+      mb.module(), arrTy, /*isConstant=*/false, llvm::GlobalValue::InternalLinkage,
+      llvm::ConstantAggregateZero::get(arrTy), name + ".partials");
+  global->setAlignment(llvm::Align(64));
+  LoweredKernel first, second;
+  std::string e =
+      emitStandard(mb, spec, name, &first, [&](KernelEmitter& E) { return spread(E, global); });
+  if (e.empty())
+    e = emitStandard(mb, spec, name + "_combine", &second,
+                     [&](KernelEmitter& E) { return combine(E, global); });
+  if (!e.empty()) {
+    if (first.fn) first.fn->eraseFromParent();
+    global->eraseFromParent();
+    return e;
+  }
+  *out = first;
+  out->combine = second.fn;
+  out->partialsBytes = partials * 4;
   return "";
 }
 

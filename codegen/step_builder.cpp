@@ -5,6 +5,7 @@
 //   KernelSpec + key        → an existing kernel, or lower it now (lower.h's table)
 //   hazard with the bytes touched since the last barrier? → call gptc_barrier()
 //   call kernel(ptrs..., tid, nthreads) with ptr = region base + constant offset
+//   a two-phase reduction (lower.h): barrier; call its combine(same ptrs...)
 //   with kernelHooks: barrier; if (tid == 0) hook(ctx, i); barrier   (compile.h)
 // then, for `update`s the plan did not alias onto their state, a copy kernel at the end.
 #include "codegen/step_builder.h"
@@ -21,11 +22,14 @@ using llvm::Value;
 
 namespace {
 
-/// Bytes [lo, hi) of one region.
+/// Bytes [lo, hi) of one region, or of the partials global of kernel `partialsOf` (lower.h).
 struct Interval {
   Region region;
   int64_t lo, hi;
-  bool overlaps(const Interval& o) const { return region == o.region && lo < o.hi && o.lo < hi; }
+  int partialsOf = -1;
+  bool overlaps(const Interval& o) const {
+    return region == o.region && partialsOf == o.partialsOf && lo < o.hi && o.lo < hi;
+  }
 };
 
 Interval intervalOf(const Graph& g, const MemoryPlan& plan, int value) {
@@ -182,9 +186,16 @@ private:
     }
     out_->kernels[it->second.index].uses++;
 
+    const LoweredKernel& k = it->second.k;
+    // A two-phase reduction: fn writes the partials, combine reads them and writes the result.
+    const Interval partials{Region::Arena, 0, k.partialsBytes, it->second.index};
+    std::vector<Interval> combineReads = reads;
+    if (k.combine) combineReads.push_back(partials);
+    const Interval& firstWrite = k.combine ? partials : write;
+
     if (opts_.kernelHooks) {
       // the hook's barriers separate every call already
-    } else if (hazards_.conflicts(reads, write) || !opts_.elideBarriers) {
+    } else if (hazards_.conflicts(reads, firstWrite) || !opts_.elideBarriers) {
       if (!first_) {
         b_.CreateCall(barrier_);
         out_->stats.barriers++;
@@ -195,12 +206,11 @@ private:
     }
     first_ = false;
     hazards_.reads.insert(hazards_.reads.end(), reads.begin(), reads.end());
-    hazards_.writes.push_back(write);
+    hazards_.writes.push_back(firstWrite);
 
     std::vector<Value*> args;
     Value* tid = step_->getArg(4);
     Value* nthreads = step_->getArg(5);
-    const LoweredKernel& k = it->second.k;
     if (k.form == CallForm::Matmul) {
       // (A, B, C, bias, scratch, tid, nthreads); linear's bias is its third operand
       args = {pointerTo(values[0]),
@@ -219,6 +229,14 @@ private:
       args.push_back(nthreads);
     }
     b_.CreateCall(k.fn->getFunctionType(), k.fn, args);
+    if (k.combine) { // every thread's partials are written before thread 0 adds them up
+      b_.CreateCall(barrier_);
+      out_->stats.barriers++;
+      hazards_.clear();
+      hazards_.reads = combineReads;
+      hazards_.writes.push_back(write);
+      b_.CreateCall(k.combine->getFunctionType(), k.combine, args);
+    }
     kc.kernel = it->second.index;
     out_->calls.push_back(kc);
     out_->stats.calls++;

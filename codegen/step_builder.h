@@ -3,7 +3,8 @@
 // `gptc_step`, which calls them in schedule order with base + constant-offset pointers and puts a
 // call to gptc_barrier() only where a kernel touches bytes that another kernel since the last
 // barrier wrote (or writes bytes one read) — read-after-write, write-after-read and
-// write-after-write hazards on the plan's byte intervals, so arena reuse is covered too.
+// write-after-write hazards on the plan's byte intervals, so arena reuse is covered too. A
+// two-phase reduction (lower.h: cross_entropy, global_norm) is called as fn, barrier, combine.
 //
 // What it leaves to others: the kernels' bodies (lower_*.cpp via codegen/lower.h), the JIT and
 // the public API (codegen/compile.h).

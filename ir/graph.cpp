@@ -68,16 +68,14 @@ std::string completeAttrs(OpKind kind, Attrs& attrs) {
 Expected<int> Graph::addNode(OpKind kind, std::vector<int> operands, Attrs attrs, SourceLoc loc,
                              const std::string& name) {
   const OpInfo& info = opInfo(kind);
-  size_t want = info.operands.size();
-  bool countOk = info.variadic ? operands.size() >= want : operands.size() == want;
+  bool countOk = info.acceptsOperandCount(operands.size());
   for (int id : operands)
     if (id < 0 || size_t(id) >= values.size())
       return Diag{loc, fmt::format("'{}': operand id {} is not a value", info.name, id)};
   if (!countOk)
-    return Diag{loc,
-                fmt::format("'{}' takes {}{} operand{} ({}), got {}", info.name,
-                            info.variadic ? "at least " : "", want, want == 1 ? "" : "s",
-                            info.operandList(), operands.size())};
+    return Diag{loc, fmt::format("'{}' takes {} operand{} ({}), got {}", info.name,
+                                 info.operandCountText(), info.operands.size() == 1 ? "" : "s",
+                                 info.operandList(), operands.size())};
   if (std::string err = completeAttrs(kind, attrs); !err.empty()) return Diag{loc, err};
   std::vector<TensorType> types;
   for (int id : operands) types.push_back(values[id].type);

@@ -50,12 +50,17 @@ struct OpInfo {
   std::string_view name;
   std::vector<OperandSpec> operands;
   bool variadic = false; // the last operand repeats (one or more)
+  bool optional = false; // the last operand may be left out (zero or one)
   std::vector<AttrSpec> attrs;
   FusionCategory category;
   bool inPlace;
 
   /// "x, w, b" — for messages.
   std::string operandList() const;
+  /// Whether a node of this kind may have n operands (variadic and optional tails included).
+  bool acceptsOperandCount(size_t n) const;
+  /// "2", "at least 1", "2 or 3": the counts acceptsOperandCount allows, for messages.
+  std::string operandCountText() const;
 };
 
 const OpInfo& opInfo(OpKind);

@@ -337,6 +337,8 @@ R momentRule(const Types& t, const Attrs& a, const char* op) {
   if (!isF32(t[0]) || t[0] != t[1])
     return err(fmt::format("{}: moment and gradient must be the same f32 type, got {} and {}", op,
                            ts(t[0]), ts(t[1])));
+  if (t.size() > 2 && t[2] != TensorType{DType::f32, {}})
+    return err(fmt::format("{}: clip must be f32[] (clip_scale's result), got {}", op, ts(t[2])));
   double beta = attrFloat(a, "beta");
   if (!(beta >= 0 && beta < 1)) return err(fmt::format("{}: beta must be in [0, 1), got {}", op, beta));
   return t[0];

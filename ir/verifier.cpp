@@ -33,7 +33,7 @@ std::string verifyGraph(const Graph& g) {
       types.push_back(g.values[o].type);
     }
     const OpInfo& info = opInfo(node.kind);
-    if (info.variadic ? node.operands.size() < info.operands.size() : node.operands.size() != info.operands.size())
+    if (!info.acceptsOperandCount(node.operands.size()))
       return where + ": wrong number of operands";
     Attrs attrs = node.attrs;
     if (std::string e = completeAttrs(node.kind, attrs); !e.empty()) return where + ": " + e;

@@ -73,13 +73,18 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
                     fmt::format("optimizer: the moment '{}{}' of param '{}' would clash with an "
                                 "existing value",
                                 prefix, param.name, param.name)};
-    int used =
-        scale < 0 ? grad : g.add(OpKind::Mul, {grad, scale}, {}, param.loc, "g." + param.name);
     int m = g.addState("m." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
     int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
-    int mNew = g.add(OpKind::AdamWMoment1, {m, used}, {{"beta", o.beta1}}, param.loc,
+    // The moments take the clip scale as an operand and clip the gradient as they read it: no
+    // separate pass that writes a clipped copy of every gradient (ir/ops.def, adamw_moment1).
+    std::vector<int> gradOperands{grad};
+    if (scale >= 0) gradOperands.push_back(scale);
+    std::vector<int> mOperands{m}, vOperands{v};
+    mOperands.insert(mOperands.end(), gradOperands.begin(), gradOperands.end());
+    vOperands.insert(vOperands.end(), gradOperands.begin(), gradOperands.end());
+    int mNew = g.add(OpKind::AdamWMoment1, mOperands, {{"beta", o.beta1}}, param.loc,
                      "m." + param.name + ".new");
-    int vNew = g.add(OpKind::AdamWMoment2, {v, used}, {{"beta", o.beta2}}, param.loc,
+    int vNew = g.add(OpKind::AdamWMoment2, vOperands, {{"beta", o.beta2}}, param.loc,
                      "v." + param.name + ".new");
     bool decay = decaysWeights(g, p);
     Attrs attrs{{"beta1", o.beta1},

@@ -83,10 +83,9 @@ std::string evalOp(OpKind kind, const std::vector<const Tensor*>& operands, cons
                    Tensor& out) {
   std::string_view name = opName(kind);
   const OpInfo& info = opInfo(kind);
-  size_t want = info.operands.size();
-  if (info.variadic ? operands.size() < want : operands.size() != want)
-    return fmt::format("{}: takes {} operand(s) ({}), got {}", name, want, info.operandList(),
-                       operands.size());
+  if (!info.acceptsOperandCount(operands.size()))
+    return fmt::format("{}: takes {} operand(s) ({}), got {}", name, info.operandCountText(),
+                       info.operandList(), operands.size());
   std::vector<TensorType> types;
   for (const Tensor* t : operands) {
     size_t have = t->type.dtype == DType::f32 ? t->f.size() : t->i.size();

@@ -1,5 +1,6 @@
 // Interpreter kernels of the optimizer ops (ir/ops.def, section "optimizer"): AdamW's two moment
-// updates, the parameter update, the global gradient norm and the clipping scale.
+// updates (of the gradient, or of the clipped gradient g*clip when given a clip operand), the
+// parameter update, the global gradient norm and the clipping scale.
 //
 // They mirror torch.optim.AdamW (torch 1.13, single-tensor path) operation by operation, in f32
 // with the scalar coefficients computed in double the way torch computes them in Python, so a
@@ -14,11 +15,27 @@
 
 namespace gptc {
 
+namespace {
+
+/// The gradient the moments see: g, or g*clip rounded to f32 (torch's grad.mul_(clip_coef) in
+/// clip_grad_norm_, which runs before optimizer.step()).
+struct MomentGrad {
+  const std::vector<float>& g;
+  float clip;
+  bool clipped;
+  explicit MomentGrad(const EvalArgs& a)
+      : g(a.in[1]->f), clip(a.in.size() > 2 ? a.in[2]->f[0] : 1.0f), clipped(a.in.size() > 2) {}
+  float operator[](size_t i) const { return clipped ? g[i] * clip : g[i]; }
+};
+
+} // namespace
+
 // m <- m*beta + g*(1-beta), as exp_avg.mul_(beta1).add_(grad, alpha=1-beta1) does it in f32.
 std::string eval_AdamWMoment1(EvalArgs& a) {
   double beta = attrFloat(a.attrs, "beta");
   float keep = float(beta), take = float(1.0 - beta);
-  const std::vector<float>&m = a.in[0]->f, &g = a.in[1]->f;
+  const std::vector<float>& m = a.in[0]->f;
+  MomentGrad g(a);
   for (size_t i = 0; i < m.size(); ++i)
     a.out.f[i] = m[i] * keep + take * g[i];
   return "";
@@ -28,9 +45,12 @@ std::string eval_AdamWMoment1(EvalArgs& a) {
 std::string eval_AdamWMoment2(EvalArgs& a) {
   double beta = attrFloat(a.attrs, "beta");
   float keep = float(beta), take = float(1.0 - beta);
-  const std::vector<float>&v = a.in[0]->f, &g = a.in[1]->f;
-  for (size_t i = 0; i < v.size(); ++i)
-    a.out.f[i] = v[i] * keep + take * (g[i] * g[i]);
+  const std::vector<float>& v = a.in[0]->f;
+  MomentGrad g(a);
+  for (size_t i = 0; i < v.size(); ++i) {
+    float gi = g[i];
+    a.out.f[i] = v[i] * keep + take * (gi * gi);
+  }
   return "";
 }
 

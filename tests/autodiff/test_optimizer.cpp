@@ -53,6 +53,16 @@ TEST_CASE("AdamW with clipping matches a double transcription of torch for 6 ste
     CHECK(verifyGraph(g).empty());
     CHECK(r->decayed == std::vector<int>{g.find("w")});
     CHECK((g.find("grad_clip") >= 0) == (clip > 0));
+    // The moments read the raw gradient and, when clipping, the scale: no mul of every gradient.
+    for (const Node& n : g.nodes) {
+      if (clip > 0 && n.kind != OpKind::AdamWMoment1 && n.kind != OpKind::AdamWMoment2)
+        for (int o : n.operands)
+          CHECK(o != g.find("grad_clip"));
+      if (n.kind != OpKind::AdamWMoment1 && n.kind != OpKind::AdamWMoment2) continue;
+      CHECK(g.value(n.operands[1]).name.rfind("grad.", 0) == 0);
+      CHECK(n.operands.size() == (clip > 0 ? 3u : 2u));
+      if (clip > 0) CHECK(n.operands[2] == g.find("grad_clip"));
+    }
     CHECK(g.value(g.find("m.w")).kind == ValueKind::State);
     CHECK(g.type(g.find("lr")) == TensorType{DType::f32, {}});
     CHECK(g.type(g.find("step")) == TensorType{DType::i32, {}});

@@ -269,7 +269,23 @@ std::vector<Case> cases() {
                  return randomF32(t.shape, g);
                },
                ""});
+  c.push_back({K::AdamWMoment1,
+               {f({5, 17}), f({5, 17}), f({})},
+               A({{"beta", F(0.9)}}),
+               scalars({{2, 0.37}}),
+               "clipped"});
+  c.push_back({K::AdamWMoment2,
+               {f({5, 17}), f({5, 17}), f({})},
+               A({{"beta", F(0.95)}}),
+               [](int k, const TensorType& t, std::mt19937& g) {
+                 return k == 0   ? randomF32(t.shape, g, 0, 1)
+                        : k == 2 ? Tensor::scalarF32(0.37f)
+                                 : randomF32(t.shape, g);
+               },
+               "clipped"});
   c.push_back({K::GlobalNorm, {f({5, 7}), f({33})}, {}, {}, ""});
+  // blocks of 4096 numbered across operands (2 + 4 + 1 + 3): the threads' ranges cut operands
+  c.push_back({K::GlobalNorm, {f({5000}), f({3, 4097}), f({7}), f({9000})}, {}, {}, "many blocks"});
   c.push_back({K::DynamicSlice,
                {f({7, 5}), i({})},
                A({{"axis", I(0)}, {"size", I(2)}}),
@@ -433,6 +449,58 @@ TEST_CASE("embedding_grad_add in place rounds exactly as embedding_grad + add") 
                     " thread(s): fused and unfused JIT differ");
     jittest::Diff d = jittest::compare(ref, jittest::interpret(fused, feeds)["out"]);
     CHECK(d.maxRel <= 1e-4);
+  }
+}
+
+TEST_CASE("a clipped moment is bit for bit mul(g, clip) followed by the moment") {
+  // passes/optimizer.cpp gives the moments the clip scale instead of a mul of its own; the numbers
+  // must not move (the trainer's --resume and the PyTorch parity rely on them).
+  std::mt19937 gen(7);
+  for (OpKind kind : {OpKind::AdamWMoment1, OpKind::AdamWMoment2}) {
+    CAPTURE(opName(kind));
+    Graph g;
+    const TensorType t{DType::f32, {3, 1000}};
+    int m = g.addInput("m", t), grad = g.addInput("g", t);
+    int clip = g.addInput("clip", {DType::f32, {}});
+    Attrs beta{{"beta", kind == OpKind::AdamWMoment1 ? 0.9 : 0.95}};
+    g.outputs.push_back(g.add(kind, {m, grad, clip}, beta, {}, "fused"));
+    g.outputs.push_back(g.add(kind, {m, g.add(OpKind::Mul, {grad, clip})}, beta, {}, "unfused"));
+    std::map<std::string, Tensor> feeds{{"m", randomF32(t.shape, gen, 0, 1)},
+                                        {"g", randomF32(t.shape, gen)},
+                                        {"clip", Tensor::scalarF32(0.2718f)}};
+    std::map<std::string, Tensor> ref = jittest::interpret(g, feeds);
+    CHECK(jittest::sameBits(ref["fused"], ref["unfused"]));
+    auto exe = jittest::build(g, naivePlan(g), feeds);
+    for (int threads : {1, 2}) {
+      auto out = jittest::execute(*exe, threads);
+      CHECK(jittest::sameBits(out["fused"], out["unfused"]));
+    }
+  }
+}
+
+TEST_CASE("two calls of one two-phase reduction: the second waits for the first combine") {
+  // global_norm and cross_entropy keep their partials in one global per kernel (codegen/lower.h).
+  // Two independent calls of the same kernel share it, so the step builder must put a barrier
+  // between the first call's combine (thread 0 reads the partials) and the second call's partials.
+  std::mt19937 gen(11);
+  Graph g;
+  const TensorType t{DType::f32, {3, 5000}};
+  int a = g.addInput("a", t), b = g.addInput("b", t);
+  g.outputs.push_back(g.add(OpKind::GlobalNorm, {a}, {}, {}, "na"));
+  g.outputs.push_back(g.add(OpKind::GlobalNorm, {b}, {}, {}, "nb"));
+  std::map<std::string, Tensor> feeds{{"a", randomF32(t.shape, gen)},
+                                      {"b", randomF32(t.shape, gen, 5, 6)}};
+  std::map<std::string, Tensor> ref = jittest::interpret(g, feeds);
+  auto exe = jittest::build(g, naivePlan(g), feeds);
+  CHECK(exe->compiled().stats().kernels == 1);
+  CHECK(exe->compiled().stats().barriers == 3); // fn | combine | fn | combine
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    for (int rep = 0; rep < 20; ++rep) {
+      auto out = jittest::execute(*exe, threads);
+      for (const char* n : {"na", "nb"})
+        CHECK(jittest::compare(out[n], ref[n]).maxRel <= 1e-5);
+    }
   }
 }
 
