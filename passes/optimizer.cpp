@@ -99,6 +99,8 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
     result.params.push_back(p);
     if (decay) result.decayed.push_back(p);
   }
+  if (!o.keepForwardOutputs && loss >= 0)
+    std::erase_if(g.outputs, [&](int id) { return id != loss && id != result.gradNorm; });
   if (!o.keepGradients)
     std::erase_if(g.outputs, [&](int id) {
       return std::any_of(paramGrads.begin(), paramGrads.end(),

@@ -4,12 +4,14 @@
 //
 // What the pass adds, per param p with a gradient %grad.p (passes/autodiff.h):
 //   state m.p, v.p : like p, init zeros           the moments persist across steps
-//   %m.p.new = adamw_moment1(%m.p, %g.p) {beta = beta1}
-//   %v.p.new = adamw_moment2(%v.p, %g.p) {beta = beta2}
+//   %m.p.new = adamw_moment1(%m.p, %grad.p, %grad_clip) {beta = beta1}
+//   %v.p.new = adamw_moment2(%v.p, %grad.p, %grad_clip) {beta = beta2}
 //   %p.new   = adamw_update(%p, %m.p.new, %v.p.new, %lr, %step) {beta1, beta2, eps, wd}
 // and once: `input lr : f32[]`, `input step : i32[]` (runtime scalars, so a schedule needs no
 // recompiling; step counts updates from 1), `%grad_norm = global_norm(every grad)` as an output,
-// and with clipping `%grad_clip = clip_scale(%grad_norm)`, %g.p = grad.p * grad_clip.
+// and with clipping `%grad_clip = clip_scale(%grad_norm)`, which the moments apply to the gradient
+// (without clipping they take two operands). The step's outputs are the loss and %grad_norm: the
+// forward's other outputs are dropped unless OptimizerOptions::keepForwardOutputs.
 //
 // Weight decay goes only to per-layer matrices: params whose rank, per layer, is >= 2 (a param read
 // through `select` is a stack over layers, so its per-layer rank is its rank - 1). Biases,
@@ -30,6 +32,11 @@ struct OptimizerOptions {
   double clip = 1.0;        ///< max global gradient norm; 0 = no clipping
   bool keepGradients =
       false; ///< keep grad.<p> as outputs (tests, parity); else only the update reads them
+  /// Keep the forward's other outputs (`logits`) as outputs of the training step. Off: the step's
+  /// caller reads the loss and the gradient norm, and an output lives to the end of the step, so
+  /// GPT-2's logits (49 MiB) would sit at the memory peak beside every gradient. The values stay
+  /// in the graph under their names (the study tracer observes them by name).
+  bool keepForwardOutputs = false;
 };
 
 struct OptimizerResult {

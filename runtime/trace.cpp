@@ -204,7 +204,8 @@ Expected<TracePoints> findTracePoints(const Graph& g, const TraceOptions& option
 std::vector<std::string> observedValues(const TracePoints& p) {
   std::vector<std::string> out;
   for (const std::string* s :
-       {&p.embedding, &p.embeddingSum, &p.positions, &p.q, &p.k, &p.v, &p.scores, &p.probs})
+       {&p.embedding, &p.embeddingSum, &p.positions, &p.q, &p.k, &p.v, &p.scores, &p.probs,
+        &p.logits}) // logits: not an output of a training step (passes/optimizer.h)
     if (!s->empty()) out.push_back(*s);
   for (const auto& [param, grad] : p.grads)
     out.push_back(grad);

@@ -7,6 +7,7 @@
 #include "passes/optimizer.h"
 #include "runtime/interpreter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <doctest/doctest.h>
 #include <random>
@@ -151,4 +152,28 @@ TEST_CASE("the optimizer needs gradients, and lr/step must be free or scalar inp
   Expected<OptimizerResult> bad = appendAdamW(*clash);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("'lr' must be `input lr : f32[]`") != std::string::npos);
+}
+
+TEST_CASE("the training step's outputs are the loss and the gradient norm") {
+  // A forward output other than the loss (GPT-2's logits) would live to the end of the step, at
+  // the memory peak beside every gradient; the pass drops it unless asked to keep it.
+  for (bool keep : {false, true}) {
+    CAPTURE(keep);
+    Expected<Graph> parsed =
+        parseGraph(std::string(kGraph) + "output doubled = scale(x) {s = 2.0}\n", "opt.graph");
+    REQUIRE(parsed);
+    Graph g = std::move(*parsed);
+    REQUIRE(differentiate(g));
+    OptimizerOptions o;
+    o.keepForwardOutputs = keep;
+    Expected<OptimizerResult> r = appendAdamW(g, o);
+    REQUIRE(r);
+    std::vector<int> want{g.find("loss"), r->gradNorm};
+    if (keep) want.insert(want.begin() + 1, g.find("doubled"));
+    std::vector<int> got = g.outputs;
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    CHECK(got == want);
+    CHECK(g.find("doubled") >= 0); // dropped as an output, still a value of the graph until dce
+  }
 }
