@@ -102,6 +102,26 @@ def peak_rss(cmd, env=None):
     return int(m.group(1)) * 1024
 
 
+def run_torch(name, threads, repeats, explicit_ops, tmp):
+    """Per-step seconds of one PyTorch process (bench/pytorch_models.py) after one warm-up step.
+    A process per thread count: Debian's torch does its matmuls in OpenBLAS's own pthread pool,
+    which torch.set_num_threads does not size and which reads OPENBLAS_NUM_THREADS only at start
+    (left alone, "1 thread" ran its matmuls on 2 and "2 threads" ran 4 threads on 2 cores)."""
+    out_json = os.path.join(tmp, f"torch_{name}_{threads}.json")
+    cmd = [sys.executable, os.path.join(ROOT, "bench", "pytorch_models.py"), "--only", name, "--threads",
+           str(threads), "--repeats", str(repeats), "--warmup", "1", "--json", out_json]
+    if explicit_ops:
+        cmd.append("--explicit-ops")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(cmd)} failed:\n{res.stderr}")
+    import json
+
+    with open(out_json) as f:
+        return json.load(f)["results"][0]["times_s"]
+
+
 def load():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -122,10 +142,7 @@ def main():
         sys.exit(f"compare.py: no gptc at {args.gptc} (build it: make -C build gptc)")
 
     import torch
-    import pytorch_models as P
 
-    torch.manual_seed(0)
-    table = P.benchmarks(tiny=False, explicit_ops=args.explicit_ops)
     tmp = tempfile.mkdtemp(prefix="gptc-bench-")
     cpu = open("/proc/cpuinfo").read()
     model_name = re.search(r"model name\s*:\s*(.*)", cpu)
@@ -133,16 +150,12 @@ def main():
           f"{os.cpu_count()} cores, torch {torch.__version__}; load average before: {load()}", flush=True)
 
     results = {}
-    steps = {}
-    for name in args.only:
-        steps[name] = table[name][1]()  # builds the PyTorch model once
     for r in range(args.rounds):
         for name in args.only:
             for threads in args.threads:
                 g = run_gptc(args.gptc, name, threads, tmp)
                 u = run_gptc(args.gptc, name, threads, tmp, unfused=True) if args.unfused and name.endswith("_train") else []
-                torch.set_num_threads(threads)
-                t = P.measure(steps[name], 1, args.torch_steps)
+                t = run_torch(name, threads, args.torch_steps, args.explicit_ops, tmp)
                 res = results.setdefault((name, threads), ([], [], []))
                 res[0].extend(g)
                 res[1].extend(t)
@@ -153,7 +166,7 @@ def main():
 
     rss = {}
     if args.rss:
-        env = dict(os.environ, OMP_NUM_THREADS="2")
+        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
         rss["gptc"] = peak_rss(gptc_command(args.gptc, "gpt2_train", 2, tmp, steps=1), env)
         rss["torch"] = peak_rss([sys.executable, os.path.join(ROOT, "bench", "pytorch_models.py"), "--only",
                                  "gpt2_train", "--threads", "2", "--repeats", "1", "--warmup", "0"], env)
@@ -173,7 +186,7 @@ def main():
     if rss:
         gib = 1024.0**3
         if args.markdown:
-            print(f"| gpt2_train peak RSS | 2 | {rss['gptc'] / gib:.2f} GiB | {rss['torch'] / gib:.2f} GiB | "
+            print(f"| gpt2_train peak RSS | 2 | {rss['gptc'] / gib:.2f} GiB | — | {rss['torch'] / gib:.2f} GiB | "
                   f"{rss['gptc'] / rss['torch']:.2f} |")
         else:
             print(f"gpt2_train peak RSS (2 threads): gptc {rss['gptc'] / gib:.2f} GiB  torch {rss['torch'] / gib:.2f} GiB")
