@@ -55,7 +55,9 @@ std::string lower_ScaleMaskSoftmax(ModuleBuilder& mb, const KernelSpec& spec,
         return b.CreateSelect(b.CreateICmpSGT(c, limit), E.cf(-inf), x);
       };
       Value* mx = E.reduce(E.ci(0), E.ci(C), {E.cf(-inf)}, [&](Value* c, const Vals& acc) {
-        return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc[0], v(c))};
+        // maximum, not maxnum: LLVM 19 vectorizes it, and a NaN in the row makes the whole row
+        // NaN, as in the interpreter (maxnum skipped it and gave zeros around a NaN).
+        return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, acc[0], v(c))};
       })[0];
       mx = b.CreateSelect(b.CreateFCmpOEQ(mx, E.cf(-inf)), E.cf(0.0), mx);
       Value* sum = E.reduce(E.ci(0), E.ci(C), {E.cf(0.0)}, [&](Value* c, const Vals& acc) {

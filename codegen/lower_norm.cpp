@@ -144,7 +144,9 @@ std::string lower_Softmax(ModuleBuilder& mb, const KernelSpec& spec, const std::
     E.parallelFor(rows, [&](Value* r) {
       Value* base = b.CreateMul(r, E.ci(C));
       Value* mx = E.reduce(E.ci(0), E.ci(C), {E.cf(-inf)}, [&](Value* c, const Vals& acc) {
-        return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc[0],
+        // maximum, not maxnum: LLVM 19 vectorizes it, and a NaN in the row makes the whole row
+        // NaN, as in the interpreter (maxnum skipped it and gave zeros around a NaN).
+        return Vals{b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, acc[0],
                                             E.loadF(E.operand(0), b.CreateAdd(base, c)))};
       })[0];
       mx = b.CreateSelect(b.CreateFCmpOEQ(mx, E.cf(-inf)), E.cf(0.0), mx);

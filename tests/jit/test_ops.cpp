@@ -546,5 +546,33 @@ TEST_CASE("bad token ids and targets are reported by run(), not read out of boun
   CHECK(e.find("token id 7") != std::string::npos);
 }
 
+TEST_CASE("a NaN in a softmax row makes the row NaN, in the JIT as in the interpreter") {
+  // The row max is llvm.maximum (vectorized, NaN-propagating); maxnum skipped the NaN and the
+  // kernel wrote zeros around it while the interpreter's row was all NaN.
+  std::mt19937 gen(3);
+  for (OpKind kind : {OpKind::Softmax, OpKind::ScaleMaskSoftmax}) {
+    CAPTURE(opName(kind));
+    Graph g;
+    const TensorType t{DType::f32, {2, 8, 40}};
+    int x = g.addInput("x", t);
+    g.outputs.push_back(g.add(kind, {x}, {}, {}, "y"));
+    Tensor xs = randomF32(t.shape, gen);
+    xs.f[3 * 40 + 0] = std::numeric_limits<float>::quiet_NaN(); // row 3: NaN in its first key
+    std::map<std::string, Tensor> feeds{{"x", xs}};
+    Tensor ref = jittest::interpret(g, feeds)["y"];
+    auto exe = jittest::build(g, naivePlan(g), feeds);
+    for (int threads : {1, 2}) {
+      Tensor out = jittest::execute(*exe, threads)["y"];
+      for (int64_t r = 0; r < 16; ++r)
+        for (int64_t c = 0; c < 40; ++c) {
+          float a = out.f[r * 40 + c], b = ref.f[r * 40 + c];
+          if (r == 3) CHECK(std::isnan(a)); // every weight of the NaN row, not only the NaN's own
+          CHECK(std::isnan(a) == std::isnan(b));
+          if (!std::isnan(b)) CHECK(std::fabs(a - b) <= 1e-5f + 1e-5f * std::fabs(b));
+        }
+    }
+  }
+}
+
 } // namespace
 } // namespace gptc
