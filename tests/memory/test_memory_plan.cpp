@@ -267,10 +267,23 @@ update m = m2
   CHECK(checkPlan(*g, bad).find("still read") != std::string::npos);
 }
 
+/// Each op result's position in scheduleForMemory's order (the memory-aware schedule alone).
+static std::map<std::string, int> memorySchedule(const Graph& g) {
+  StorageInfo s = analyzeViews(g);
+  resolveRoots(s);
+  std::vector<int> order = scheduleForMemory(g, s);
+  REQUIRE(order.size() == g.nodes.size());
+  std::map<std::string, int> at;
+  for (size_t i = 0; i < order.size(); ++i)
+    at[g.values[g.nodes[order[i]].result].name] = int(i);
+  return at;
+}
+
 TEST_CASE("readers of an update's new value do not wait for it: AdamW's moments schedule") {
   // AdamW's shape: m2 is written over m (the alias), then read by the parameter update. Only the
   // readers of m's old bytes must precede m2's writer; counting readers of m2 (which shares m's
-  // storage) as well made a cycle, and the scheduler silently fell back to program order.
+  // storage) as well made a cycle, and the scheduler silently fell back to program order, where
+  // p2 would come before out, which still reads p's old bytes.
   auto g = parseGraph(R"(
 input g : f32[64]
 input x : f32[64]
@@ -286,18 +299,9 @@ update p = p2
 )",
                       "adam.graph");
   REQUIRE(g);
-  StorageInfo s = analyzeViews(*g);
-  resolveRoots(s);
-  std::vector<int> order = scheduleForMemory(*g, s);
-  REQUIRE(order.size() == g->nodes.size());
-  auto at = [&](const char* name) {
-    int def = g->values[g->find(name)].def;
-    return int(std::find(order.begin(), order.end(), def) - order.begin());
-  };
-  CHECK(at("m2") < at("p2"));  // the data edge
-  CHECK(at("out") < at("p2")); // out reads p's old bytes: before p's update
-  // The memory-aware order really ran (program order would keep `big` first): the updates free
-  // nothing in the arena, `big` and `out` are scheduled as the list scheduler chooses.
+  std::map<std::string, int> at = memorySchedule(*g);
+  CHECK(at["m2"] < at["p2"]);  // the data edge
+  CHECK(at["out"] < at["p2"]); // out reads p's old bytes: before p's update
   CHECK(checkPlan(*g, planMemory(*g)) == "");
 }
 
@@ -318,15 +322,7 @@ output s
 )",
                       "sink.graph");
   REQUIRE(g);
-  StorageInfo st = analyzeViews(*g);
-  resolveRoots(st);
-  std::vector<int> order = scheduleForMemory(*g, st);
-  REQUIRE(order.size() == g->nodes.size());
-  auto at = [&](const char* name) {
-    int def = g->values[g->find(name)].def;
-    return int(std::find(order.begin(), order.end(), def) - order.begin());
-  };
-  CHECK(at("wide") + 1 == at("out"));
-  MemoryPlan plan = planMemory(*g);
-  CHECK(checkPlan(*g, plan) == "");
+  std::map<std::string, int> at = memorySchedule(*g);
+  CHECK(at["wide"] + 1 == at["out"]);
+  CHECK(checkPlan(*g, planMemory(*g)) == "");
 }
