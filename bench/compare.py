@@ -141,7 +141,10 @@ def main():
     if not os.path.exists(args.gptc):
         sys.exit(f"compare.py: no gptc at {args.gptc} (build it: make -C build gptc)")
 
-    import torch
+    try:
+        import torch
+    except ImportError:
+        sys.exit("compare.py: no PyTorch for this python (Debian's: apt-get install python3-torch; run with /usr/bin/python3)")
 
     tmp = tempfile.mkdtemp(prefix="gptc-bench-")
     cpu = open("/proc/cpuinfo").read()
