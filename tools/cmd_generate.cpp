@@ -151,22 +151,16 @@ int cmdGenerate(int argc, char** argv) {
   if (f.topP <= 0 || f.topP > 1) return usageError("--top-p must be in (0, 1]");
   if (f.beam < 0) return usageError("--beam must be >= 1");
 
-  // No --init: the checkpoint the trainer writes for this model by default
-  // (out/<model>/model.ckpt), so `gptc run --train` then `gptc run --generate --prompt "ROMEO:"`
-  // samples from what was trained.
-  if (f.init.empty()) {
-    std::string stem = std::filesystem::path(f.model.empty() ? "chargpt" : f.model).stem().string();
-    std::filesystem::path trained = std::filesystem::path("out") / stem / "model.ckpt";
-    if (std::filesystem::exists(trained)) {
-      f.init = trained.string();
-      std::fprintf(stderr,
-                   "note: weights from %s (the last `gptc run --train`; --init to choose)\n",
-                   f.init.c_str());
-    } else if (stem == "chargpt" && f.promptIds.empty() && f.vocab.empty() && !f.prompts.empty()) {
-      return usageError(fmt::format("no trained {} at {}: run `gptc run --train` first, or give "
-                                    "--init CHECKPOINT",
-                                    stem, trained.string()));
-    }
+  // No --init: the checkpoint the trainer writes for this model by default, so `gptc run --train`
+  // then `gptc run --generate --prompt "ROMEO:"` samples from what was trained.
+  const std::string trained =
+      (std::filesystem::path(defaultRunDir(f.model.empty() ? kDefaultModel : f.model)) /
+       "model.ckpt")
+          .string();
+  if (f.init.empty() && std::filesystem::exists(trained)) {
+    f.init = trained;
+    std::fprintf(stderr, "note: weights from %s (the last `gptc run --train`; --init to choose)\n",
+                 f.init.c_str());
   }
 
   // The checkpoint says which model and sets it was trained with.
@@ -187,7 +181,7 @@ int cmdGenerate(int argc, char** argv) {
         sets.push_back(kv);
     }
   }
-  if (f.model.empty()) f.model = "models/chargpt.graph";
+  if (f.model.empty()) f.model = kDefaultModel;
   sets.insert(sets.end(), f.sets.begin(), f.sets.end());
   const std::string stem = std::filesystem::path(f.model).stem().string();
   const bool seq2seq = stem == "seq2seq", gpt2 = stem == "gpt2";
@@ -223,6 +217,11 @@ int cmdGenerate(int argc, char** argv) {
     std::string path = f.vocab;
     if (path.empty() && !f.init.empty())
       path = (std::filesystem::path(f.init).parent_path() / "vocab.bin").string();
+    if (path.empty() && f.promptIds.empty() && (!f.prompts.empty() || f.interactive))
+      return usageError(fmt::format("no character vocabulary to encode the prompt: run `gptc run "
+                                    "--train` first (it writes {} and vocab.bin), or give --init "
+                                    "or --vocab",
+                                    trained));
     if (!path.empty() && f.promptIds.empty()) {
       IoResult<CharTokenizer> t = CharTokenizer::load(path);
       if (!t) return usageError(t.error());
@@ -335,7 +334,7 @@ int cmdGenerate(int argc, char** argv) {
         bo.beams = beams;
         bo.maxNew = gen->context() - 1;
         bo.sos = 1;
-        bo.eos = 2;
+        bo.eos = eos;
         bo.banned = {0, 1};
         return beamSearch(*gen, bo, outIds);
       }
@@ -343,7 +342,7 @@ int cmdGenerate(int argc, char** argv) {
       req.prompts = {{1}};
       req.maxNew = gen->context() - 1;
       req.sampling.temperature = 0;
-      req.eos = 2;
+      req.eos = eos;
       req.banned = {0, 1};
       std::vector<std::vector<int32_t>> out;
       if (std::string e = generate(*gen, req, {}, &out); !e.empty()) return e;

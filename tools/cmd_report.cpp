@@ -274,7 +274,7 @@ int cmdReport(int argc, char** argv) {
                "pipeline, the memory plan, the kernels' time, the loss curve and the attention "
                "heatmaps of a run",
                "gptc report"};
-  std::string outDir, model = "models/chargpt.graph", pipeline = "train";
+  std::string outDir, model = kDefaultModel, pipeline = "train";
   ModelFlags modelFlags;
   int profileSteps = 2, maxDiffLines = 300, threads = 0;
   app.add_option("outdir", outDir, "the run's folder (gptc run --train -o OUTDIR)")

@@ -48,7 +48,7 @@ const std::vector<std::string> kDefaultSets = {"L=4", "C=128", "NH=4"};
 constexpr int64_t kDefaultB = 32, kDefaultT = 64;
 
 struct TrainFlags {
-  std::string model = "models/chargpt.graph";
+  std::string model = kDefaultModel;
   std::string positionalModel;
   std::string data = "data/tinyshakespeare.txt";
   int64_t steps = 2000;
@@ -265,11 +265,11 @@ int train(TrainFlags f) {
   if (f.checkpointEvery < 0)
     return usageError(fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery));
   if (f.keep < 1) return usageError(fmt::format("--keep must be at least 1, got {}", f.keep));
-  if (f.out.empty()) f.out = "out/" + std::filesystem::path(f.model).stem().string();
+  if (f.out.empty()) f.out = defaultRunDir(f.model);
 
   // The default configuration applies to the default model only; user --set values come after
   // it, so they win.
-  bool defaultModel = f.model == "models/chargpt.graph";
+  bool defaultModel = f.model == kDefaultModel;
   std::vector<std::string> sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
   sets.insert(sets.end(), f.sets.begin(), f.sets.end());
   int64_t B = f.batch ? f.batch : defaultModel ? kDefaultB : 0;

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fmt/format.h>
 
 namespace gptc::tools {
@@ -231,6 +232,10 @@ int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& co
     return 2;
   }
   return -1;
+}
+
+std::string defaultRunDir(const std::string& modelPath) {
+  return "out/" + std::filesystem::path(modelPath).stem().string();
 }
 
 } // namespace gptc::tools

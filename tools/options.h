@@ -32,6 +32,12 @@ class App;
 
 namespace gptc::tools {
 
+/// The model `gptc run --train`, `--generate` and `gptc report` use when none is given.
+inline constexpr const char* kDefaultModel = "models/chargpt.graph";
+/// Where `gptc run --train` writes a model's run when -o is not given (out/<model name>), and so
+/// where `gptc run --generate` looks for its weights without --init.
+std::string defaultRunDir(const std::string& modelPath);
+
 /// Parses argv into `app`, the one way every command does. Returns -1 when the command should go
 /// on; otherwise the exit code to return: 0 after --help (printed on stdout), 2 after a usage error
 /// printed as one line, "gptc COMMAND: what (try gptc COMMAND --help)".
