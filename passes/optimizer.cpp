@@ -77,11 +77,8 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
     int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
     // The moments take the clip scale as an operand and clip the gradient as they read it: no
     // separate pass that writes a clipped copy of every gradient (ir/ops.def, adamw_moment1).
-    std::vector<int> gradOperands{grad};
-    if (scale >= 0) gradOperands.push_back(scale);
-    std::vector<int> mOperands{m}, vOperands{v};
-    mOperands.insert(mOperands.end(), gradOperands.begin(), gradOperands.end());
-    vOperands.insert(vOperands.end(), gradOperands.begin(), gradOperands.end());
+    std::vector<int> mOperands{m, grad}, vOperands{v, grad};
+    if (scale >= 0) mOperands.push_back(scale), vOperands.push_back(scale);
     int mNew = g.add(OpKind::AdamWMoment1, mOperands, {{"beta", o.beta1}}, param.loc,
                      "m." + param.name + ".new");
     int vNew = g.add(OpKind::AdamWMoment2, vOperands, {{"beta", o.beta2}}, param.loc,

@@ -386,7 +386,7 @@ namespace {
 
 /// What the arena holds at its peak, by role: forward activations (defined up to the loss, in
 /// program order: autodiff appends the backward after it), gradients (the backward's values) and
-/// optimizer temporaries (AdamW, the norm and the clipped gradients). Sizes are owners' bytes.
+/// optimizer temporaries (AdamW's results, the norm, the clip scale). Sizes are owners' bytes.
 std::string peakComposition(const Graph& g, const std::vector<std::pair<int64_t, int>>& live) {
   int loss = g.find("loss");
   int lastForward =
@@ -394,7 +394,7 @@ std::string peakComposition(const Graph& g, const std::vector<std::pair<int64_t,
   auto isOptimizer = [&](int v) {
     OpKind k = g.nodes[g.values[v].def].kind;
     return k == OpKind::AdamWMoment1 || k == OpKind::AdamWMoment2 || k == OpKind::AdamWUpdate ||
-           k == OpKind::GlobalNorm || k == OpKind::ClipScale || g.values[v].name.starts_with("g.");
+           k == OpKind::GlobalNorm || k == OpKind::ClipScale;
   };
   int64_t bytes[3] = {0, 0, 0};
   int count[3] = {0, 0, 0};
