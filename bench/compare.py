@@ -8,7 +8,8 @@ through bench/pytorch_models.py, op for op the same model, same init convention)
   chargpt_train  chargpt training step, B 16, T 256
   seq2seq_train  seq2seq training step, B 64
 each with 1 and 2 threads. gptc runs as a subprocess (`gptc run MODEL --train --tokens F --steps N`
-or `--eval --repeat N`) and reports its own per-step times; PyTorch runs in this process. Each
+or `--eval --repeat N`) and reports its own per-step times; PyTorch runs bench/pytorch_models.py,
+also one process per (workload, threads), with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = threads. Each
 round runs every (workload, threads) pair once on each side, gptc first, so both see the same
 machine load; the medians over all rounds are reported with the ratio gptc/PyTorch (< 1: gptc is
 faster). With --unfused, gptc also runs each workload with the fuse pass disabled
@@ -30,6 +31,7 @@ Left to others: the per-shape matmul comparison (bench/matmul_bench.cpp, against
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -102,22 +104,26 @@ def peak_rss(cmd, env=None):
     return int(m.group(1)) * 1024
 
 
-def run_torch(name, threads, repeats, explicit_ops, tmp):
-    """Per-step seconds of one PyTorch process (bench/pytorch_models.py) after one warm-up step.
-    A process per thread count: Debian's torch does its matmuls in OpenBLAS's own pthread pool,
-    which torch.set_num_threads does not size and which reads OPENBLAS_NUM_THREADS only at start
-    (left alone, "1 thread" ran its matmuls on 2 and "2 threads" ran 4 threads on 2 cores)."""
-    out_json = os.path.join(tmp, f"torch_{name}_{threads}.json")
+def torch_command(name, threads, repeats, warmup, explicit_ops):
+    """bench/pytorch_models.py for one workload and thread count, and the environment it needs: a
+    process per thread count, because Debian's torch does its matmuls in OpenBLAS's own pthread
+    pool, which torch.set_num_threads does not size and which reads OPENBLAS_NUM_THREADS only at
+    start (left alone, "1 thread" ran its matmuls on 2 and "2 threads" ran 4 threads on 2 cores)."""
     cmd = [sys.executable, os.path.join(ROOT, "bench", "pytorch_models.py"), "--only", name, "--threads",
-           str(threads), "--repeats", str(repeats), "--warmup", "1", "--json", out_json]
+           str(threads), "--repeats", str(repeats), "--warmup", str(warmup)]
     if explicit_ops:
         cmd.append("--explicit-ops")
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    return cmd, dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+
+
+def run_torch(name, threads, repeats, explicit_ops, tmp):
+    """Per-step seconds of one PyTorch process after one warm-up step."""
+    out_json = os.path.join(tmp, f"torch_{name}_{threads}.json")
+    cmd, env = torch_command(name, threads, repeats, 1, explicit_ops)
+    cmd += ["--json", out_json]
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         sys.exit(f"compare.py: {' '.join(cmd)} failed:\n{res.stderr}")
-    import json
-
     with open(out_json) as f:
         return json.load(f)["results"][0]["times_s"]
 
@@ -169,10 +175,9 @@ def main():
 
     rss = {}
     if args.rss:
-        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
+        cmd, env = torch_command("gpt2_train", 2, 1, 0, args.explicit_ops)
         rss["gptc"] = peak_rss(gptc_command(args.gptc, "gpt2_train", 2, tmp, steps=1), env)
-        rss["torch"] = peak_rss([sys.executable, os.path.join(ROOT, "bench", "pytorch_models.py"), "--only",
-                                 "gpt2_train", "--threads", "2", "--repeats", "1", "--warmup", "0"], env)
+        rss["torch"] = peak_rss(cmd, env)
 
     print(f"# load average after: {load()}")
     if args.markdown:
