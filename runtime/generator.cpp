@@ -2,8 +2,8 @@
 // generator.h).
 #include "runtime/generator.h"
 
+#include "driver/driver.h"
 #include "passes/decode_step.h"
-#include "passes/pipeline.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,19 +13,18 @@
 namespace gptc {
 namespace {
 
-/// Runs the named passes over `program` with `overrides` and pass `options`.
+/// Runs the named passes over `program` with `overrides` and pass `options`, through the driver.
 Expected<Graph> runPasses(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
-                          const std::vector<std::string_view>& names,
+                          const std::vector<std::string>& names,
                           std::map<std::string, std::string> options = {}) {
-  std::vector<const PassInfo*> passes;
-  for (std::string_view n : names)
-    passes.push_back(findPass(n));
-  PassContext ctx{.graph = {}, .program = std::move(program), .overrides = overrides};
-  ctx.options = std::move(options);
-  PassManager pm(passes);
-  Expected<std::vector<PassRecord>> records = pm.run(ctx);
-  if (!records) return records.error();
-  return std::move(ctx.graph);
+  CompileRequest request;
+  request.model = ModelSource::parsed(std::move(program));
+  request.overrides = overrides;
+  request.passes = names;
+  request.passOptions = std::move(options);
+  Expected<CompiledProgram> compiled = compile(std::move(request));
+  if (!compiled) return compiled.error();
+  return std::move(compiled->graph);
 }
 
 double msSince(std::chrono::steady_clock::time_point t0) {

@@ -1,8 +1,7 @@
 // runtime/step_engine.cpp — the JIT and interpreter engines behind StepEngine (see step_engine.h).
 #include "runtime/step_engine.h"
 
-#include "passes/pass_manager.h"
-#include "passes/pipeline.h"
+#include "driver/driver.h"
 #include "passes/plan_memory.h"
 #include "runtime/executable.h"
 
@@ -109,23 +108,7 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
 Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
                            const std::string& pipelineName,
                            const std::vector<std::string>& disabledPasses) {
-  const Pipeline* pipeline = findPipeline(pipelineName);
-  if (!pipeline)
-    return Diag{
-        {},
-        fmt::format("unknown pipeline '{}' (pipelines: {})", pipelineName, pipelineNameList()),
-        ""};
-  Expected<std::vector<const PassInfo*>> passes = resolvePipeline(*pipeline);
-  if (!passes) return passes.error();
-  // Moved, never copied: a shared_ptr copy instantiated here carries UBSan's vptr check, and the
-  // linker may pick that instantiation for codegen's no-RTTI LLVM objects too, where the check
-  // misfires ("invalid vptr" inside ORC's LLJIT). The real fix is -fno-sanitize=vptr.
-  PassContext ctx{.graph = {}, .program = std::move(program), .overrides = overrides};
-  ctx.training = pipeline->training;
-  PassManager pm(*passes, PassManagerOptions{disabledPasses, ""});
-  Expected<std::vector<PassRecord>> records = pm.run(ctx);
-  if (!records) return records.error();
-  return std::move(ctx.graph);
+  return compileGraph(std::move(program), overrides, pipelineName, disabledPasses);
 }
 
 } // namespace gptc

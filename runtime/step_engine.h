@@ -2,8 +2,8 @@
 // trainer and the sampler run the same loop on the JIT (runtime/executable.h) and on the reference
 // interpreter (runtime/interpreter.h, `--interpret`): bind inputs and params by name, run, read.
 //
-// Also the one place that turns a parsed model into a graph through a named pipeline
-// (passes/pipeline.h), for callers that have no command line (tests, the trainer's eval graph).
+// buildGraph is the compile driver (driver/driver.h) for callers that have no command line and
+// want the graph alone (tests).
 //
 // What it leaves to others: the flags (tools/options.h), the pipelines (passes/), the kernels.
 #pragma once
@@ -58,8 +58,8 @@ std::unique_ptr<StepEngine> makeEngine(Engine engine, Graph graph, int threads,
                                        const MemoryPlan* plan = nullptr);
 
 /// Runs pipeline `pipelineName` ("train", "inference") over `program` with `overrides`, as
-/// `gptc compile` does with no instruments, skipping `disabledPasses` (as --disable-pass). A Diag
-/// on failure.
+/// `gptc compile` does with no instruments, skipping `disabledPasses` (as --disable-pass): the
+/// driver's compileGraph. A Diag on failure.
 Expected<Graph> buildGraph(std::shared_ptr<ast::Program> program, const ConstOverrides& overrides,
                            const std::string& pipelineName,
                            const std::vector<std::string>& disabledPasses = {});
