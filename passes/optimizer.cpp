@@ -6,7 +6,10 @@
 #include "passes/autodiff.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <fmt/format.h>
+#include <limits>
 
 namespace gptc {
 
@@ -107,8 +110,50 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
   return result;
 }
 
+std::map<std::string, std::string> optimizerPassOptions(const OptimizerOptions& o) {
+  // fmt's "{}" is the shortest text that reads back to the same double.
+  return {{"optimizer.beta1", fmt::format("{}", o.beta1)},
+          {"optimizer.beta2", fmt::format("{}", o.beta2)},
+          {"optimizer.eps", fmt::format("{}", o.eps)},
+          {"optimizer.weight-decay", fmt::format("{}", o.weightDecay)},
+          {"optimizer.grad-clip", fmt::format("{}", o.clip)}};
+}
+
+Expected<OptimizerOptions> optimizerOptionsFrom(const std::map<std::string, std::string>& options) {
+  OptimizerOptions o;
+  struct Field {
+    const char* key;
+    double* value;
+    double lo, hi; // the accepted range: lo <= x < hi (hi = inf: no bound)
+    bool loOpen;   // lo < x instead
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  const Field fields[] = {{"optimizer.beta1", &o.beta1, 0, 1, false},
+                          {"optimizer.beta2", &o.beta2, 0, 1, false},
+                          {"optimizer.eps", &o.eps, 0, inf, true},
+                          {"optimizer.weight-decay", &o.weightDecay, 0, inf, false},
+                          {"optimizer.grad-clip", &o.clip, 0, inf, false}};
+  for (const Field& f : fields) {
+    auto it = options.find(f.key);
+    if (it == options.end()) continue;
+    const std::string& text = it->second;
+    char* end = nullptr;
+    double x = std::strtod(text.c_str(), &end);
+    bool inRange = std::isfinite(x) && (f.loOpen ? x > f.lo : x >= f.lo) && x < f.hi;
+    if (text.empty() || *end != '\0' || !inRange)
+      return Diag{{},
+                  fmt::format("optimizer: option {} = '{}' must be a number {} {}{}", f.key, text,
+                              f.loOpen ? ">" : ">=", f.lo,
+                              f.hi < inf ? fmt::format(" and < {}", f.hi) : std::string())};
+    *f.value = x;
+  }
+  return o;
+}
+
 Expected<bool> runOptimizerPass(PassContext& ctx) {
-  Expected<OptimizerResult> r = appendAdamW(ctx.graph);
+  Expected<OptimizerOptions> options = optimizerOptionsFrom(ctx.options);
+  if (!options) return options.error();
+  Expected<OptimizerResult> r = appendAdamW(ctx.graph, *options);
   if (!r) {
     const Diag& d = r.error();
     return d.loc.known() ? ctx.diagAt(d.loc, d.message) : d;

@@ -15,13 +15,21 @@
 //
 // Weight decay goes only to per-layer matrices: params whose rank, per layer, is >= 2 (a param read
 // through `select` is a stack over layers, so its per-layer rank is its rank - 1). Biases,
-// LayerNorm weights and other vectors are not decayed (nanoGPT's and llm.c's rule). What it leaves
+// LayerNorm weights and other vectors are not decayed (nanoGPT's and llm.c's rule).
+//
+// The hyperparameters are the pass's options (PassContext::options: optimizer.beta1, .beta2, .eps,
+// .weight-decay, .grad-clip), defaulting to nanoGPT's (0.9, 0.95, 1e-8, 0.1, 1.0); the command line
+// sets them with --beta1, --beta2, --eps, --weight-decay, --grad-clip (tools/options.h). They are
+// attributes of the update ops, so they are fixed per compiled step; the learning rate and step
+// stay runtime inputs, so a schedule never recompiles. What it leaves
 // to others: the learning-rate schedule and the step counter (the trainer), fusing the update ops
 // (fusion passes), their JIT lowering (codegen).
 #pragma once
 #include "ir/graph.h"
 #include "passes/pass_manager.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace gptc {
@@ -53,7 +61,19 @@ bool decaysWeights(const Graph& g, int param);
 /// (autodiff has not run), an existing `lr`/`step` value of another kind or type, a name clash.
 Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& options = {});
 
-/// The `optimizer` pass (passes/passes.def): appendAdamW with the default options.
+/// The optimizer's settings as pass options (PassContext::options), the way a caller hands them to
+/// the `optimizer` pass through the driver: "optimizer.beta1", "optimizer.beta2", "optimizer.eps",
+/// "optimizer.weight-decay", "optimizer.grad-clip" (0 = no clipping), each a decimal number written
+/// so that it reads back exactly.
+std::map<std::string, std::string> optimizerPassOptions(const OptimizerOptions& options);
+
+/// The settings in `passOptions` over the defaults; a Diag names a malformed or out-of-range one
+/// (betas in [0, 1), eps > 0, weight decay and clip >= 0).
+Expected<OptimizerOptions>
+optimizerOptionsFrom(const std::map<std::string, std::string>& passOptions);
+
+/// The `optimizer` pass (passes/passes.def): appendAdamW with the options in ctx.options (the
+/// defaults above when none are given).
 Expected<bool> runOptimizerPass(PassContext& ctx);
 
 } // namespace gptc

@@ -51,6 +51,20 @@ ADAMW = {
     "clip_eps": 1e-6,
 }
 
+# The optimizer-flags fixture (gpt2_adamw_torch.fix): the gpt2 fixture's parameters and batch, 10
+# steps of torch.optim.AdamW itself at settings other than gptc's defaults, as
+# `gptc run --train --tokens F --weight-decay 0 --beta2 0.999 --grad-clip 0 --lr-schedule constant`
+# asks for them: no weight decay, PyTorch's default betas, no clipping, a constant lr.
+ADAMW_TORCH = {
+    "steps": 10,
+    "lr": 1e-3,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "clip_norm": None,
+}
+
 F32, I32 = 0, 1
 
 
@@ -187,6 +201,76 @@ def adamw_with_torch(model, inputs, opt):
         torch.nn.utils.clip_grad_norm_(model.parameters(), opt["clip_norm"])
         o.step()
     return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def torch_adamw_losses(model, inputs, opt):
+    """torch.optim.AdamW's own 10 steps (clip_grad_norm_ only when opt["clip_norm"]): the loss and
+    the gradient norm before each step, and the params after the last."""
+    decay = model.decay_mask()
+    named = list(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if decay[n]], "weight_decay": opt["weight_decay"]},
+        {"params": [p for n, p in named if not decay[n]], "weight_decay": 0.0},
+    ]
+    o = torch.optim.AdamW(groups, lr=opt["lr"], betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"])
+    losses, norms = [], []
+    for _ in range(opt["steps"]):
+        o.zero_grad(set_to_none=True)
+        _, loss = run(model, inputs)
+        loss.backward()
+        with torch.no_grad():
+            norm = torch.sqrt(sum((p.grad**2).sum() for _, p in named))
+        losses.append(loss.item())
+        norms.append(norm.item())
+        if opt["clip_norm"]:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), opt["clip_norm"])
+        o.step()
+    return losses, norms, {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def make_adamw_torch(seed=1234):
+    """gpt2_adamw_torch: the gpt2 fixture's draw (same seed, same order), then ADAMW_TORCH with
+    torch.optim.AdamW in float64; self-checked against the written-out update (clip off = scale 1)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = tiny_gpt2()
+    values = draw_params(model, gen)
+    inputs = lm_batch(model.cfg, gen)
+    model = model.double()
+    load_params(model, values)
+    losses, norms, after = torch_adamw_losses(model, inputs, ADAMW_TORCH)
+    twin = tiny_gpt2().double()
+    load_params(twin, values)
+    by_hand = dict(ADAMW_TORCH, clip_norm=math.inf, clip_eps=0.0)
+    hand_losses, _, hand_after = adamw_steps(twin, inputs, by_hand)
+    for a, b in zip(losses, hand_losses):
+        check(abs(a - b) < 1e-12, f"torch.optim.AdamW loss {a} != written-out AdamW {b}")
+    for n in after:
+        check(torch.allclose(after[n], hand_after[n], rtol=1e-9, atol=1e-12), f"AdamW settings on {n}")
+    check(losses[-1] < losses[0], f"AdamW did not lower the loss: {losses}")
+    tensors = []
+    for name, _, _, _ in model.specs:
+        tensors.append((f"param.{name}", f32(values[name])))
+    for name, t in inputs.items():
+        tensors.append((f"input.{name}", t.numpy().astype(np.int32)))
+    tensors.append(("adamw.losses", np.array(losses, dtype=np.float32)))
+    tensors.append(("adamw.norms", np.array(norms, dtype=np.float32)))
+    for name, _, _, _ in model.specs:
+        tensors.append((f"adamw.param.{name}", f32(after[name])))
+    meta = {
+        "model": model.model_file,
+        "set": model.set_constants(),
+        "notes": "The gpt2 fixture's parameters and batch; 10 steps of torch.optim.AdamW (float64) "
+        "at settings other than gptc's defaults. gptc gets them from --weight-decay 0 --beta2 0.999 "
+        "--grad-clip 0 --lr-schedule constant (tests/parity/test_optimizer_flags.cpp).",
+        "compute": "float64 reference from the float32 parameter values, results rounded to float32",
+        "adamw": dict(ADAMW_TORCH, schedule="constant lr", clipping="none",
+                      flags="--lr 1e-3 --weight-decay 0 --beta1 0.9 --beta2 0.999 --eps 1e-8 "
+                      "--grad-clip 0 --lr-schedule constant"),
+        "reference": {"adamw_losses": losses, "adamw_norms": norms},
+        "tensors": {name: list(a.shape) for name, a in tensors},
+    }
+    return tensors, meta
 
 
 # --------------------------------------------- self-checks -------------------------------------
@@ -505,6 +589,7 @@ def main():
     try:
         for key, make_model, seed in jobs:
             results.append((key,) + make_one(key, make_model, seed))
+        results.append(("gpt2_adamw_torch",) + make_adamw_torch())
     except CheckFailed as e:
         print(f"make_fixtures.py: self-check failed: {e}", file=sys.stderr)
         return 1
@@ -521,6 +606,10 @@ def main():
                 print(f"make_fixtures.py: {stem}.fix: {name} did not read back", file=sys.stderr)
                 return 1
         r = meta["reference"]
+        if "loss" not in r:
+            print(f"{key:8s} torch.optim.AdamW losses {r['adamw_losses'][0]:.6f} -> "
+                  f"{r['adamw_losses'][-1]:.6f}, {os.path.getsize(stem + '.fix')} bytes")
+            continue
         print(
             f"{key:8s} loss {r['loss']:.6f} (ln V {r['ln_V']:.4f}), loss before AdamW step 10 "
             f"{r['adamw_losses'][-1]:.6f}, fd worst rel err "
