@@ -4,5 +4,5 @@
 # e.g. scripts/main.sh --steps 500 or scripts/main.sh --set L=6 C=256 NH=8 T=256 B=16.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh build
+GPTC_TARGET=gptc scripts/setup.sh build # only what the main job runs; the tests: scripts/test.sh
 exec build/tools/gptc run --train "$@"

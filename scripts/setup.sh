@@ -2,6 +2,7 @@
 # Installs what gptc needs from Debian's packages (only what is missing), then configures and builds.
 # Idempotent and quick when everything is present.
 #   scripts/setup.sh [BUILD_DIR] [extra cmake args...]
+# GPTC_TARGET=NAME builds only that target (scripts/main.sh: gptc); unset, everything (the tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}; shift || true
@@ -22,4 +23,8 @@ fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 fi
-cmake --build "$build" -j"$(nproc)"
+if [ -n "${GPTC_TARGET:-}" ]; then
+  cmake --build "$build" -j"$(nproc)" --target "$GPTC_TARGET"
+else
+  cmake --build "$build" -j"$(nproc)"
+fi
