@@ -45,6 +45,11 @@ void MainLog::val(int64_t step, float loss) {
   std::fflush(f_);
 }
 
+void MainLog::note(const std::string& text) {
+  std::fprintf(f_, "# %s\n", text.c_str());
+  std::fflush(f_);
+}
+
 namespace {
 
 /// A "nice" tick spacing (1, 2 or 5 times a power of ten) giving about `count` ticks over `span`.

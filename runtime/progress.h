@@ -53,6 +53,8 @@ public:
   ~MainLog();
   void train(int64_t step, float loss); ///< "s:%d trl:%f"
   void val(int64_t step, float loss);   ///< "s:%d tel:%f"
+  /// "# text": the run's settings at the top (llm.c's readers skip lines that do not parse).
+  void note(const std::string& text);
 
 private:
   explicit MainLog(std::FILE* f) : f_(f) {}

@@ -18,6 +18,7 @@
 
 #include "tools/options.h"
 
+#include "driver/driver.h"
 #include "runtime/beam_search.h"
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
@@ -106,12 +107,6 @@ struct Codec {
 
 } // namespace
 
-bool wantsGenerate(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
-    if (!std::strcmp(argv[i], "--generate")) return true;
-  return false;
-}
-
 int cmdGenerate(int argc, char** argv) {
   CLI::App app{"gptc run --generate: generate from a model with a KV-cache decode step (JIT)",
                "gptc run --generate"};
@@ -143,7 +138,7 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS / all cores)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
-  app.add_option("--set", f.sets, "override a model constant, NAME=VALUE (repeatable)");
+  addSetFlag(app, f.sets); // B and T are the generator's: the prompts' count and the cache
   if (int code = parseCommandLine(app, argc, argv, "run --generate"); code >= 0) return code;
   if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
   if (f.numSamples < 1) return usageError("--num-samples must be >= 1");
@@ -186,16 +181,20 @@ int cmdGenerate(int argc, char** argv) {
   const std::string stem = std::filesystem::path(f.model).stem().string();
   const bool seq2seq = stem == "seq2seq", gpt2 = stem == "gpt2";
 
-  Expected<std::string> text = readTextFile(f.model);
-  if (!text) return usageError(text.error().render());
-  Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, f.model);
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(f.model));
   if (!program) return usageError(program.error().render());
   ModelFlags mf;
   mf.sets = sets;
   Expected<ConstOverrides> overrides = constOverrides(mf, **program);
   if (!overrides) return usageError(overrides.error().render());
-  Expected<Graph> full = expandProgram(**program, *overrides);
-  if (!full) return usageError(full.error().render());
+  // The model as written (its parameters' shapes, for loading weights).
+  CompileRequest expandOnly;
+  expandOnly.model = ModelSource::parsed(*program);
+  expandOnly.overrides = *overrides;
+  expandOnly.passes = {"expand"};
+  Expected<CompiledProgram> expanded = compile(std::move(expandOnly));
+  if (!expanded) return usageError(expanded.error().render());
+  const Graph* full = &expanded->graph;
 
   // Tokenizer.
   Codec codec;

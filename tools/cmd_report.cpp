@@ -8,21 +8,22 @@
 //     --profile-steps steps with seeded params and synthetic tokens);
 //   - the loss curve from OUTDIR/main.log and the attention heatmaps and trace log from
 //     OUTDIR/trace/ (what `gptc run --train --trace -o OUTDIR` wrote), when they are there.
-// The model and its configuration default to what OUTDIR's training used when that is the
-// default chargpt; pass --model/--set for anything else.
+// The model, its constants and the optimizer's settings are the run's own (OUTDIR/run.card, written
+// by `gptc run --train`, runtime/run_card.h); --model, --set, -b or -t choose another.
 //
 // What it leaves to others: the passes, the plan, the profiler, the pictures (passes/, runtime/).
 #include "tools/commands.h"
 #include "tools/options.h"
 
+#include "driver/driver.h"
 #include "ir/printer.h"
-#include "passes/pass_manager.h"
 #include "passes/pipeline.h"
 #include "passes/plan_memory.h"
 #include "passes/svg_memory.h"
 #include "runtime/file_io.h"
 #include "runtime/kernel_profiler.h"
 #include "runtime/progress.h"
+#include "runtime/run_card.h"
 #include "runtime/step_engine.h"
 
 #include <CLI/CLI.hpp>
@@ -274,13 +275,15 @@ int cmdReport(int argc, char** argv) {
                "pipeline, the memory plan, the kernels' time, the loss curve and the attention "
                "heatmaps of a run",
                "gptc report"};
-  std::string outDir, model = kDefaultModel, pipeline = "train";
+  std::string outDir, model, pipeline = "train";
   ModelFlags modelFlags;
   int profileSteps = 2, maxDiffLines = 300, threads = 0;
   app.add_option("outdir", outDir, "the run's folder (gptc run --train -o OUTDIR)")
       ->required()
       ->type_name("OUTDIR");
-  app.add_option("--model", model, "the model (default models/chargpt.graph)")
+  app.add_option("--model", model,
+                 "the model (default: the run's, from OUTDIR/run.card; without one "
+                 "models/chargpt.graph)")
       ->type_name("MODEL.graph");
   app.add_option("--pipeline", pipeline, "the pipeline to show (default train)")->type_name("NAME");
   addModelFlags(app, modelFlags);
@@ -301,27 +304,41 @@ int cmdReport(int argc, char** argv) {
   if (!std::filesystem::is_directory(outDir, ec))
     return fail(outDir + ": not a folder (run gptc run --train -o " + outDir + " first)", 2);
 
+  // The run's own model and constants, unless the flags name others.
+  std::map<std::string, std::string> passOptions;
+  const std::string cardPath = outDir + "/run.card";
+  const bool flagsChoose =
+      !model.empty() || !modelFlags.sets.empty() || modelFlags.batch || modelFlags.seq;
+  if (!flagsChoose && std::filesystem::exists(cardPath)) {
+    IoResult<RunCard> card = readRunCard(cardPath);
+    if (!card) return fail(card.error(), 2);
+    model = card->model;
+    modelFlags.sets = card->assignments();
+    passOptions = optimizerPassOptions(optimizerFlagsFromInfo(card->optimizer));
+    Expected<std::string> text = readTextFile(model);
+    if (text && !card->modelHash.empty() && modelSourceHash(*text) != card->modelHash)
+      std::fprintf(stderr,
+                   "gptc report: note: %s was edited since the run (source hash %s then, "
+                   "%s now); the report shows it as it is now\n",
+                   model.c_str(), card->modelHash.c_str(), modelSourceHash(*text).c_str());
+  }
+  if (model.empty()) model = kDefaultModel;
+
   // The pipeline, recorded pass by pass.
-  const Pipeline* pl = findPipeline(pipeline);
-  if (!pl) return fail(fmt::format("unknown pipeline '{}' ({})", pipeline, pipelineNameList()), 2);
-  Expected<std::vector<const PassInfo*>> passes = resolvePipeline(*pl);
-  if (!passes) return fail(passes.error().render(), 2);
-  Expected<std::string> text = readTextFile(model);
-  if (!text) return fail(text.error().render(), 2);
-  Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, model);
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(model));
   if (!program) return fail(program.error().render(), 2);
   Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
   if (!overrides) return fail(overrides.error().render(), 2);
-  PassContext ctx;
-  ctx.program = *program;
-  ctx.overrides = *overrides;
-  ctx.training = pl->training;
   std::vector<PassRow> rows;
-  PassManager pm(*passes);
-  pm.addInstrument(std::make_unique<Recorder>(&rows, maxDiffLines));
-  Expected<std::vector<PassRecord>> records = pm.run(ctx);
-  if (!records) return fail(records.error().render(), 2);
-  const Graph& g = ctx.graph;
+  CompileRequest request;
+  request.model = ModelSource::parsed(*program);
+  request.overrides = std::move(*overrides);
+  request.pipeline = pipeline;
+  request.passOptions = std::move(passOptions);
+  request.instruments.push_back(std::make_unique<Recorder>(&rows, maxDiffLines));
+  Expected<CompiledProgram> compiled = compile(std::move(request));
+  if (!compiled) return fail(compiled.error().render(), 2);
+  const Graph& g = compiled->graph;
 
   std::string sets;
   for (const std::string& s : modelFlags.sets)
@@ -374,8 +391,8 @@ int cmdReport(int argc, char** argv) {
 
   // 2. Memory plan.
   html += "<section id=\"memory\"><h2>2. The memory plan</h2>\n";
-  if (ctx.plan) {
-    const MemoryPlan& plan = *ctx.plan;
+  if (compiled->plan) {
+    const MemoryPlan& plan = *compiled->plan;
     html += "<p>Every arena buffer as a bar from the op that writes it to the last op that reads "
             "it, at its offset; bars that do not overlap in time share bytes. The red line is "
             "the peak: the most bytes live at once, the lower bound of any plan.</p>\n";
@@ -405,12 +422,13 @@ int cmdReport(int argc, char** argv) {
 
   // 3. Kernels.
   html += "<section id=\"kernels\"><h2>3. The kernels</h2>\n";
-  if (profileSteps > 0 && ctx.plan) {
+  if (profileSteps > 0 && compiled->plan) {
     CompileOptions o;
     o.kernelHooks = true;
     std::string err;
     int nthreads = threads > 0 ? threads : 0;
-    std::unique_ptr<StepEngine> engine = makeEngine(Engine::Jit, g, nthreads, o, &err, &*ctx.plan);
+    std::unique_ptr<StepEngine> engine =
+        makeEngine(Engine::Jit, g, nthreads, o, &err, &*compiled->plan);
     if (!engine) return fail("compiling the step: " + err, 1);
     KernelProfiler prof(*engine->executable());
     if (std::string e = bindSynthetic(*engine); !e.empty()) return fail(e, 1);

@@ -5,9 +5,10 @@
 // print the loss. --profile times every kernel call (runtime/kernel_profiler.h) and prints a table
 // by kernel kind; --repeat N runs the step N times and reports the median.
 //
-// The command is one table of modes: --eval is here; --train and --generate belong to the trainer
-// and generator and are added as further entries of runMode(). Leaves to others: the kernels, the
-// training loop (tools/cmd_train.cpp), sampling.
+// The mode is chosen by a parser that knows only the mode flags (selectMode): --eval and the
+// fixed-batch mode (--train --tokens FILE) are here; --train alone is the trainer
+// (tools/cmd_train.cpp) and --generate the generator (tools/cmd_generate.cpp), each with its own
+// flags. Leaves to others: the kernels, the training loop, sampling.
 #include "tools/commands.h"
 #include "tools/generate_command.h"
 #include "tools/options.h"
@@ -16,6 +17,7 @@
 #include "runtime/executable.h"
 #include "runtime/interpreter.h"
 #include "runtime/kernel_profiler.h"
+#include "runtime/lr_schedule.h"
 #include "runtime/param_store.h"
 #include "runtime/step_engine.h"
 #include "runtime/token_data.h"
@@ -43,8 +45,9 @@ struct RunFlags {
   std::string initPath;   // --init: checkpoint; empty = seeded init
   uint64_t seed = 0;      // --seed: param init, synthetic tokens, the dropout seed input
   std::string tokensPath; // --tokens: llm.c shard or raw uint16 tokens
-  int steps = 10;         // --train --tokens: AdamW steps on the interpreter
-  float lr = 1e-3f;       // --train --tokens: constant learning rate (the graph's `input lr`)
+  int steps = 10;         // --train --tokens: AdamW steps on the one batch
+  OptimizerFlags opt =    // --train --tokens: --lr (constant by default), AdamW's settings
+      OptimizerFlags{.lrSchedule = "constant"};
   ModelFlags model_;
   PipelineFlags pipeline;
 };
@@ -233,16 +236,26 @@ int runEval(const RunFlags& f) {
   return 0;
 }
 
-/// --train --tokens FILE: the fixed-batch check of the training step (the trainer, with --train
-/// alone, is tools/cmd_train.cpp). Compiles the train pipeline (forward, backward, AdamW;
-/// passes/autodiff.h, passes/optimizer.h), binds params and one batch as --eval does, runs --steps
-/// steps (JIT, or --interpret) with a constant --lr and prints loss, gradient norm and time per
-/// step, then the median step time (the first step excluded when there are more).
+/// --train --tokens FILE: the fixed-batch mode (llm.c's test_gpt2: the training step on one batch,
+/// over and over; the trainer, with --train alone, is tools/cmd_train.cpp). Compiles the train
+/// pipeline (forward, backward, AdamW with the optimizer flags; passes/autodiff.h,
+/// passes/optimizer.h), binds params and one batch as --eval does, runs --steps steps (JIT, or
+/// --interpret) with --lr (constant unless --lr-schedule says otherwise) and prints loss, gradient
+/// norm and time per step, then the median step time (the first step excluded when there are
+/// more).
 int runTrain(RunFlags f) {
   if (f.model.empty())
     return usageError("--train needs a model file (gptc run MODEL.graph --train)");
   if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
+  if (std::string e = checkOptimizerFlags(f.opt); !e.empty()) return usageError(e);
   if (f.pipeline.pipeline == "inference") f.pipeline.pipeline = "train";
+  f.pipeline.passOptions = optimizerPassOptions(f.opt);
+  LrSchedule schedule;
+  LrSchedule::kindFromName(f.opt.lrSchedule, &schedule.kind); // checked above
+  schedule.maxLr = f.opt.lr;
+  schedule.minLr = f.opt.lr * f.opt.minLrFraction;
+  schedule.warmupSteps = f.opt.warmup;
+  schedule.totalSteps = f.steps;
   auto t0 = std::chrono::steady_clock::now();
   Expected<CompiledModel> compiled = compileModel(f.model, f.model_, f.pipeline, stderr);
   if (!compiled) {
@@ -276,7 +289,6 @@ int runTrain(RunFlags f) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() - setupSeconds;
   std::string tokensFrom;
   if (std::string e = bindInputs(g, f, *engine, tokensFrom); !e.empty()) return usageError(e);
-  if (std::string e = engine->bind("lr", Tensor::scalarF32(f.lr)); !e.empty()) return usageError(e);
 
   std::printf("model     %s (pipeline %s, %d ops)\n", f.model.c_str(), f.pipeline.pipeline.c_str(),
               g.numOps());
@@ -284,10 +296,13 @@ int runTrain(RunFlags f) {
               setupSeconds, initSeconds);
   if (!tokensFrom.empty())
     std::printf("tokens    %s (the same batch every step)\n", tokensFrom.c_str());
+  std::printf("optimizer %s\n", describeOptimizer(f.opt).c_str());
   std::vector<double> times;
   for (int s = 1; s <= f.steps; ++s) {
     if (std::string e = engine->bind("step", Tensor::scalarI32(s)); !e.empty())
       return usageError(e);
+    float lr = float(schedule.lrAt(s - 1));
+    if (std::string e = engine->bind("lr", Tensor::scalarF32(lr)); !e.empty()) return usageError(e);
     if (s == 2 && profiler) profiler->reset(); // the first step warms caches and pages
     auto start = std::chrono::steady_clock::now();
     if (std::string e = engine->run(); !e.empty()) {
@@ -308,39 +323,88 @@ int runTrain(RunFlags f) {
   return 0;
 }
 
-} // namespace
+/// What `gptc run` is asked to do: found by a parser that knows only the mode flags and lets the
+/// mode's own parser read everything else.
+enum class Mode { None, Eval, FixedBatch, Trainer, Generate };
 
-int cmdRun(int argc, char** argv) {
-  // --train on text is the trainer (tools/cmd_train.cpp), with its own flags; --train --tokens
-  // stays the fixed-batch interpreter check below.
-  if (wantsTrainer(argc, argv)) return cmdTrain(argc, argv);
-  // --generate is the KV-cache generator (tools/cmd_generate.cpp), with its own flags.
-  if (wantsGenerate(argc, argv)) return cmdGenerate(argc, argv);
-  CLI::App app{"gptc run: execute a model. --eval runs one batch forward (JIT; --interpret: the "
-               "reference interpreter) and prints the loss",
-               "gptc run"};
+/// The mode, or a usage error in *error. --help alone (no mode) is Mode::None with *help set.
+Mode selectMode(int argc, char** argv, bool* help, std::string* error) {
+  CLI::App sel{"gptc run", "gptc run"};
+  sel.allow_extras();
+  sel.set_help_flag();
+  bool eval = false, train = false, generate = false;
+  std::string tokens;
+  sel.add_flag("--eval", eval);
+  sel.add_flag("--train", train);
+  sel.add_flag("--generate", generate);
+  sel.add_option("--tokens", tokens)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  sel.add_flag("-h,--help", *help);
+  try {
+    sel.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *error = e.what();
+    return Mode::None;
+  }
+  if (int(eval) + int(train) + int(generate) > 1) {
+    *error = "--eval, --train and --generate are different modes; give one";
+    return Mode::None;
+  }
+  if (generate) return Mode::Generate;
+  if (train) return tokens.empty() ? Mode::Trainer : Mode::FixedBatch;
+  if (eval) return Mode::Eval;
+  return Mode::None;
+}
+
+const char* kRunOverview = R"(gptc run: execute a model. Give one mode:
+
+  gptc run MODEL.graph --eval [flags]
+      one forward step on one batch (--tokens FILE, else synthetic tokens): prints the loss
+      (JIT; --interpret: the reference interpreter). Flags: gptc run --eval --help
+  gptc run [MODEL.graph] --train [flags]
+      the trainer: a language model on a text file or llm.c token shards, or the seq2seq sorter;
+      checkpoints, validation, main.log, a sample. With no model: the character-level Shakespeare
+      GPT (models/chargpt.graph) on data/tinyshakespeare.txt. Flags: gptc run --train --help
+  gptc run MODEL.graph --train --tokens FILE --steps N [flags]
+      the fixed-batch mode (llm.c's test_gpt2): N training steps on the first batch of FILE,
+      loss, gradient norm and time per step. Flags: gptc run --train --tokens F --help
+  gptc run [MODEL.graph] --generate [flags]
+      text from a checkpoint with the KV-cache decode step (seq2seq: --src, --beam).
+      Flags: gptc run --generate --help
+)";
+
+/// --eval and the fixed-batch mode: one parser each, sharing the flags that mean the same thing.
+int runStep(int argc, char** argv, Mode mode) {
+  const bool fixed = mode == Mode::FixedBatch;
+  CLI::App app{fixed ? "gptc run MODEL.graph --train --tokens FILE: the fixed-batch mode (llm.c's "
+                       "test_gpt2): compile the training step (forward, backward, AdamW), run "
+                       "--steps steps on the first batch of FILE and print loss, gradient norm and "
+                       "time per step (JIT; --interpret: the reference interpreter)"
+                     : "gptc run MODEL.graph --eval: one forward step on one batch (JIT; "
+                       "--interpret: the reference interpreter); prints the loss",
+               fixed ? "gptc run --train --tokens" : "gptc run --eval"};
   RunFlags f;
   app.add_option("model", f.model, "the model file (models/*.graph)")->type_name("MODEL.graph");
-  auto* eval = app.add_flag("--eval", f.eval, "one forward step on one batch; print the loss");
-  auto* train = app.add_flag("--train", f.train,
-                             "with --tokens: AdamW steps on one batch (without "
-                             "--tokens: the trainer, see gptc run --train --help)");
-  app.add_option("--steps", f.steps, "--train --tokens: number of steps (default 10)")
-      ->type_name("N");
-  app.add_option("--lr", f.lr, "--train --tokens: constant learning rate (default 1e-3)")
-      ->type_name("LR");
-  auto* generate =
-      app.add_flag("--generate", f.generate, "sample from the model (not available yet)");
-  eval->excludes(train)->excludes(generate);
-  train->excludes(generate);
+  if (fixed) {
+    app.add_flag("--train", f.train, "training steps (this mode, with --tokens)");
+    app.add_option("--tokens", f.tokensPath,
+                   "the batch: the first B*T+1 tokens of this uint16 token file or llm.c shard")
+        ->type_name("FILE")
+        ->required();
+    app.add_option("-x,--steps", f.steps, "number of steps (default 10)")->type_name("N");
+    addOptimizerFlags(app, f.opt);
+  } else {
+    app.add_flag("--eval", f.eval, "one forward step on one batch (this mode)");
+    app.add_option("--tokens", f.tokensPath,
+                   "a uint16 token file or llm.c shard (default: synthetic tokens from --seed)")
+        ->type_name("FILE");
+    app.add_option("--repeat", f.repeat, "run the step N times, report the median")->type_name("N");
+  }
   app.add_flag("--interpret", f.interpret,
                "execute with the reference interpreter (default: the JIT)");
   app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
       ->type_name("N");
   app.add_flag("--profile", f.profile,
                "time every kernel call; print a table by kernel kind (JIT only)");
-  app.add_option("--repeat", f.repeat, "--eval: run the step N times, report the median")
-      ->type_name("N");
   app.add_flag("--no-cache", f.noCache, "do not use the JIT's on-disk object cache");
   auto* init =
       app.add_option("--init", f.initPath,
@@ -349,21 +413,43 @@ int cmdRun(int argc, char** argv) {
   app.add_option("--seed", f.seed, "seed for parameter init, synthetic tokens and dropout")
       ->type_name("N")
       ->excludes(init);
-  app.add_option("--tokens", f.tokensPath,
-                 "a uint16 token file or llm.c shard (default: synthetic)")
-      ->type_name("FILE");
   addModelFlags(app, f.model_);
-  addPipelineFlags(app, f.pipeline, "inference");
-  if (int code = parseCommandLine(app, argc, argv, "run"); code >= 0) return code;
+  addPipelineFlags(app, f.pipeline, fixed ? "train" : "inference");
+  if (int code = parseCommandLine(app, argc, argv, fixed ? "run --train --tokens" : "run --eval");
+      code >= 0)
+    return code;
   if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
   if (f.threads == 0) f.threads = omp_get_max_threads();
   if (f.repeat < 1) return usageError(fmt::format("--repeat must be at least 1, got {}", f.repeat));
   if (f.profile && f.interpret) return usageError("--profile times JIT kernels; drop --interpret");
-  // One entry per mode; --train and --generate are filled in by the trainer and the generator.
-  if (f.eval) return runEval(f);
-  if (f.train) return runTrain(f);
-  if (f.generate) return usageError("--generate is not available yet (only --eval is)");
-  return usageError("say what to run: --eval (or, later, --train or --generate)");
+  return fixed ? runTrain(f) : runEval(f);
+}
+
+} // namespace
+
+int cmdRun(int argc, char** argv) {
+  // The mode decides which parser reads the rest: the trainer (tools/cmd_train.cpp) and the
+  // generator (tools/cmd_generate.cpp) own their flags; --eval and the fixed-batch mode are here.
+  bool help = false;
+  std::string error;
+  switch (selectMode(argc, argv, &help, &error)) {
+  case Mode::Trainer:
+    return cmdTrain(argc, argv);
+  case Mode::Generate:
+    return cmdGenerate(argc, argv);
+  case Mode::Eval:
+    return runStep(argc, argv, Mode::Eval);
+  case Mode::FixedBatch:
+    return runStep(argc, argv, Mode::FixedBatch);
+  case Mode::None:
+    break;
+  }
+  if (!error.empty()) return usageError(error + " (try gptc run --help)");
+  if (help) {
+    std::fputs(kRunOverview, stdout);
+    return 0;
+  }
+  return usageError("say what to run: --eval, --train or --generate (try gptc run --help)");
 }
 
 } // namespace gptc::tools

@@ -20,6 +20,7 @@
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
+#include "runtime/run_card.h"
 #include "runtime/safetensors.h"
 #include "runtime/sampling.h"
 #include "runtime/train_checkpoint.h"
@@ -52,14 +53,13 @@ struct TrainFlags {
   std::string positionalModel;
   std::string data = "data/tinyshakespeare.txt";
   int64_t steps = 2000;
-  int64_t batch = 0, seq = 0; // 0 = the default config's (or, with another model, the model's)
-  double lr = 1e-3, minLrFraction = 0.1;
-  int64_t warmup = 100;
+  ModelFlags model_;   // --set, -b, -t (tools/options.h); defaults: kDefaultSets for chargpt
+  OptimizerFlags opt = // --lr, --warmup, --lr-schedule, AdamW's settings
+      OptimizerFlags{.lrSchedule = "cosine", .warmup = 100};
   int64_t valEvery = 100;
   int valBatches = 8;
   std::string out; // default out/<model name>
   uint64_t seed = 1337;
-  std::vector<std::string> sets;
   int threads = 0;
   bool interpret = false;
   int sampleChars = 400;
@@ -90,29 +90,45 @@ void installInterruptHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-/// The settings a run's batches, dropout masks and schedule depend on: saved in every checkpoint
-/// and compared on --resume, because any difference breaks the bit-exact continuation.
-std::map<std::string, std::string> runInfo(const TrainFlags& f, const std::string& config,
-                                           int64_t B, int64_t T, int64_t dataTokens) {
-  return {{"model", f.model},
-          {"sets", config},
-          {"B", fmt::format("{}", B)},
-          {"T", fmt::format("{}", T)},
-          {"seed", fmt::format("{}", f.seed)},
-          {"steps", fmt::format("{}", f.steps)},
-          {"lr", fmt::format("{}", f.lr)},
-          {"min_lr_fraction", fmt::format("{}", f.minLrFraction)},
-          {"warmup", fmt::format("{}", f.warmup)},
-          {"data_tokens", fmt::format("{}", dataTokens)}};
+/// The run card (runtime/run_card.h): the settings a run's batches, dropout masks and schedule
+/// depend on, and the model's source hash. Saved in every checkpoint and compared on --resume,
+/// because any difference breaks the bit-exact continuation; written to <out>/run.card for
+/// `gptc report`.
+RunCard runCard(const TrainFlags& f, const std::vector<std::string>& sets, int64_t B, int64_t T,
+                int64_t dataTokens) {
+  RunCard card;
+  card.model = f.model;
+  if (Expected<std::string> text = readTextFile(f.model); text)
+    card.modelHash = modelSourceHash(*text);
+  card.sets = sets;
+  card.B = B;
+  card.T = T;
+  card.steps = f.steps;
+  card.seed = f.seed;
+  card.dataTokens = dataTokens;
+  card.optimizer = optimizerInfo(f.opt);
+  return card;
 }
 
 /// The flag a run-info key comes from, for the resume error.
 std::string flagOf(const std::string& key) {
-  static const std::map<std::string, std::string> flags = {
-      {"model", "--model"},     {"sets", "--set"},      {"B", "--batch"},
-      {"T", "--seq"},           {"seed", "--seed"},     {"steps", "--steps"},
-      {"lr", "--lr"},           {"warmup", "--warmup"}, {"min_lr_fraction", "--min-lr-fraction"},
-      {"data_tokens", "--data"}};
+  static const std::map<std::string, std::string> flags = {{"model", "--model"},
+                                                           {"sets", "--set"},
+                                                           {"B", "--batch"},
+                                                           {"T", "--seq"},
+                                                           {"seed", "--seed"},
+                                                           {"steps", "--steps"},
+                                                           {"lr", "--lr"},
+                                                           {"warmup", "--warmup"},
+                                                           {"min_lr_fraction", "--min-lr-fraction"},
+                                                           {"data_tokens", "--data"},
+                                                           {"lr_schedule", "--lr-schedule"},
+                                                           {"weight_decay", "--weight-decay"},
+                                                           {"beta1", "--beta1"},
+                                                           {"beta2", "--beta2"},
+                                                           {"eps", "--eps"},
+                                                           {"grad_clip", "--grad-clip"},
+                                                           {"model_hash", "the model source hash"}};
   auto it = flags.find(key);
   return it == flags.end() ? key : it->second;
 }
@@ -133,15 +149,13 @@ bool hasConst(const ast::Program& p, const std::string& name) {
                      [&](const ast::ConstDecl& c) { return c.name == name; });
 }
 
-/// Compiles `model` with `sets` through `pipeline`; prints the Diag and returns nullopt on error.
-std::optional<CompiledModel> compile(const TrainFlags& f, const std::vector<std::string>& sets,
-                                     int64_t B, int64_t T, const char* pipeline) {
-  ModelFlags mf;
-  mf.sets = sets;
-  mf.batch = B;
-  mf.seq = T;
+/// Compiles `model` with the run's constants `mf` through `pipeline` (the optimizer's settings go
+/// to the optimizer pass); prints the Diag and returns nullopt on error.
+std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
+                                     const char* pipeline) {
   PipelineFlags pf;
   pf.pipeline = pipeline;
+  pf.passOptions = optimizerPassOptions(f.opt);
   // A trace observes attention's scores and masked scores, which fusion keeps in registers.
   if (f.trace.trace) pf.disablePasses = {"fuse"};
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
@@ -245,13 +259,9 @@ int train(TrainFlags f) {
   if (!f.positionalModel.empty()) f.model = f.positionalModel;
   // Values first: one line each, before anything slow happens.
   if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
-  if (f.batch < 0 || f.seq < 0)
+  if (f.model_.batch < 0 || f.model_.seq < 0)
     return usageError("--batch and --seq must be positive (0 = the default)");
-  if (!(f.lr > 0) || !std::isfinite(f.lr))
-    return usageError(fmt::format("--lr must be a positive number, got {}", f.lr));
-  if (!(f.minLrFraction >= 0 && f.minLrFraction <= 1))
-    return usageError(fmt::format("--min-lr-fraction must be in [0, 1], got {}", f.minLrFraction));
-  if (f.warmup < 0) return usageError(fmt::format("--warmup must be >= 0, got {}", f.warmup));
+  if (std::string e = checkOptimizerFlags(f.opt); !e.empty()) return usageError(e);
   if (f.valEvery < 0)
     return usageError(fmt::format("--val-every must be >= 0, got {}", f.valEvery));
   if (f.valBatches < 1)
@@ -267,31 +277,37 @@ int train(TrainFlags f) {
   if (f.keep < 1) return usageError(fmt::format("--keep must be at least 1, got {}", f.keep));
   if (f.out.empty()) f.out = defaultRunDir(f.model);
 
-  // The default configuration applies to the default model only; user --set values come after
-  // it, so they win.
-  bool defaultModel = f.model == kDefaultModel;
+  // The default configuration applies to the default model only, as defaults: the user's --set,
+  // -b and -t override them, and -b conflicts only with a --set B=... that was given.
+  const bool defaultModel = f.model == kDefaultModel;
   std::vector<std::string> sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
-  sets.insert(sets.end(), f.sets.begin(), f.sets.end());
-  int64_t B = f.batch ? f.batch : defaultModel ? kDefaultB : 0;
-  int64_t T = f.seq ? f.seq : defaultModel ? kDefaultT : 0;
-  // --set B=/T= given explicitly beats the default shorthand.
-  for (const std::string& s : f.sets) {
-    if (s.rfind("B=", 0) == 0 && !f.batch) B = 0;
-    if (s.rfind("T=", 0) == 0 && !f.seq) T = 0;
+  sets.insert(sets.end(), f.model_.sets.begin(), f.model_.sets.end()); // what the log shows
+  ModelFlags trainFlags = f.model_;
+  if (defaultModel) {
+    trainFlags.defaults = kDefaultSets;
+    trainFlags.defaults.push_back(fmt::format("B={}", kDefaultB));
+    trainFlags.defaults.push_back(fmt::format("T={}", kDefaultT));
   }
 
   auto start = std::chrono::steady_clock::now();
-  std::optional<CompiledModel> trainModel = compile(f, sets, B, T, "train");
+  std::optional<CompiledModel> trainModel = compile(f, trainFlags, "train");
   if (!trainModel) return 2;
   // The seq2seq model learns the digit-sorting task, generated on the fly: no data file.
   const bool sortTask = isSortModel(trainModel->graph);
-  std::vector<std::string> evalSets = sets;
-  if (hasConst(*trainModel->program, "drop")) evalSets.push_back("drop=0");
-  std::optional<CompiledModel> evalModel = compile(f, evalSets, B, T, "inference");
+  ModelFlags evalFlags = trainFlags; // later assignments win: these are not the user's
+  if (hasConst(*trainModel->program, "drop")) evalFlags.sets.push_back("drop=0");
+  std::optional<CompiledModel> evalModel = compile(f, evalFlags, "inference");
   if (!evalModel) return 2;
   std::optional<CompiledModel> sampleModel;
   if (!sortTask) {
-    sampleModel = compile(f, evalSets, 1, T, "inference");
+    // One row, at the training step's own T (whichever flag or default set it).
+    ModelFlags sampleFlags = evalFlags;
+    const Graph& tg = trainModel->graph;
+    sampleFlags.batch = sampleFlags.seq = 0;
+    sampleFlags.sets.push_back("B=1");
+    if (int tokens = tg.find("tokens"); tokens >= 0 && hasConst(*trainModel->program, "T"))
+      sampleFlags.sets.push_back(fmt::format("T={}", tg.type(tokens).shape[1]));
+    sampleModel = compile(f, sampleFlags, "inference");
     if (!sampleModel) return 2;
   }
 
@@ -374,9 +390,10 @@ int train(TrainFlags f) {
 
   TrainOptions opts;
   opts.steps = f.steps;
-  opts.schedule.maxLr = f.lr;
-  opts.schedule.minLr = f.lr * f.minLrFraction;
-  opts.schedule.warmupSteps = f.warmup;
+  opts.schedule.maxLr = f.opt.lr;
+  opts.schedule.minLr = f.opt.lr * f.opt.minLrFraction;
+  opts.schedule.warmupSteps = f.opt.warmup;
+  LrSchedule::kindFromName(f.opt.lrSchedule, &opts.schedule.kind); // checked above
   opts.valEvery = f.valEvery;
   opts.valBatches = f.valBatches;
   opts.seed = f.seed;
@@ -408,8 +425,8 @@ int train(TrainFlags f) {
   const Graph& tg = trainEngine->graph();
   const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
   const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
-  const std::map<std::string, std::string> info =
-      runInfo(f, config, runB, runT, trainTokens + valTokens);
+  const RunCard card = runCard(f, sets, runB, runT, trainTokens + valTokens);
+  const std::map<std::string, std::string> info = card.toInfo();
   // GPT-2 models' parameters are saved in llm.c's format, the others in gptc's.
   std::optional<Gpt2Config> gpt2;
   if (IoResult<Gpt2Config> c = gpt2ConfigOf(tg); c) {
@@ -445,6 +462,10 @@ int train(TrainFlags f) {
     if (!c) return usageError("--resume: " + c.error());
     for (const auto& [key, value] : info) {
       auto it = c->info.find(key);
+      if (it != c->info.end() && it->second != value && key == "model_hash")
+        return usageError(fmt::format("--resume {}: {} was edited since the run started (source "
+                                      "hash {} then, {} now); resume with the model as it was",
+                                      folder, f.model, it->second, value));
       if (it != c->info.end() && it->second != value)
         return usageError(fmt::format("--resume {}: the run was started with {} `{}`, this one "
                                       "has `{}` (resume with the same flags)",
@@ -465,6 +486,10 @@ int train(TrainFlags f) {
   if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
   IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
   if (!log) return usageError(log.error());
+  log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}", f.model, config,
+                        runB, runT, f.steps, f.seed));
+  log->note(describeOptimizer(f.opt));
+  if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return runError(st.error());
   if (resumed) { // main.log as the uninterrupted run wrote it up to here
     size_t v = 0;
     for (const LossPoint& p : trainer->trainCurve()) {
@@ -498,9 +523,8 @@ int train(TrainFlags f) {
                 shards ? int(bpe ? bpe->vocabSize() : 0) : tok.vocabSize());
   std::printf("engine  %s; %d threads; 3 graphs ready in %.1f s\n", trainEngine->describe().c_str(),
               threads, compileSeconds);
-  std::printf("train   %lld steps, AdamW lr %.1e (warmup %lld, cosine to %.1e), seed %llu\n",
-              static_cast<long long>(f.steps), f.lr, static_cast<long long>(f.warmup),
-              f.lr * f.minLrFraction, static_cast<unsigned long long>(f.seed));
+  std::printf("train   %lld steps, %s, seed %llu\n", static_cast<long long>(f.steps),
+              describeOptimizer(f.opt).c_str(), static_cast<unsigned long long>(f.seed));
   std::fflush(stdout);
 
   auto runStart = std::chrono::steady_clock::now();
@@ -570,7 +594,7 @@ int train(TrainFlags f) {
               f.out.c_str(), sortTask || shards ? "" : (f.out + "/vocab.bin, ").c_str(),
               f.out.c_str(), lastFolder.c_str());
   if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
-    if (int rc = writeRunReport(f.out, f.model, sets, runB, runT); rc != 0) return rc;
+    if (int rc = writeRunReport(f.out); rc != 0) return rc;
 
   if (sortTask) return reportSorting(*trainer, *evalEngine);
   if (f.sampleChars > 0 && (!shards || bpe)) {
@@ -590,19 +614,14 @@ int train(TrainFlags f) {
 
 } // namespace
 
-bool wantsTrainer(int argc, char** argv) {
-  bool trainFlag = false, tokens = false;
-  for (int i = 1; i < argc; ++i) {
-    trainFlag |= !std::strcmp(argv[i], "--train");
-    tokens |= !std::strncmp(argv[i], "--tokens", 8);
-  }
-  return trainFlag && !tokens;
-}
-
 int cmdTrain(int argc, char** argv) {
-  CLI::App app{"gptc run --train: train a character-level GPT on a text file with the JIT. With "
-               "no other argument: models/chargpt.graph (L=4 C=128 NH=4 B=32 T=64) on "
-               "data/tinyshakespeare.txt",
+  CLI::App app{"gptc run [MODEL.graph] --train: train a model with the JIT (--interpret: the "
+               "reference interpreter): a language model on a text file (its characters are the "
+               "vocabulary) or on llm.c token shards (gptc tokenize: GPT-2 BPE), or the seq2seq "
+               "sorter on digit sequences it draws itself. With no other argument: "
+               "models/chargpt.graph (L=4 C=128 NH=4 B=32 T=64) on data/tinyshakespeare.txt. "
+               "With --tokens FILE it is the fixed-batch mode instead (see gptc run --train "
+               "--tokens F --help)",
                "gptc run --train"};
   TrainFlags f;
   app.add_flag("--train", f.train, "train (this command)");
@@ -615,14 +634,8 @@ int cmdTrain(int argc, char** argv) {
                  "X_train.bin (validation: X_val.bin, else its last 10%)")
       ->type_name("FILE");
   app.add_option("-x,--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
-  app.add_option("-b,--batch", f.batch, "batch size B (default 32)")->type_name("B");
-  app.add_option("-t,--seq", f.seq, "sequence length T (default 64; at most the model's maxT)")
-      ->type_name("T");
-  app.add_option("-l,--lr", f.lr, "peak learning rate (default 1e-3)")->type_name("LR");
-  app.add_option("-q,--min-lr-fraction", f.minLrFraction,
-                 "the cosine's floor as a fraction of --lr (default 0.1)")
-      ->type_name("F");
-  app.add_option("-u,--warmup", f.warmup, "linear warmup steps (default 100)")->type_name("N");
+  addModelFlags(app, f.model_); // --set, -b/--batch (chargpt: 32), -t/--seq (chargpt: 64)
+  addOptimizerFlags(app, f.opt);
   app.add_option("-v,--val-every", f.valEvery,
                  "validation loss every N steps (default 100; 0: end)")
       ->type_name("N");
@@ -632,10 +645,6 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("DIR");
   app.add_option("--seed", f.seed, "seed of params, batches, dropout, sampling (default 1337)")
       ->type_name("N");
-  app.add_option("--set", f.sets, "override a model constant, e.g. --set L=6 C=256 NH=8")
-      ->type_name("NAME=VALUE")
-      ->take_all()
-      ->expected(1, -1);
   app.add_option("-n,--checkpoint-every", f.checkpointEvery,
                  "save a checkpoint every N steps into <out>/checkpoints (default 500; 0: at the "
                  "end only). Ctrl-C also saves one, then exits")

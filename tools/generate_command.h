@@ -4,9 +4,6 @@
 
 namespace gptc::tools {
 
-/// Whether `gptc run` arguments ask for generation (--generate).
-bool wantsGenerate(int argc, char** argv);
-
 /// Parses the generator's flags and runs it; the process exit code (2 on bad usage, one line).
 int cmdGenerate(int argc, char** argv);
 

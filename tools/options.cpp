@@ -1,14 +1,20 @@
 // The shared flags (tools/options.h): CLI11 registration, the --set/--batch/--seq overrides, and
-// compileModel, which maps the pass-manager flags onto passes/instruments.h and runs a pipeline.
+// compileModel, which maps the pass-manager flags onto passes/instruments.h and a CompileRequest
+// for the driver (driver/driver.h).
 // What it leaves to others: the passes, the pipelines, and what each command does with the graph.
 #include "tools/options.h"
 
+#include "driver/driver.h"
 #include "passes/instruments.h"
+#include "passes/optimizer.h"
 #include "passes/pipeline.h"
+#include "runtime/lr_schedule.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -20,30 +26,6 @@ Diag usageError(std::string message) {
   return Diag{{}, std::move(message), ""};
 }
 
-/// An instrument that prints warnings as soon as the manager or a pass records them, so they
-/// appear next to the dumps they concern rather than after the whole run.
-class WarningPrinter : public Instrument {
-public:
-  WarningPrinter(std::FILE* log, std::vector<std::string>* collected)
-      : log_(log), collected_(collected) {}
-  std::optional<Diag> runBeforePipeline(const PassContext& ctx) override { return flush(ctx); }
-  std::optional<Diag> runAfterPass(const PassRecord&, const PassContext& ctx) override {
-    return flush(ctx);
-  }
-
-private:
-  std::optional<Diag> flush(const PassContext& ctx) {
-    for (; printed_ < ctx.warnings.size(); ++printed_) {
-      if (log_) std::fprintf(log_, "%s\n", ctx.warnings[printed_].c_str());
-      collected_->push_back(ctx.warnings[printed_]);
-    }
-    return std::nullopt;
-  }
-  std::FILE* log_;
-  std::vector<std::string>* collected_;
-  size_t printed_ = 0;
-};
-
 std::optional<Diag> checkPassNames(const std::vector<std::string>& names, const char* flag) {
   for (const std::string& n : names)
     if (!findPass(n))
@@ -53,12 +35,19 @@ std::optional<Diag> checkPassNames(const std::vector<std::string>& names, const 
 
 } // namespace
 
+void addSetFlag(CLI::App& app, std::vector<std::string>& sets) {
+  // One or more assignments after each --set, and --set repeatable: `--set L=2 C=64 --set NH=4`.
+  // The assignments end at the next flag (put MODEL.graph before --set, or after another flag).
+  app.add_option("--set", sets,
+                 "override model constants: --set L=2 C=64 (one or more NAME=VALUE; repeatable; "
+                 "a value is a number or a constant expression)")
+      ->type_name("NAME=VALUE ...")
+      ->take_all()
+      ->expected(1, -1);
+}
+
 void addModelFlags(CLI::App& app, ModelFlags& flags) {
-  app.add_option("--set", flags.sets,
-                 "override a model constant, e.g. --set L=2 (repeatable; value: a number or a "
-                 "constant expression)")
-      ->type_name("NAME=VALUE")
-      ->allow_extra_args(false);
+  addSetFlag(app, flags.sets);
   auto positive = CLI::Validator(
       [](std::string& s) -> std::string {
         try {
@@ -70,12 +59,99 @@ void addModelFlags(CLI::App& app, ModelFlags& flags) {
         return "'" + s + "' is not a positive integer";
       },
       "POSITIVE");
-  app.add_option("--batch", flags.batch, "batch size: shorthand for --set B=...")
+  app.add_option("-b,--batch", flags.batch,
+                 "batch size: shorthand for --set B=... (an error when both are given)")
       ->type_name("B")
       ->check(positive);
-  app.add_option("--seq", flags.seq, "sequence length: shorthand for --set T=...")
+  app.add_option("-t,--seq", flags.seq,
+                 "sequence length: shorthand for --set T=... (an error when both are given)")
       ->type_name("T")
       ->check(positive);
+}
+
+void addOptimizerFlags(CLI::App& app, OptimizerFlags& f) {
+  app.add_option("-l,--lr", f.lr, fmt::format("peak learning rate (default {})", f.lr))
+      ->type_name("LR");
+  app.add_option("-u,--warmup", f.warmup, fmt::format("linear warmup steps (default {})", f.warmup))
+      ->type_name("N");
+  app.add_option("--lr-schedule", f.lrSchedule,
+                 fmt::format("after warmup: cosine or linear decay to --min-lr-fraction of --lr, "
+                             "or constant (default {})",
+                             f.lrSchedule))
+      ->type_name("cosine|linear|constant");
+  app.add_option(
+         "-q,--min-lr-fraction", f.minLrFraction,
+         fmt::format("the decay's floor as a fraction of --lr (default {})", f.minLrFraction))
+      ->type_name("F");
+  app.add_option("--weight-decay", f.weightDecay,
+                 fmt::format("AdamW's decoupled weight decay, on weight matrices only (default {})",
+                             f.weightDecay))
+      ->type_name("X");
+  app.add_option("--beta1", f.beta1, fmt::format("AdamW's beta1 (default {})", f.beta1))
+      ->type_name("X");
+  app.add_option("--beta2", f.beta2, fmt::format("AdamW's beta2 (default {})", f.beta2))
+      ->type_name("X");
+  app.add_option("--eps", f.eps, fmt::format("AdamW's epsilon (default {})", f.eps))
+      ->type_name("X");
+  app.add_option(
+         "--grad-clip", f.gradClip,
+         fmt::format("clip the global gradient norm to this (default {}; 0 = off)", f.gradClip))
+      ->type_name("X");
+}
+
+std::string checkOptimizerFlags(const OptimizerFlags& f) {
+  auto number = [](double x) { return std::isfinite(x); };
+  if (!(f.lr > 0) || !number(f.lr))
+    return fmt::format("--lr must be a positive number, got {}", f.lr);
+  if (f.warmup < 0) return fmt::format("--warmup must be >= 0, got {}", f.warmup);
+  if (!(f.minLrFraction >= 0 && f.minLrFraction <= 1))
+    return fmt::format("--min-lr-fraction must be in [0, 1], got {}", f.minLrFraction);
+  LrSchedule::Kind kind;
+  if (!LrSchedule::kindFromName(f.lrSchedule, &kind))
+    return fmt::format("--lr-schedule must be cosine, linear or constant, got '{}'", f.lrSchedule);
+  if (!(f.weightDecay >= 0) || !number(f.weightDecay))
+    return fmt::format("--weight-decay must be >= 0, got {}", f.weightDecay);
+  if (!(f.beta1 >= 0 && f.beta1 < 1))
+    return fmt::format("--beta1 must be in [0, 1), got {}", f.beta1);
+  if (!(f.beta2 >= 0 && f.beta2 < 1))
+    return fmt::format("--beta2 must be in [0, 1), got {}", f.beta2);
+  if (!(f.eps > 0) || !number(f.eps)) return fmt::format("--eps must be > 0, got {}", f.eps);
+  if (!(f.gradClip >= 0) || !number(f.gradClip))
+    return fmt::format("--grad-clip must be >= 0 (0 = off), got {}", f.gradClip);
+  return "";
+}
+
+std::map<std::string, std::string> optimizerPassOptions(const OptimizerFlags& f) {
+  OptimizerOptions o;
+  o.beta1 = f.beta1;
+  o.beta2 = f.beta2;
+  o.eps = f.eps;
+  o.weightDecay = f.weightDecay;
+  o.clip = f.gradClip;
+  return gptc::optimizerPassOptions(o);
+}
+
+std::string describeOptimizer(const OptimizerFlags& f) {
+  std::string schedule =
+      f.lrSchedule == "constant"
+          ? fmt::format("warmup {}, then constant", f.warmup)
+          : fmt::format("warmup {}, {} to {:.3g}", f.warmup, f.lrSchedule, f.lr * f.minLrFraction);
+  return fmt::format(
+      "AdamW lr {:.3g} ({}), betas ({}, {}), eps {:g}, weight decay {}, grad clip {}", f.lr,
+      schedule, f.beta1, f.beta2, f.eps, f.weightDecay,
+      f.gradClip > 0 ? fmt::format("{}", f.gradClip) : std::string("off"));
+}
+
+std::map<std::string, std::string> optimizerInfo(const OptimizerFlags& f) {
+  return {{"lr", fmt::format("{}", f.lr)},
+          {"min_lr_fraction", fmt::format("{}", f.minLrFraction)},
+          {"warmup", fmt::format("{}", f.warmup)},
+          {"lr_schedule", f.lrSchedule},
+          {"weight_decay", fmt::format("{}", f.weightDecay)},
+          {"beta1", fmt::format("{}", f.beta1)},
+          {"beta2", fmt::format("{}", f.beta2)},
+          {"eps", fmt::format("{}", f.eps)},
+          {"grad_clip", fmt::format("{}", f.gradClip)}};
 }
 
 void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& defaultPipeline) {
@@ -122,13 +198,14 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
 }
 
 Expected<ConstOverrides> constOverrides(const ModelFlags& flags, const ast::Program& program) {
-  ConstOverrides out;
-  for (const std::string& s : flags.sets) {
-    size_t eq = s.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == s.size())
-      return usageError(fmt::format("--set '{}': expected NAME=VALUE, e.g. --set L=2", s));
-    out[s.substr(0, eq)] = s.substr(eq + 1); // later --set of the same name wins, as usual
-  }
+  Expected<ConstOverrides> defaults = parseAssignments(flags.defaults);
+  if (!defaults) return defaults.error();
+  Expected<ConstOverrides> given = parseAssignments(flags.sets);
+  if (!given) return given.error();
+  ConstOverrides out = std::move(*defaults);
+  for (auto& [name, value] : *given)
+    out[name] = value;
+  // -b/-t conflict only with a --set of the same constant that was given, never with a default.
   auto shorthand = [&](int64_t value, const char* flag, const char* name) -> std::optional<Diag> {
     if (value == 0) return std::nullopt;
     bool has = false;
@@ -137,7 +214,7 @@ Expected<ConstOverrides> constOverrides(const ModelFlags& flags, const ast::Prog
     if (!has)
       return usageError(
           fmt::format("{}: the model {} has no constant '{}'", flag, program.file, name));
-    if (out.count(name))
+    if (given->count(name))
       return usageError(fmt::format("{} and --set {}=... both given; use one", flag, name));
     out[name] = std::to_string(value);
     return std::nullopt;
@@ -149,72 +226,85 @@ Expected<ConstOverrides> constOverrides(const ModelFlags& flags, const ast::Prog
 
 Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFlags& modelFlags,
                                      const PipelineFlags& pf, std::FILE* log) {
-  // Flags first: a typo in a pass name should not wait for a large model to parse.
-  const Pipeline* pipeline = findPipeline(pf.pipeline);
-  if (!pipeline)
+  // Flags first: a typo in a pass name should not wait for a large model to parse. The driver
+  // checks the pipeline, --disable-pass and --stop-after; the printing flags are ours.
+  if (!findPipeline(pf.pipeline))
     return usageError(fmt::format("--pipeline: unknown pipeline '{}' (pipelines: {})", pf.pipeline,
                                   pipelineNameList()));
   if (auto e = checkPassNames(pf.printIrBefore, "--print-ir-before")) return *e;
   if (auto e = checkPassNames(pf.printIrAfter, "--print-ir-after")) return *e;
   if (auto e = checkPassNames(pf.disablePasses, "--disable-pass")) return *e;
-  if (!pf.stopAfter.empty()) {
+  if (!pf.stopAfter.empty())
     if (auto e = checkPassNames({pf.stopAfter}, "--stop-after")) return *e;
-    bool inPipeline = false;
-    for (const PipelineEntry& entry : pipeline->entries)
-      inPipeline |= entry.pass == pf.stopAfter;
-    if (!inPipeline)
-      return usageError(fmt::format("--stop-after: pass '{}' is not in pipeline '{}'", pf.stopAfter,
-                                    pipeline->name));
-  }
-  Expected<std::vector<const PassInfo*>> passes = resolvePipeline(*pipeline);
-  if (!passes) return passes.error();
 
-  Expected<std::string> text = readTextFile(modelPath);
-  if (!text) return text.error();
-  Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, modelPath);
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(modelPath));
   if (!program) return program.error();
   Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
   if (!overrides) return overrides.error();
 
-  CompiledModel result;
-  result.program = *program;
-  PassContext ctx;
-  ctx.program = *program;
-  ctx.overrides = *overrides;
-  ctx.training = pipeline->training;
-  ctx.noMemoryPlan = pf.noMemoryPlan;
-  ctx.explainMemory = pf.explainMemory;
-  ctx.explainFusion = pf.explainFusion;
-
-  PassManager pm(*passes, PassManagerOptions{pf.disablePasses, pf.stopAfter});
-  pm.addInstrument(std::make_unique<WarningPrinter>(log, &result.warnings));
+  CompileRequest request;
+  request.model = ModelSource::parsed(*program);
+  request.overrides = std::move(*overrides);
+  request.pipeline = pf.pipeline;
+  request.passOptions = pf.passOptions;
+  request.disabledPasses = pf.disablePasses;
+  request.stopAfter = pf.stopAfter;
+  request.noMemoryPlan = pf.noMemoryPlan;
+  request.explainMemory = pf.explainMemory;
+  request.explainFusion = pf.explainFusion;
+  request.warningLog = log;
   // The dump comes before the verifier, so a run that fails verification still leaves the
   // offending IR on disk.
-  if (!pf.irDumpDir.empty()) pm.addInstrument(makeDumpDir(pf.irDumpDir));
+  if (!pf.irDumpDir.empty()) request.instruments.push_back(makeDumpDir(pf.irDumpDir));
   PrintIrConfig print;
   print.before.insert(pf.printIrBefore.begin(), pf.printIrBefore.end());
   print.after.insert(pf.printIrAfter.begin(), pf.printIrAfter.end());
   print.afterAll = pf.printIrAfterAll;
   print.afterChange = pf.printIrAfterChange;
   if (log && (!print.before.empty() || !print.after.empty() || print.afterAll || print.afterChange))
-    pm.addInstrument(makePrintIr(print, fileSink(log)));
+    request.instruments.push_back(makePrintIr(print, fileSink(log)));
   if (pf.verifyEach) {
-    pm.addInstrument(makeVerifyEach());
-    pm.addInstrument(makeChangeCheck());
+    request.instruments.push_back(makeVerifyEach());
+    request.instruments.push_back(makeChangeCheck());
   }
-  if (log && pf.timePasses) pm.addInstrument(makeTimePasses(fileSink(log)));
+  if (log && pf.timePasses) request.instruments.push_back(makeTimePasses(fileSink(log)));
 
-  Expected<std::vector<PassRecord>> records = pm.run(ctx);
-  if (!records) return records.error();
+  Expected<CompiledProgram> compiled = compile(std::move(request));
+  if (!compiled) return compiled.error();
   if (log && pf.explainFusion)
-    for (const std::string& note : ctx.fusionNotes)
+    for (const std::string& note : compiled->fusionNotes)
       std::fprintf(log, "%s\n", note.c_str());
-  for (const PassRecord& r : *records)
-    result.passesRun.emplace_back(r.pass->name);
-  result.graph = std::move(ctx.graph);
-  result.counters = std::move(ctx.counters);
-  result.plan = std::move(ctx.plan);
+  CompiledModel result;
+  result.graph = std::move(compiled->graph);
+  result.program = std::move(compiled->program);
+  result.counters = std::move(compiled->counters);
+  result.passesRun = std::move(compiled->passesRun);
+  result.warnings = std::move(compiled->warnings);
+  result.plan = std::move(compiled->plan);
   return result;
+}
+
+OptimizerFlags optimizerFlagsFromInfo(const std::map<std::string, std::string>& info) {
+  OptimizerFlags f;
+  auto number = [&](const char* key, double* value) {
+    auto it = info.find(key);
+    if (it == info.end()) return;
+    char* end = nullptr;
+    double x = std::strtod(it->second.c_str(), &end);
+    if (!it->second.empty() && *end == '\0') *value = x;
+  };
+  number("lr", &f.lr);
+  number("min_lr_fraction", &f.minLrFraction);
+  number("weight_decay", &f.weightDecay);
+  number("beta1", &f.beta1);
+  number("beta2", &f.beta2);
+  number("eps", &f.eps);
+  number("grad_clip", &f.gradClip);
+  double warmup = double(f.warmup);
+  number("warmup", &warmup);
+  f.warmup = int64_t(warmup);
+  if (auto it = info.find("lr_schedule"); it != info.end()) f.lrSchedule = it->second;
+  return f;
 }
 
 int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& command) {

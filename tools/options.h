@@ -1,6 +1,6 @@
 // tools/options.h — the flags `gptc compile` and `gptc run` share, and the one function that turns
-// them into a compiled graph: read the model, apply --set/--batch/--seq, run a pipeline with the
-// instruments the pass-manager flags ask for (print, dump, verify, time).
+// them into a request for the compile driver (driver/driver.h): the model, --set/--batch/--seq,
+// the pipeline and the instruments the pass-manager flags ask for (print, dump, verify, time).
 //
 // What it leaves to others: each command owns its positional arguments, its own flags and what it
 // does with the graph (compile prints a summary, run executes it). The passes and pipelines
@@ -47,8 +47,11 @@ int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& co
 /// expanded.
 struct ModelFlags {
   std::vector<std::string> sets; ///< raw "name=value" texts, in command-line order
-  int64_t batch = 0;             ///< --batch: shorthand for --set B=...; 0 = the model's own value
-  int64_t seq = 0;               ///< --seq: shorthand for --set T=...; 0 = the model's own value
+  /// A command's own defaults ("L=4", "B=32"), applied before `sets`; the user's flags override
+  /// them silently (they are not "given", so -b does not conflict with a default B).
+  std::vector<std::string> defaults;
+  int64_t batch = 0; ///< --batch: shorthand for --set B=...; 0 = the model's own value
+  int64_t seq = 0;   ///< --seq: shorthand for --set T=...; 0 = the model's own value
 };
 
 /// --pipeline and the pass-manager flags (LLVM/MLIR names). Pass names are checked against
@@ -67,10 +70,51 @@ struct PipelineFlags {
   bool noMemoryPlan = false;              ///< --no-memory-plan: every value its own buffer
   bool explainMemory = false;             ///< --explain-memory: why each in-place reuse was refused
   bool explainFusion = false;             ///< --explain-fusion: why each candidate was not fused
+  /// Pass options set by the command, not a flag of their own (the optimizer's settings).
+  std::map<std::string, std::string> passOptions;
 };
 
-/// Registers --set, --batch and --seq on `app`, writing into `flags`.
+/// Registers --set, -b/--batch and -t/--seq on `app`, writing into `flags`. Every command spells
+/// them alike: --set takes one or more NAME=VALUE after it and may be repeated
+/// (`--set L=2 C=64 --set NH=4`).
 void addModelFlags(CLI::App& app, ModelFlags& flags);
+
+/// Registers --set alone (commands that choose B and T themselves, like --generate).
+void addSetFlag(CLI::App& app, std::vector<std::string>& sets);
+
+/// The optimizer's flags (llm.c's and nanoGPT's names), for the trainer and the fixed-batch mode.
+/// The defaults are the optimizer pass's (passes/optimizer.h); the schedule's default is the
+/// command's (the trainer: cosine; the fixed batch: constant).
+struct OptimizerFlags {
+  double weightDecay = 0.1;   ///< --weight-decay (matrices only; biases and norms never decay)
+  double beta1 = 0.9;         ///< --beta1
+  double beta2 = 0.95;        ///< --beta2
+  double eps = 1e-8;          ///< --eps
+  double gradClip = 1.0;      ///< --grad-clip: max global gradient norm; 0 = off
+  std::string lrSchedule;     ///< --lr-schedule cosine|linear|constant (after warmup)
+  double lr = 1e-3;           ///< --lr: the peak learning rate
+  int64_t warmup = 0;         ///< --warmup: linear warmup steps
+  double minLrFraction = 0.1; ///< --min-lr-fraction: the decay's floor as a fraction of --lr
+};
+
+/// Registers --lr, --warmup, --min-lr-fraction, --lr-schedule, --weight-decay, --beta1, --beta2,
+/// --eps and --grad-clip; the current values of `flags` are the defaults shown in --help.
+void addOptimizerFlags(CLI::App& app, OptimizerFlags& flags);
+
+/// "" or a one-line usage error ("--beta2 must be in [0, 1), got 1").
+std::string checkOptimizerFlags(const OptimizerFlags& flags);
+
+/// The flags as the optimizer pass's options (PipelineFlags::passOptions).
+std::map<std::string, std::string> optimizerPassOptions(const OptimizerFlags& flags);
+
+/// One line for logs: "AdamW lr 1e-3 (warmup 100, cosine to 1e-4), betas (0.9, 0.95), eps 1e-8,
+/// weight decay 0.1, grad clip 1".
+std::string describeOptimizer(const OptimizerFlags& flags);
+
+/// The settings as key -> value texts (checkpoints store them; --resume compares them).
+std::map<std::string, std::string> optimizerInfo(const OptimizerFlags& flags);
+/// The inverse: the settings in `info` over the defaults (keys missing or malformed keep them).
+OptimizerFlags optimizerFlagsFromInfo(const std::map<std::string, std::string>& info);
 
 /// Registers --pipeline (default `defaultPipeline`, which is also written into flags.pipeline) and
 /// every pass-manager flag on `app`, writing into `flags`.

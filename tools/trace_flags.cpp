@@ -43,12 +43,9 @@ TraceSessionOptions traceSessionOptions(const TraceFlags& f, const std::string& 
   return o;
 }
 
-int writeRunReport(const std::string& outDir, const std::string& model,
-                   const std::vector<std::string>& sets, int64_t B, int64_t T) {
-  std::vector<std::string> args = {"gptc report", outDir, "--model", model, "--profile-steps", "1"};
-  for (const std::string& s : sets)
-    args.insert(args.end(), {"--set", s});
-  args.insert(args.end(), {"--set", "B=" + std::to_string(B), "--set", "T=" + std::to_string(T)});
+int writeRunReport(const std::string& outDir) {
+  // The report reads the run's model and constants from outDir/run.card.
+  std::vector<std::string> args = {"gptc report", outDir, "--profile-steps", "1"};
   std::vector<char*> argv;
   for (std::string& a : args)
     argv.push_back(a.data());

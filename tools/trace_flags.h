@@ -33,10 +33,10 @@ void addTraceFlags(CLI::App& app, TraceFlags& flags);
 /// The session options, files under `outDir`/trace/.
 TraceSessionOptions traceSessionOptions(const TraceFlags& flags, const std::string& outDir);
 
-/// --report: runs `gptc report OUTDIR` for the finished run (same model, --set values, B and T,
-/// one profiled step). The process exit code of the report (0 on success).
-int writeRunReport(const std::string& outDir, const std::string& model,
-                   const std::vector<std::string>& sets, int64_t B, int64_t T);
+/// --report: runs `gptc report OUTDIR` for the finished run (its model, constants and optimizer
+/// settings from OUTDIR/run.card; one profiled step). The process exit code of the report (0 on
+/// success).
+int writeRunReport(const std::string& outDir);
 
 /// What --trace and --check-finite add to a training run, in the order the loop calls them (the
 /// hooks must be destroyed before the engine they are attached to: declare the engine first):
