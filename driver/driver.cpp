@@ -99,8 +99,12 @@ Expected<CompiledProgram> compile(CompileRequest request) {
   Expected<std::shared_ptr<ast::Program>> program = loadModel(request.model);
   if (!program) return program.error();
 
+  Expected<ModelCard> card = readModelCard(**program);
+  if (!card) return card.error();
+
   CompiledProgram result;
   result.program = *program;
+  result.card = std::move(*card);
   PassContext ctx;
   ctx.program = *program;
   ctx.overrides = std::move(request.overrides);

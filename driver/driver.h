@@ -12,6 +12,7 @@
 // What it leaves to others: the passes and the pipelines (passes/), turning a graph and a plan
 // into machine code (codegen/, runtime/step_engine.h), and the command-line flags (tools/).
 #pragma once
+#include "driver/model_card.h"
 #include "ir/ast.h"
 #include "ir/graph.h"
 #include "ir/parser.h"
@@ -69,6 +70,7 @@ struct CompileRequest {
 struct CompiledProgram {
   Graph graph;                             ///< after the last pass that ran
   std::shared_ptr<ast::Program> program;   ///< the model as parsed (source lines for carets)
+  ModelCard card;                          ///< what the model says it is (its `card` lines)
   std::shared_ptr<MemoryPlan> plan;        ///< when plan-memory ran
   std::map<std::string, int64_t> counters; ///< pass counters ("simplify.scale-by-one" -> 12)
   std::vector<PassRecord> records;         ///< one per pass that ran, in order

@@ -96,6 +96,15 @@ struct Marker { // `output %x` or `update %state = %value` in a flat dump
   SourceLoc loc;
 };
 
+/// One `card KEY = VALUE` entry: what a tool needs to know about the model (driver/model_card.h
+/// reads them; expand ignores them). VALUE is a name or a number literal.
+struct CardEntry {
+  std::string key;
+  std::string word;  ///< a name (task = seq2seq), or empty for a number
+  double number = 0; ///< a number (eos = 2)
+  SourceLoc loc;
+};
+
 struct Stmt {
   enum Kind : uint8_t { Const, Decl, Block, Assign, Marker } kind;
   size_t index; // into the matching vector of Program
@@ -110,6 +119,7 @@ struct Program {
   std::vector<ast::Block> blocks;
   std::vector<ast::Assign> assigns;
   std::vector<ast::Marker> markers;
+  std::vector<CardEntry> card; ///< `card` statements, in order (not in `order`: no graph meaning)
 
   std::string lineText(int line) const {
     return line >= 1 && size_t(line) <= lines.size() ? lines[line - 1] : std::string();

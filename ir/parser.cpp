@@ -274,6 +274,9 @@ private:
            t.loc);
     if (!t.percent) {
       if (t.text == "const") return constDecl();
+      // `card KEY = VALUE, ...` (driver/model_card.h): not a keyword, so a value may be `card`.
+      if (t.text == "card" && peek(1).kind == Tok::Ident && !peek(1).percent && isPunct("=", 2))
+        return cardDecl();
       if (t.text == "input" || t.text == "param" || t.text == "state") return decl();
       if (t.text == "block") return block();
       if (t.text == "update") return update();
@@ -301,6 +304,25 @@ private:
       c.value = cexpr();
       prog_.consts.push_back(std::move(c));
       prog_.order.push_back({ast::Stmt::Const, prog_.consts.size() - 1});
+    } while (isPunct(",") && (take(), true));
+  }
+
+  void cardDecl() {
+    take();
+    do {
+      ast::CardEntry e;
+      Token key = expectName("a card key");
+      e.key = key.text;
+      e.loc = key.loc;
+      expectPunct("=", "after the card key");
+      if (peek().kind == Tok::Ident && !peek().percent) {
+        e.word = take().text;
+      } else {
+        ast::CExprPtr v = cexpr();
+        if (v->kind != ast::CExpr::Number) fail("a card value is a name or a number literal", v->loc);
+        e.number = v->number;
+      }
+      prog_.card.push_back(std::move(e));
     } while (isPunct(",") && (take(), true));
   }
 

@@ -24,6 +24,7 @@ namespace gptc {
 struct RunCard {
   std::string model;             ///< the model file as given ("models/chargpt.graph")
   std::string modelHash;         ///< modelSourceHash() of its text when the run started
+  std::string modelSource;       ///< that text: a checkpoint runs from any folder
   std::vector<std::string> sets; ///< the run's --set values, defaults first ("L=4", "C=128")
   int64_t B = 0, T = 0;          ///< the training step's batch and sequence length
   int64_t steps = 0;             ///< the run's planned steps
@@ -33,8 +34,8 @@ struct RunCard {
   /// texts the flags were given as (tools/options.h's optimizerInfo).
   std::map<std::string, std::string> optimizer;
 
-  /// The key=value map (model, model_hash, sets, B, T, steps, seed, data_tokens, and the
-  /// optimizer's keys). --resume compares two of these key by key.
+  /// The key=value map (model, model_hash, model_source, sets, B, T, steps, seed, data_tokens, and
+  /// the optimizer's keys). --resume compares two of these key by key.
   std::map<std::string, std::string> toInfo() const;
   /// The inverse; keys it does not know are ignored, missing ones stay at their defaults (older
   /// checkpoints have no model_hash nor optimizer settings beyond lr). An error for a malformed
@@ -43,6 +44,13 @@ struct RunCard {
 
   /// The constants the run compiled its training step with: sets, then B= and T=.
   std::vector<std::string> assignments() const;
+
+  /// The text form: a header line, then toInfo()'s key=value lines (values escaped: \n, \\),
+  /// then `extra` (a checkpoint's val_loss).
+  std::string toText(const std::map<std::string, std::string>& extra = {}) const;
+  /// The inverse; also reads the JSON metadata of checkpoints written before the card
+  /// ({"model":"...","sets":"...",...}).
+  static IoResult<RunCard> fromText(const std::string& text);
 };
 
 /// FNV-1a 64 of `text`, as 16 hex digits.

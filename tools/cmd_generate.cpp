@@ -7,7 +7,7 @@
 //
 // The model and its --set come from the checkpoint's metadata when it is a gptc checkpoint written
 // by `gptc run --train` (later --set flags win); the tokenizer is the checkpoint's vocab.bin (char
-// models), the GPT-2 BPE files (--tokenizer DIR, default tests/fixtures/gpt2_tokenizer) for
+// models), the GPT-2 BPE files (--tokenizer DIR, default assets/gpt2_tokenizer) for
 // gpt2.graph, or none with --prompt-ids. Tokens stream to stdout as they are produced; with several
 // --prompt (a batch) each row is printed when the batch is done. --interactive reads one prompt
 // per line until EOF. A prompt longer than the context is an error (no sliding window).
@@ -25,6 +25,7 @@
 #include "runtime/generator.h"
 #include "runtime/llmc_checkpoint.h"
 #include "runtime/param_store.h"
+#include "runtime/run_card.h"
 #include "runtime/safetensors.h"
 
 #include <CLI/CLI.hpp>
@@ -68,24 +69,11 @@ int runError(const std::string& message) {
   return 1;
 }
 
-/// A JSON string field of the checkpoint metadata ({"model":"...","sets":"..."}); "" if absent.
-std::string metaField(const std::string& json, const std::string& key) {
-  std::string pat = "\"" + key + "\":\"";
-  size_t b = json.find(pat);
-  if (b == std::string::npos) return "";
-  std::string out;
-  for (size_t i = b + pat.size(); i < json.size() && json[i] != '"'; ++i) {
-    if (json[i] == '\\' && i + 1 < json.size()) ++i;
-    out += json[i];
-  }
-  return out;
-}
-
 /// Text <-> ids for the model at hand.
 struct Codec {
   std::optional<CharTokenizer> chars;
   std::optional<BpeTokenizer> bpe;
-  bool digits = false; // seq2seq: digits 0-9 are ids 3-12
+  int32_t digit0 = -1; // vocab = digits: the digits 0-9 are ids digit0..digit0+9 (the card's)
   IoResult<std::vector<int32_t>> encode(const std::string& s) const {
     if (chars) return chars->encode(s);
     if (bpe) return bpe->encode(s);
@@ -100,7 +88,8 @@ struct Codec {
       IoResult<std::string> s = bpe->tokenBytes(id);
       return s ? *s : "?";
     }
-    if (digits) return id >= 3 && id <= 12 ? std::to_string(id - 3) + " " : "";
+    if (digit0 >= 0)
+      return id >= digit0 && id < digit0 + 10 ? std::to_string(id - digit0) + " " : "";
     return std::to_string(id) + " ";
   }
 };
@@ -119,7 +108,8 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--vocab", f.vocab, "char vocabulary (default: vocab.bin beside --init)");
   app.add_option(
       "--tokenizer", f.tokenizer,
-      "GPT-2 BPE directory (encoder.json, vocab.bpe; default tests/fixtures/gpt2_tokenizer)");
+      "GPT-2 BPE directory (encoder.json, vocab.bpe; default assets/gpt2_tokenizer, found beside "
+      "the binary or in the source tree)");
   app.add_option("--prompt", f.prompts, "prompt text; repeat for a batch (one row each)");
   app.add_option("--prompt-ids", f.promptIds, "prompt as token ids, space-separated");
   app.add_option("--src", f.src, "seq2seq: the source digits, e.g. \"3 9 1 4\"");
@@ -158,8 +148,9 @@ int cmdGenerate(int argc, char** argv) {
                  f.init.c_str());
   }
 
-  // The checkpoint says which model and sets it was trained with.
+  // The checkpoint says which model and sets it was trained with (its run card).
   std::vector<std::string> sets;
+  std::optional<RunCard> trainedCard;
   if (!f.init.empty()) {
     if (!std::filesystem::exists(f.init)) return usageError(f.init + ": no such checkpoint");
     IoResult<FileReader> file = FileReader::open(f.init);
@@ -169,20 +160,42 @@ int cmdGenerate(int argc, char** argv) {
         !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
       IoResult<GptcCheckpoint> ck = readGptcCheckpoint(f.init);
       if (!ck) return usageError(ck.error());
-      std::string m = metaField(ck->metadata, "model"), s = metaField(ck->metadata, "sets");
-      if (f.model.empty() && !m.empty()) f.model = m;
-      std::istringstream ss(s);
-      for (std::string kv; ss >> kv;)
-        sets.push_back(kv);
+      IoResult<RunCard> card = RunCard::fromText(ck->metadata);
+      if (card && (f.model.empty() || f.model == card->model)) {
+        f.model = card->model;
+        sets = card->sets;
+        trainedCard = std::move(*card);
+      }
     }
   }
   if (f.model.empty()) f.model = kDefaultModel;
   sets.insert(sets.end(), f.sets.begin(), f.sets.end());
-  const std::string stem = std::filesystem::path(f.model).stem().string();
-  const bool seq2seq = stem == "seq2seq", gpt2 = stem == "gpt2";
 
-  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(f.model));
+  // The model: its file, or the source the checkpoint carries when the file is not here (another
+  // folder) -- and a note when the file was edited since the checkpoint was written.
+  ModelSource source = ModelSource::file(f.model);
+  if (trainedCard && !trainedCard->modelSource.empty()) {
+    Expected<std::string> text = readTextFile(f.model);
+    if (!text) {
+      source.text = trainedCard->modelSource;
+      std::fprintf(stderr, "note: %s is not here; the model source stored in %s\n", f.model.c_str(),
+                   f.init.c_str());
+    } else if (modelSourceHash(*text) != trainedCard->modelHash) {
+      std::fprintf(stderr,
+                   "note: %s was edited since %s was trained; generating with the model as "
+                   "trained (its source is in the checkpoint)\n",
+                   f.model.c_str(), f.init.c_str());
+      source.text = trainedCard->modelSource;
+    }
+  }
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(source);
   if (!program) return usageError(program.error().render());
+  // What the model is (its `card` lines, driver/model_card.h): no file names, no token ids here.
+  Expected<ModelCard> card = readModelCard(**program);
+  if (!card) return usageError(card.error().render());
+  const bool seq2seq = card->seq2seq(), gpt2 = card->vocab == "gpt2_bpe";
+  const int32_t sos = int32_t(card->id("sos")), pad = int32_t(card->id("pad"));
+  const int32_t digit0 = int32_t(card->id("digit0"));
   ModelFlags mf;
   mf.sets = sets;
   Expected<ConstOverrides> overrides = constOverrides(mf, **program);
@@ -198,13 +211,12 @@ int cmdGenerate(int argc, char** argv) {
 
   // Tokenizer.
   Codec codec;
-  int32_t eos = -1;
+  int32_t eos = int32_t(card->id("eos"));
   int64_t vocab = 0;
-  if (seq2seq) {
-    codec.digits = true;
-    eos = 2;
+  if (card->vocab == "digits") {
+    codec.digit0 = digit0;
   } else if (gpt2) {
-    std::string dir = f.tokenizer.empty() ? "tests/fixtures/gpt2_tokenizer" : f.tokenizer;
+    std::string dir = f.tokenizer.empty() ? assetPath("gpt2_tokenizer") : f.tokenizer;
     if (f.promptIds.empty()) {
       IoResult<BpeTokenizer> t = BpeTokenizer::loadDir(dir);
       if (!t) return usageError(t.error());
@@ -252,18 +264,21 @@ int cmdGenerate(int argc, char** argv) {
   if (seq2seq && f.evalSort > 0) f.src = "0"; // evalSort draws its own sources
   if (seq2seq) {
     if (f.src.empty()) return usageError("seq2seq needs --src \"3 9 1 4\" (digits 0-9)");
+    if (card->vocab != "digits")
+      return usageError("--src reads digits; this seq2seq model's card says vocab = " +
+                        card->vocab);
     std::istringstream ss(f.src);
     for (std::string w; ss >> w;) {
       if (w.size() != 1 || w[0] < '0' || w[0] > '9')
         return usageError(fmt::format("--src: '{}' is not a digit 0-9", w));
-      srcIds.push_back(int32_t(w[0] - '0' + 3));
+      srcIds.push_back(int32_t(w[0] - '0' + digit0));
     }
-    prompts = {{1}}; // SOS
+    prompts = {{sos}};
   } else if (prompts.empty() && !f.interactive) {
     if (vocab == 0 && !codec.bpe)
       prompts = {{0}};
     else if (codec.bpe)
-      prompts = {{codec.bpe->eot()}};
+      prompts = {{int32_t(card->id("eot", codec.bpe->eot()))}};
     else
       prompts = {{codec.chars->encode("\n") ? (*codec.chars->encode("\n"))[0] : 0}};
   }
@@ -273,10 +288,8 @@ int cmdGenerate(int argc, char** argv) {
   cfg.threads = f.threads;
   cfg.batch = seq2seq ? std::max(1, f.beam) : std::max<int64_t>(1, int64_t(prompts.size()));
   cfg.prefill = !f.interactive; // a prefill compiles per prompt length; interactive lines vary
-  if (seq2seq) {
-    cfg.cut = {"mem"};
-    cfg.tokenInput = "tgt_in";
-  }
+  cfg.tokenInput = card->tokenInput;
+  if (seq2seq) cfg.cut = {card->memory};
   auto t0 = std::chrono::steady_clock::now();
   std::string err;
   std::unique_ptr<Generator> gen = Generator::create(*program, *overrides, cfg, &err);
@@ -314,35 +327,41 @@ int cmdGenerate(int argc, char** argv) {
   // seq2seq: encode once, then greedy or beam.
   if (seq2seq) {
     const Graph& d = gen->decodeEngine().graph();
-    int srcId = d.find("src");
+    int srcId = d.find(card->sourceInput);
     int64_t S = srcId >= 0 ? d.type(srcId).shape[1] : 0;
     if (int64_t(srcIds.size()) + 1 > S)
       return usageError(
           fmt::format("--src has {} digits; the model takes at most {}", srcIds.size(), S - 1));
-    // Sorts `digits` (ids 3-12): greedy (beams 0) or beam search; the ids up to EOS.
+    // Never generated: PAD and SOS, when the card declares them.
+    std::vector<int32_t> banned;
+    for (int32_t id : {pad, sos})
+      if (id >= 0) banned.push_back(id);
+    // Sorts `digits` (their ids): greedy (beams 0) or beam search; the ids up to EOS.
     auto sortIds = [&](const std::vector<int32_t>& digits, int beams,
                        std::vector<int32_t>* outIds) -> std::string {
       Tensor src(TensorType{DType::i32, {cfg.batch, S}});
       for (int64_t r = 0; r < cfg.batch; ++r) {
         std::copy(digits.begin(), digits.end(), src.i.begin() + r * S);
-        src.i[r * S + int64_t(digits.size())] = 2; // EOS, then PAD (0)
+        src.i[r * S + int64_t(digits.size())] = eos; // then PAD
+        for (int64_t k = int64_t(digits.size()) + 1; k < S; ++k)
+          src.i[r * S + k] = std::max(pad, 0);
       }
       if (std::string e = gen->encode(src); !e.empty()) return e;
       if (beams > 0) {
         BeamOptions bo;
         bo.beams = beams;
         bo.maxNew = gen->context() - 1;
-        bo.sos = 1;
+        bo.sos = sos;
         bo.eos = eos;
-        bo.banned = {0, 1};
+        bo.banned = banned;
         return beamSearch(*gen, bo, outIds);
       }
       GenerateRequest req;
-      req.prompts = {{1}};
+      req.prompts = {{sos}};
       req.maxNew = gen->context() - 1;
       req.sampling.temperature = 0;
       req.eos = eos;
-      req.banned = {0, 1};
+      req.banned = banned;
       std::vector<std::vector<int32_t>> out;
       if (std::string e = generate(*gen, req, {}, &out); !e.empty()) return e;
       *outIds = out[0];
@@ -358,10 +377,10 @@ int cmdGenerate(int argc, char** argv) {
         int64_t len = 1 + int64_t(rng.next() % uint64_t(maxLen));
         std::vector<int32_t> digits(static_cast<size_t>(len));
         for (int32_t& d : digits)
-          d = int32_t(3 + rng.next() % 10);
+          d = int32_t(digit0 + int32_t(rng.next() % 10));
         std::vector<int32_t> want = digits, got;
         std::sort(want.begin(), want.end());
-        want.push_back(2);
+        want.push_back(eos);
         if (std::string e = sortIds(digits, f.beam, &got); !e.empty()) return runError(e);
         right += got == want;
       }
@@ -378,11 +397,12 @@ int cmdGenerate(int argc, char** argv) {
     if (std::string e = sortIds(srcIds, f.beam, &outIds); !e.empty()) return runError(e);
     std::string line;
     for (int32_t id : outIds)
-      if (id >= 3 && id <= 12) line += (line.empty() ? "" : " ") + std::to_string(id - 3);
+      if (id >= digit0 && id < digit0 + 10)
+        line += (line.empty() ? "" : " ") + std::to_string(id - digit0);
     std::printf("%s\n", line.c_str());
     return 0;
   }
-  if (f.beam > 0) return usageError("--beam is for encoder-decoder models (seq2seq.graph)");
+  if (f.beam > 0) return usageError("--beam is for encoder-decoder models (card task = seq2seq)");
 
   auto checkContext = [&](const std::vector<std::vector<int32_t>>& ps) -> std::string {
     for (const auto& p : ps) {

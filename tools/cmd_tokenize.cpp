@@ -32,7 +32,7 @@ int cmdTokenize(int argc, char** argv) {
   CLI::App app{"gptc tokenize: GPT-2 BPE over a text file, written as llm.c token shards "
                "(OUT_train.bin, OUT_val.bin)",
                "gptc tokenize"};
-  std::string input, out, tokenizerDir = "tests/fixtures/gpt2_tokenizer";
+  std::string input, out, tokenizerDir;
   double valFraction = 0.1;
   bool noEot = false, allowSpecial = false, print = false;
   app.add_option("input", input, "the text file")->required()->type_name("TEXT");
@@ -40,7 +40,7 @@ int cmdTokenize(int argc, char** argv) {
       ->type_name("PREFIX");
   app.add_option("--tokenizer", tokenizerDir,
                  "folder with GPT-2's encoder.json and vocab.bpe (default "
-                 "tests/fixtures/gpt2_tokenizer)")
+                 "assets/gpt2_tokenizer, found beside the binary or in the source tree)")
       ->type_name("DIR");
   app.add_option("--val-fraction", valFraction,
                  "the last fraction of the tokens goes to OUT_val.bin (default 0.1; 0: none)")
@@ -53,6 +53,7 @@ int cmdTokenize(int argc, char** argv) {
   if (!(valFraction >= 0 && valFraction < 1))
     return usageError(fmt::format("--val-fraction must be in [0, 1), got {}", valFraction));
 
+  if (tokenizerDir.empty()) tokenizerDir = assetPath("gpt2_tokenizer");
   IoResult<BpeTokenizer> tok = BpeTokenizer::loadDir(tokenizerDir);
   if (!tok) return usageError(tok.error());
   IoResult<std::string> text = readFileText(input);

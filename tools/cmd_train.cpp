@@ -69,9 +69,9 @@ struct TrainFlags {
   TraceFlags trace;              // --trace and friends (runtime/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
-  std::string init;                                        // weights to start from
-  std::string tokenizer = "tests/fixtures/gpt2_tokenizer"; // decodes samples of *.bin data
-  std::string resume; // a step folder or a run folder; "-" = --out's latest
+  std::string init;      // weights to start from
+  std::string tokenizer; // decodes samples of *.bin data; default assets/gpt2_tokenizer
+  std::string resume;    // a step folder or a run folder; "-" = --out's latest
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -98,8 +98,10 @@ RunCard runCard(const TrainFlags& f, const std::vector<std::string>& sets, int64
                 int64_t dataTokens) {
   RunCard card;
   card.model = f.model;
-  if (Expected<std::string> text = readTextFile(f.model); text)
+  if (Expected<std::string> text = readTextFile(f.model); text) {
     card.modelHash = modelSourceHash(*text);
+    card.modelSource = *text;
+  }
   card.sets = sets;
   card.B = B;
   card.T = T;
@@ -164,19 +166,6 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
     return std::nullopt;
   }
   return std::move(*c);
-}
-
-std::string jsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", int(c));
-      continue;
-    }
-    out += c;
-  }
-  return out;
 }
 
 /// Binds weights from `path` into the training step: a Hugging Face GPT-2 `*.safetensors` (GPT-2
@@ -339,6 +328,7 @@ int train(TrainFlags f) {
         if (!s) return usageError(s.error());
         split = std::move(*s);
       }
+      if (f.tokenizer.empty()) f.tokenizer = assetPath("gpt2_tokenizer");
       if (IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer); b && b->vocabSize() <= V)
         bpe = std::move(*b); // for the sample's text; without it the sample is skipped
     } else {
@@ -582,10 +572,10 @@ int train(TrainFlags f) {
     return runError(st.error());
   if (!sortTask && !shards)
     if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
-  std::string meta = fmt::format(
-      R"({{"model":"{}","sets":"{}","B":{},"T":{},"steps":{},"seed":{},"val_loss":{}}})",
-      jsonEscape(f.model), jsonEscape(config), runB, runT, trainer->stepsDone(), f.seed,
-      std::isfinite(finalVal) ? finalVal : -1.0f);
+  // The run card, and what the run reached: `gptc run --generate` reads the model from it.
+  std::string meta =
+      card.toText({{"steps_done", fmt::format("{}", trainer->stepsDone())},
+                   {"val_loss", fmt::format("{}", std::isfinite(finalVal) ? finalVal : -1.0f)}});
   if (std::string e = trainer->saveCheckpoint(f.out + "/model.ckpt", meta); !e.empty())
     return runError(e);
   std::string lastFolder;

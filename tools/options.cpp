@@ -324,6 +324,25 @@ int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& co
   return -1;
 }
 
+std::string assetPath(const std::string& relative) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (const char* env = std::getenv("GPTC_ASSETS"); env && *env)
+    return (fs::path(env) / relative).string();
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path dir = exe.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+      for (const char* sub : {"assets", "share/gptc/assets"})
+        if (fs::exists(dir / sub / relative, ec)) return (dir / sub / relative).string();
+      if (dir == dir.root_path()) break;
+    }
+#ifdef GPTC_SOURCE_DIR
+  if (fs::exists(fs::path(GPTC_SOURCE_DIR) / "assets" / relative, ec))
+    return (fs::path(GPTC_SOURCE_DIR) / "assets" / relative).string();
+#endif
+  return (fs::path("assets") / relative).string();
+}
+
 std::string defaultRunDir(const std::string& modelPath) {
   return "out/" + std::filesystem::path(modelPath).stem().string();
 }

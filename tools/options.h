@@ -38,6 +38,12 @@ inline constexpr const char* kDefaultModel = "models/chargpt.graph";
 /// where `gptc run --generate` looks for its weights without --init.
 std::string defaultRunDir(const std::string& modelPath);
 
+/// The run-time asset `relative` (e.g. "gpt2_tokenizer"): under $GPTC_ASSETS when set, else the
+/// first `assets/` (or `share/gptc/assets/`) found beside the binary's folder or its parents, else
+/// the source tree gptc was built from, else `./assets`. The path returned may not exist (the
+/// caller's error then names it).
+std::string assetPath(const std::string& relative);
+
 /// Parses argv into `app`, the one way every command does. Returns -1 when the command should go
 /// on; otherwise the exit code to return: 0 after --help (printed on stdout), 2 after a usage error
 /// printed as one line, "gptc COMMAND: what (try gptc COMMAND --help)".

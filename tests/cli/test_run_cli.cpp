@@ -217,3 +217,28 @@ TEST_CASE("the trainer: optimizer settings in main.log and the run card, checked
   CHECK(html.find("L=1 C=32 NH=2 B=2 T=16") != std::string::npos);
   CHECK(html.find("f32[2,16,32]") != std::string::npos); // (B,T,C) activations
 }
+
+TEST_CASE("model cards: checked when compiled; a checkpoint carries its model's source") {
+  fs::path bad = scratch() / "badcard.graph";
+  std::ofstream(bad) << "input x : f32[2]\noutput y = relu(x)\ncard task = translation\n";
+  Run r = gptc("compile '" + bad.string() + "'");
+  CHECK(r.code == 2);
+  CHECK_MESSAGE(r.err.find(bad.string() + ":3:6: error: card: task is lm or seq2seq") !=
+                    std::string::npos,
+                r.err);
+
+  // Trained here, generated from another folder where models/chargpt.graph does not exist.
+  const fs::path out = scratch() / "card";
+  fs::remove_all(out);
+  Run train = gptc(tinyTrain(out, "-b 2"));
+  REQUIRE_MESSAGE(train.code == 0, train.err);
+  std::string cmd = "cd '" + scratch().string() + "' && '" + GPTC_BINARY_DIR +
+                    "/tools/gptc' run --generate --init card/model.ckpt --prompt ROMEO: -n 4 " +
+                    "--seed 1 > gen.out 2> gen.err";
+  int status = std::system(cmd.c_str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::string err = slurp(scratch() / "gen.err"), text = slurp(scratch() / "gen.out");
+  CHECK_MESSAGE(err.find("the model source stored in card/model.ckpt") != std::string::npos, err);
+  CHECK(text.rfind("ROMEO:", 0) == 0);
+}

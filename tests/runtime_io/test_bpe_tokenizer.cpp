@@ -10,10 +10,12 @@ using namespace gptc;
 using namespace gptc::testing;
 
 namespace {
+// The tokenizer files are run-time assets (assets/gpt2_tokenizer); the reference ids are a fixture.
+const std::string kAssets = std::string(GPTC_SOURCE_DIR) + "/assets/gpt2_tokenizer";
 const std::string kDir = std::string(GPTC_SOURCE_DIR) + "/tests/fixtures/gpt2_tokenizer";
 
 const BpeTokenizer& gpt2() {
-  static auto tok = BpeTokenizer::loadDir(kDir);
+  static auto tok = BpeTokenizer::loadDir(kAssets);
   REQUIRE_MESSAGE(tok.ok(), tok.error());
   return *tok;
 }
@@ -111,7 +113,7 @@ TEST_CASE("bpe: decoding an invalid id is an error, not a crash") {
 TEST_CASE("bpe: malformed vocabulary files") {
   TempDir t;
   auto enc = t.path("encoder.json"), bpe = t.path("vocab.bpe");
-  auto goodVocab = kDir + "/vocab.bpe", goodEnc = kDir + "/encoder.json";
+  auto goodVocab = kAssets + "/vocab.bpe", goodEnc = kAssets + "/encoder.json";
   auto expectError = [](const IoResult<BpeTokenizer>& r, const std::string& file,
                         const std::string& what) {
     REQUIRE_FALSE(r.ok());
