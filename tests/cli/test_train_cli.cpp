@@ -126,6 +126,29 @@ TEST_CASE("a sample longer than the context slides instead of failing") {
   CHECK(text.size() == 1 + 40 + 1);
 }
 
+TEST_CASE("a model without a decode step samples by recomputation and says so") {
+  // A bigram model: no attention, so the decode-step pass has nothing to cache.
+  fs::path model = scratch() / "bigram.graph";
+  std::ofstream(model) << "const V = 65, C = 16, B = 2, T = 8\n"
+                          "input tokens : i32[B, T]\n"
+                          "input targets : i32[B, T]\n"
+                          "param wte : f32[V, C] init normal(0.02)\n"
+                          "param head : f32[V, C] init normal(0.02)\n"
+                          "output logits = matmul(embedding(tokens, wte), head) {tb = 1}\n"
+                          "output loss = cross_entropy(logits, targets)\n";
+  Run r = runGptc("run --train '" + model.string() +
+                  "' --steps 2 --val-every 0 -n 0 --threads 2 --sample 20 -o '" +
+                  (scratch() / "bigram").string() + "'");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK_MESSAGE(r.out.find("note    no KV-cache decode step for this model (") != std::string::npos,
+                r.out);
+  CHECK(r.out.find("recomputes the whole forward pass over the last 8 tokens") !=
+        std::string::npos);
+  size_t at = r.out.find("sample  (");
+  REQUIRE(at != std::string::npos);
+  CHECK(r.out.substr(r.out.find('\n', at) + 1).size() == 1 + 20 + 1);
+}
+
 // The catalogue: what a user types, the exit code, the one line on stderr.
 TEST_CASE("the data's vocabulary against the model's V: exit 2, one line, before any compile") {
   // GPT-2 124M (V 50257, fixed by its file) on the default character data: the case. It
