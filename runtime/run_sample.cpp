@@ -33,6 +33,7 @@ std::unique_ptr<RunSampler> RunSampler::create(std::shared_ptr<ast::Program> pro
   s->forward_ = makeEngine(engine, std::move(*g), threads, {}, err);
   if (!s->forward_) return nullptr;
   std::string first = why.substr(0, why.find('\n'));
+  if (first.rfind("error: ", 0) == 0) first.erase(0, 7); // a Diag without a location
   s->note_ = fmt::format("no KV-cache decode step for this model ({}): the sample recomputes the "
                          "whole forward pass over the last {} tokens for every token",
                          first, runT);

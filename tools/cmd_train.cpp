@@ -400,7 +400,6 @@ int train(TrainFlags f) {
     const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
     sampler = RunSampler::create(program, overrides, runT, engine, threads, &err);
     if (!sampler) return runError("compiling the sampling step: " + err);
-    if (!sampler->note().empty()) std::printf("note    %s\n", sampler->note().c_str());
   }
   double compileSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -531,6 +530,7 @@ int train(TrainFlags f) {
                 shards ? int(bpe ? bpe->vocabSize() : 0) : tok.vocabSize());
   std::printf("engine  %s; %d threads; %d graphs ready in %.1f s\n",
               trainEngine->describe().c_str(), threads, sampler ? 3 : 2, compileSeconds);
+  if (sampler && !sampler->note().empty()) std::printf("note    %s\n", sampler->note().c_str());
   std::printf("train   %lld steps, AdamW lr %.1e (warmup %lld, cosine to %.1e), seed %llu\n",
               static_cast<long long>(f.steps), f.lr, static_cast<long long>(f.warmup),
               f.lr * f.minLrFraction, static_cast<unsigned long long>(f.seed));
