@@ -129,6 +129,14 @@ std::string Generator::setParams(const ParamMap& params) {
   return "";
 }
 
+std::string Generator::copyParamsFrom(const StepEngine& from) {
+  if (std::string e = from.copyParamsTo(*decode_); !e.empty()) return e;
+  if (encoder_)
+    if (std::string e = decode_->copyParamsTo(*encoder_); !e.empty()) return e;
+  prefills_.clear();
+  return "";
+}
+
 std::string Generator::initParams(uint64_t seed) {
   if (std::string e = decode_->initParams(seed); !e.empty()) return e;
   if (encoder_)

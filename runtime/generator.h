@@ -53,6 +53,8 @@ public:
 
   /// Params by name into the decode step (prefill steps copy them when built); "" or why not.
   std::string setParams(const ParamMap& params);
+  /// Every param of the decode step copied by name from `from` (the trainer's training step).
+  std::string copyParamsFrom(const StepEngine& from);
   /// Seeded params (runtime/param_init.cpp): the same values any graph of the model gets.
   std::string initParams(uint64_t seed);
   /// Any other input of the decode step that stays fixed over a generation (seq2seq: src, mem).

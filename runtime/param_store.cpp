@@ -4,6 +4,8 @@
 // validating the file formats to runtime/llmc_checkpoint.cpp.
 #include "runtime/param_store.h"
 
+#include "runtime/weights_pointer.h"
+
 #include <cstring>
 #include <fmt/format.h>
 
@@ -86,22 +88,44 @@ IoResult<ParamMap> loadLlmcParams(const Graph& g, const std::string& path) {
   return paramsFromTensors(g, std::move(weights->tensors), path);
 }
 
-IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path) {
+namespace {
+
+/// `follow`: a weights pointer is followed once; the file it names must hold the weights.
+IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow);
+
+IoResult<ParamMap> loadGptcParamsAt(const Graph& g, const std::string& path, bool follow) {
   IoResult<GptcCheckpoint> ck = readGptcCheckpoint(path);
   if (!ck) return ck.ioError();
+  // A run's model.ckpt names its final step folder's weights (runtime/weights_pointer.h).
+  if (std::optional<IoResult<std::string>> target = weightsPointerTarget(path, *ck)) {
+    if (!*target) return target->ioError();
+    if (!follow) return ioError(path, "a weights pointer names another pointer");
+    return loadParamsAt(g, **target, false);
+  }
   return paramsFromTensors(g, std::move(ck->tensors), path);
 }
 
-IoResult<ParamMap> loadParams(const Graph& g, const std::string& path) {
+IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow) {
   IoResult<FileReader> file = FileReader::open(path);
   if (!file) return file.ioError();
   uint8_t magic[8] = {};
   if (file->size() < sizeof magic || !file->readAt(0, magic, sizeof magic))
     return ioError(path, "too short to be a checkpoint");
   if (loadI32(magic) == kLlmcModelMagic) return loadLlmcParams(g, path);
-  if (std::memcmp(magic, kGptcCheckpointMagic, sizeof magic) == 0) return loadGptcParams(g, path);
+  if (std::memcmp(magic, kGptcCheckpointMagic, sizeof magic) == 0)
+    return loadGptcParamsAt(g, path, follow);
   return ioError(path, "neither an llm.c model file (magic 20240326) nor a gptc checkpoint "
                        "(magic GPTCCKPT)");
+}
+
+} // namespace
+
+IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path) {
+  return loadGptcParamsAt(g, path, true);
+}
+
+IoResult<ParamMap> loadParams(const Graph& g, const std::string& path) {
+  return loadParamsAt(g, path, true);
 }
 
 std::string bindParams(Interpreter& interp, const ParamMap& params) {

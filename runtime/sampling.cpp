@@ -50,7 +50,7 @@ int32_t pickToken(std::span<const float> logits, const SamplingOptions& options,
 }
 
 std::string sampleTokens(StepEngine& forward, std::vector<int32_t>& context, int count,
-                         const SamplingOptions& options) {
+                         const SamplingOptions& options, int64_t vocab) {
   const Graph& g = forward.graph();
   int tokens = g.find("tokens"), logits = g.find("logits");
   if (tokens < 0 || g.values[tokens].kind != ValueKind::Input || logits < 0)
@@ -62,6 +62,7 @@ std::string sampleTokens(StepEngine& forward, std::vector<int32_t>& context, int
     return "sampling needs tokens : i32[B, T] and logits : f32[B, T, V]";
   if (context.empty()) return "sampling needs at least one token of context";
   const int64_t T = tt.shape[1], V = lt.shape[2];
+  const int64_t pick = vocab > 0 ? std::min(vocab, V) : V;
   // Inputs other than the tokens (targets, the dropout seed) do not change the logits; bind zeros
   // once so the step can run.
   for (const Value& v : g.values)
@@ -78,7 +79,7 @@ std::string sampleTokens(StepEngine& forward, std::vector<int32_t>& context, int
     if (std::string e = forward.bind("tokens", in); !e.empty()) return e;
     if (std::string e = forward.run(); !e.empty()) return e;
     if (std::string e = forward.read("logits", &out); !e.empty()) return e;
-    std::span<const float> row(out.f.data() + (len - 1) * V, size_t(V)); // (V,) at the last token
+    std::span<const float> row(out.f.data() + (len - 1) * V, size_t(pick)); // at the last token
     context.push_back(pickToken(row, options, rng));
   }
   return "";

@@ -3,10 +3,13 @@
 // data/tinyshakespeare.txt at a CPU-sized configuration (kDefaultSets), the last 10% held out.
 //
 // It compiles three graphs from one model: the training step (train pipeline, dropout on), the
-// evaluation step (inference pipeline, --set drop=0, same B and T) for the validation loss, and a
-// B=1 inference step for sampling; the last two receive the trained parameters by name. Output:
+// evaluation step (inference pipeline, --set drop=0, same B and T) for the validation loss, and
+// the B=1 KV-cache decode step `gptc run --generate` samples with (runtime/run_sample.h); the last
+// two receive the trained parameters by name. The data's vocabulary is checked against the
+// model's V before anything compiles (runtime/vocab_check.h). Output:
 // a progress line per step, out/<run>/main.log (llm.c's format), out/<run>/loss.svg, the
-// vocabulary and a checkpoint of params and AdamW state, then a sample of text.
+// vocabulary, step folders of params and AdamW state (model.ckpt names the last one), then a
+// sample of text.
 //
 // What it leaves to others: the loop (runtime/trainer.h), the schedule, sampling, the files
 // (runtime/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
@@ -21,10 +24,12 @@
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
+#include "runtime/run_sample.h"
 #include "runtime/safetensors.h"
-#include "runtime/sampling.h"
 #include "runtime/train_checkpoint.h"
 #include "runtime/trainer.h"
+#include "runtime/vocab_check.h"
+#include "runtime/weights_pointer.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -244,6 +249,22 @@ int reportSorting(const Trainer& trainer, StepEngine& eval) {
   return 0;
 }
 
+/// `model` expanded with the run's constants and no other pass: what the data is checked against
+/// before anything compiles, and the program and overrides the sampler's decode step starts from.
+Expected<Graph> expandForChecks(const std::string& model, const ModelFlags& mf,
+                                std::shared_ptr<ast::Program>* program,
+                                ConstOverrides* overrides) {
+  Expected<std::string> text = readTextFile(model);
+  if (!text) return text.error();
+  Expected<std::shared_ptr<ast::Program>> p = parseProgram(*text, model);
+  if (!p) return p.error();
+  Expected<ConstOverrides> o = constOverrides(mf, **p);
+  if (!o) return o.error();
+  *program = *p;
+  *overrides = *o;
+  return expandProgram(**p, *o);
+}
+
 int train(TrainFlags f) {
   if (!f.positionalModel.empty()) f.model = f.positionalModel;
   // Values first: one line each, before anything slow happens.
@@ -279,26 +300,14 @@ int train(TrainFlags f) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  std::optional<CompiledModel> trainModel = compile(f, trainFlags, "train");
-  if (!trainModel) return 2;
+  // The model expanded with the run's constants (no passes, cheap): the data is checked against
+  // it before anything compiles (runtime/vocab_check.h). When it does not expand, compile()
+  // below reports why.
+  std::shared_ptr<ast::Program> program;
+  ConstOverrides overrides;
+  Expected<Graph> expanded = expandForChecks(f.model, trainFlags, &program, &overrides);
   // The seq2seq model learns the digit-sorting task, generated on the fly: no data file.
-  const bool sortTask = isSortModel(trainModel->graph);
-  ModelFlags evalFlags = trainFlags; // later assignments win: these are not the user's
-  if (hasConst(*trainModel->program, "drop")) evalFlags.sets.push_back("drop=0");
-  std::optional<CompiledModel> evalModel = compile(f, evalFlags, "inference");
-  if (!evalModel) return 2;
-  std::optional<CompiledModel> sampleModel;
-  if (!sortTask) {
-    // One row, at the training step's own T (whichever flag or default set it).
-    ModelFlags sampleFlags = evalFlags;
-    const Graph& tg = trainModel->graph;
-    sampleFlags.batch = sampleFlags.seq = 0;
-    sampleFlags.sets.push_back("B=1");
-    if (int tokens = tg.find("tokens"); tokens >= 0 && hasConst(*trainModel->program, "T"))
-      sampleFlags.sets.push_back(fmt::format("T={}", tg.type(tokens).shape[1]));
-    sampleModel = compile(f, sampleFlags, "inference");
-    if (!sampleModel) return 2;
-  }
+  const bool sortTask = expanded && isSortModel(*expanded);
 
   // Data: an llm.c token shard (`*.bin`, e.g. from `gptc tokenize`: GPT-2 BPE ids), or a text
   // file whose distinct bytes are the vocabulary, as the char-GPT does.
@@ -306,22 +315,25 @@ int train(TrainFlags f) {
   std::optional<BpeTokenizer> bpe;
   std::optional<TokenSplit> split;
   const bool shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
-  if (!sortTask) {
-    int logits = sampleModel->graph.find("logits");
-    if (logits < 0)
+  if (expanded && !sortTask) {
+    if (expanded->find("logits") < 0)
       return usageError(f.model + ": the model has no `logits` output to sample from");
-    int64_t V = sampleModel->graph.type(logits).shape.back();
-    if (IoResult<Gpt2Config> c = gpt2ConfigOf(sampleModel->graph); c) V = c->V;
+    const ModelVocab mv = modelVocab(f.model, *program, *expanded);
+    const int64_t V = mv.V;
     if (shards) {
-      IoResult<std::vector<uint16_t>> train = readLlmcTokens(f.data, int32_t(V));
+      IoResult<std::vector<uint16_t>> train = readLlmcTokens(f.data);
       if (!train) return usageError(train.error());
+      if (std::string e = checkShardVocabulary(f.data, *train, kLlmcHeaderBytes, mv); !e.empty())
+        return usageError(e);
       // X_train.bin's validation is X_val.bin when it exists, else its own last 10%.
       std::string valPath;
       if (f.data.size() > 10 && f.data.rfind("_train.bin") == f.data.size() - 10)
         valPath = f.data.substr(0, f.data.size() - 10) + "_val.bin";
       if (!valPath.empty() && std::filesystem::exists(valPath)) {
-        IoResult<std::vector<uint16_t>> val = readLlmcTokens(valPath, int32_t(V));
+        IoResult<std::vector<uint16_t>> val = readLlmcTokens(valPath);
         if (!val) return usageError(val.error());
+        if (std::string e = checkShardVocabulary(valPath, *val, kLlmcHeaderBytes, mv); !e.empty())
+          return usageError(e);
         split = TokenSplit{std::move(*train), std::move(*val)};
       } else {
         IoResult<TokenSplit> s = splitTrainVal(*train, 0.1);
@@ -335,6 +347,8 @@ int train(TrainFlags f) {
       IoResult<std::string> text = readFileText(f.data);
       if (!text) return usageError(text.error());
       tok = CharTokenizer::fromText(*text);
+      if (std::string e = checkTextVocabulary(f.data, tok.vocabSize(), mv); !e.empty())
+        return usageError(e);
       IoResult<std::vector<int32_t>> ids = tok.encode(*text);
       if (!ids) return usageError(ids.error());
       IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
@@ -342,13 +356,16 @@ int train(TrainFlags f) {
       IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
       if (!s) return usageError(s.error());
       split = std::move(*s);
-      // The model's vocabulary must hold the text's symbols.
-      if (tok.vocabSize() > V)
-        return usageError(fmt::format("{} has {} distinct characters but the model's vocabulary "
-                                      "is {} (--set V={})",
-                                      f.data, tok.vocabSize(), V, tok.vocabSize()));
     }
   }
+
+  std::optional<CompiledModel> trainModel = compile(f, trainFlags, "train");
+  if (!trainModel) return 2;
+  if (!expanded) return usageError(expanded.error().render()); // compile() expanded it, though
+  ModelFlags evalFlags = trainFlags; // later assignments win: these are not the user's
+  if (hasConst(*trainModel->program, "drop")) evalFlags.sets.push_back("drop=0");
+  std::optional<CompiledModel> evalModel = compile(f, evalFlags, "inference");
+  if (!evalModel) return 2;
 
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
   int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
@@ -370,10 +387,14 @@ int train(TrainFlags f) {
   std::unique_ptr<StepEngine> evalEngine =
       makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
-  std::unique_ptr<StepEngine> sampleEngine;
-  if (sampleModel) {
-    sampleEngine = makeEngine(engine, std::move(sampleModel->graph), threads, {}, &err);
-    if (!sampleEngine) return runError("compiling the sampling step: " + err);
+  // The sample at the end: the KV-cache decode step `gptc run --generate` uses
+  // (runtime/run_sample.h); by recomputation only for a model without one.
+  std::unique_ptr<RunSampler> sampler;
+  if (!sortTask && f.sampleChars > 0 && (!shards || bpe)) {
+    const Graph& tg = trainEngine->graph();
+    const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
+    sampler = RunSampler::create(program, overrides, runT, engine, threads, &err);
+    if (!sampler) return runError("compiling the sampling step: " + err);
   }
   double compileSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -511,8 +532,9 @@ int train(TrainFlags f) {
     std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
                 static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
                 shards ? int(bpe ? bpe->vocabSize() : 0) : tok.vocabSize());
-  std::printf("engine  %s; %d threads; 3 graphs ready in %.1f s\n", trainEngine->describe().c_str(),
-              threads, compileSeconds);
+  std::printf("engine  %s; %d threads; %d graphs ready in %.1f s\n",
+              trainEngine->describe().c_str(), threads, sampler ? 3 : 2, compileSeconds);
+  if (sampler && !sampler->note().empty()) std::printf("note    %s\n", sampler->note().c_str());
   std::printf("train   %lld steps, %s, seed %llu\n", static_cast<long long>(f.steps),
               describeOptimizer(f.opt).c_str(), static_cast<unsigned long long>(f.seed));
   std::fflush(stdout);
@@ -576,10 +598,13 @@ int train(TrainFlags f) {
   std::string meta =
       card.toText({{"steps_done", fmt::format("{}", trainer->stepsDone())},
                    {"val_loss", fmt::format("{}", std::isfinite(finalVal) ? finalVal : -1.0f)}});
-  if (std::string e = trainer->saveCheckpoint(f.out + "/model.ckpt", meta); !e.empty())
-    return runError(e);
   std::string lastFolder;
   if (std::string e = saveCheckpoint(&lastFolder); !e.empty()) return runError(e);
+  // model.ckpt: the metadata, and the name of the step folder that holds the weights (written
+  // once; runtime/weights_pointer.h).
+  if (IoStatus st = writeWeightsPointer(f.out + "/model.ckpt", meta, lastFolder + "/model.bin");
+      !st)
+    return runError(st.error());
   std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt, %s\n", f.out.c_str(),
               f.out.c_str(), sortTask || shards ? "" : (f.out + "/vocab.bin, ").c_str(),
               f.out.c_str(), lastFolder.c_str());
@@ -587,12 +612,17 @@ int train(TrainFlags f) {
     if (int rc = writeRunReport(f.out); rc != 0) return rc;
 
   if (sortTask) return reportSorting(*trainer, *evalEngine);
-  if (f.sampleChars > 0 && (!shards || bpe)) {
-    if (std::string e = trainEngine->copyParamsTo(*sampleEngine); !e.empty()) return runError(e);
+  if (sampler) {
+    if (std::string e = sampler->copyParamsFrom(*trainEngine); !e.empty()) return runError(e);
+    // The prompt and vocabulary `gptc run --generate` uses on this checkpoint with no --prompt.
     std::vector<int32_t> context = {bpe ? std::max(0, bpe->eot()) : std::max(0, tok.idOf('\n'))};
     SamplingOptions so{f.temperature, f.topK, f.seed};
-    if (std::string e = sampleTokens(*sampleEngine, context, f.sampleChars, so); !e.empty())
+    std::vector<int32_t> sampled;
+    if (std::string e = sampler->sample(context, f.sampleChars, so,
+                                        bpe ? bpe->vocabSize() : tok.vocabSize(), &sampled);
+        !e.empty())
       return runError(e);
+    context.insert(context.end(), sampled.begin(), sampled.end());
     IoResult<std::string> sample = bpe ? bpe->decode(context) : tok.decode(context);
     if (!sample) return runError(sample.error());
     std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
