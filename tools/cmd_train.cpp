@@ -252,8 +252,7 @@ int reportSorting(const Trainer& trainer, StepEngine& eval) {
 /// `model` expanded with the run's constants and no other pass: what the data is checked against
 /// before anything compiles, and the program and overrides the sampler's decode step starts from.
 Expected<Graph> expandForChecks(const std::string& model, const ModelFlags& mf,
-                                std::shared_ptr<ast::Program>* program,
-                                ConstOverrides* overrides) {
+                                std::shared_ptr<ast::Program>* program, ConstOverrides* overrides) {
   Expected<std::string> text = readTextFile(model);
   if (!text) return text.error();
   Expected<std::shared_ptr<ast::Program>> p = parseProgram(*text, model);

@@ -53,5 +53,15 @@ TEST_CASE("model.ckpt names the step folder's weights, relative to its own folde
   GptcCheckpoint empty;
   empty.metadata = R"({"model":"m.graph"})";
   CHECK_FALSE(weightsPointerTarget(ptr, empty).has_value());
-  CHECK_FALSE(writeWeightsPointer(ptr, "not json", target).ok());
+  CHECK_FALSE(writeWeightsPointer(ptr, "{\"model\":\"m.graph\"", target).ok()); // broken JSON
+  // The run card's key=value lines (runtime/run_card.h) get a `weights=` line.
+  std::filesystem::create_directories(t.dir / "checkpoints/step_00000002");
+  REQUIRE(writeGptcCheckpoint(target, weights).ok());
+  REQUIRE(writeWeightsPointer(ptr, "# gptc run card\nmodel=m.graph\n", target).ok());
+  IoResult<GptcCheckpoint> card = readGptcCheckpoint(ptr);
+  REQUIRE(card.ok());
+  std::optional<IoResult<std::string>> viaCard = weightsPointerTarget(ptr, *card);
+  REQUIRE(viaCard.has_value());
+  REQUIRE(viaCard->ok());
+  CHECK(std::filesystem::equivalent(**viaCard, target));
 }
