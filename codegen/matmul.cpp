@@ -6,6 +6,7 @@
 #include "codegen/jit.h"
 #include "codegen/llvm_context.h"
 #include "codegen/matmul_emit.h"
+#include "codegen/thread_count.h"
 
 #include <omp.h>
 
@@ -73,7 +74,7 @@ MatmulPlan planMatmul(const MatmulShape& s, const MatmulTuning& t) {
 
   // N blocks: the packed B panel (kc × nc). Every N block re-packs the A rows it needs, so larger
   // is better, but there must be enough work items to share among the threads.
-  int threads = t.threadsHint ? t.threadsHint : omp_get_max_threads();
+  int threads = t.threadsHint ? t.threadsHint : defaultThreadCount();
   threads = std::max(threads, 1);
   int64_t ncTarget = t.nc ? t.nc : std::max<int64_t>(p.nr, kL2BudgetB / (4 * p.kc));
   ncTarget = std::max<int64_t>(p.nr, ncTarget / p.nr * p.nr);
@@ -158,7 +159,7 @@ std::unique_ptr<CompiledMatmul> CompiledMatmul::compile(const MatmulShape& shape
 }
 
 void CompiledMatmul::run(const float* A, const float* B, float* C, const float* bias, int threads) {
-  if (threads <= 0) threads = omp_get_max_threads();
+  if (threads <= 0) threads = defaultThreadCount();
   if (threads > scratchThreads_) {
     std::free(scratch_);
     size_t bytes = size_t(scratchBytes_) * size_t(threads);

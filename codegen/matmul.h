@@ -48,7 +48,7 @@ struct MatmulTuning {
   int64_t kc = 0;      ///< K block (packed panels hold kc rows of K)
   int64_t mc = 0;      ///< M block: rows of A packed at once (kept in L2)
   int64_t nc = 0;      ///< N block: columns of B packed at once
-  int threadsHint = 0; ///< the thread count to balance the work items for (0: omp_get_max_threads)
+  int threadsHint = 0; ///< the thread count to balance the work items for (0: defaultThreadCount())
 };
 
 /// The blocking decided for a shape: every number the generator bakes into the kernel.
@@ -90,7 +90,7 @@ public:
   ~CompiledMatmul();
 
   /// Opens an OpenMP parallel region of `threads` threads, gives each its scratch, calls the
-  /// kernel. threads <= 0: omp_get_max_threads().
+  /// kernel. threads <= 0: defaultThreadCount().
   void run(const float* A, const float* B, float* C, const float* bias, int threads);
 
   MatmulKernelFn kernel() const { return kernel_; }

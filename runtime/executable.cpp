@@ -4,6 +4,8 @@
 // corrupting the heap (ASan cannot see inside one allocation).
 #include "runtime/executable.h"
 
+#include "codegen/thread_count.h"
+
 #include <omp.h>
 #include <sys/mman.h>
 
@@ -191,7 +193,7 @@ std::string Executable::run(int threads) {
     if (g_.values[v].kind == ValueKind::Input && !bound_[v])
       return fmt::format("input '{}' was never bound", g_.values[v].name);
   if (std::string e = checkIndexInputs(); !e.empty()) return e;
-  if (threads <= 0) threads = omp_get_max_threads();
+  if (threads <= 0) threads = defaultThreadCount();
   const int64_t perThread = roundUp64(std::max<int64_t>(step_->scratchBytesPerThread(), 64));
   if (threads > scratchThreads_) {
     release(scratch_);

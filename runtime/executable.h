@@ -7,7 +7,7 @@
 //   auto exe = Executable::create(graph, plan, {}, &err);
 //   exe->initParams(1337);                      // or bind("wte", ...) from a checkpoint
 //   exe->bind("tokens", tokens);                // every input, before the first run
-//   exe->run(threads);                          // threads <= 0: OMP_NUM_THREADS / all cores
+//   exe->run(threads);                          // threads <= 0: codegen/thread_count.h
 //   float loss = exe->output("loss")[0];
 //
 // What it leaves to others: compiling (codegen/compile.h), planning (passes/), the training loop,
@@ -42,7 +42,7 @@ public:
   /// param_init.cpp): the same seed gives the interpreter's values exactly.
   std::string initParams(uint64_t seed);
 
-  /// One step on `threads` threads (<= 0: omp_get_max_threads(), i.e. OMP_NUM_THREADS). Checks
+  /// One step on `threads` threads (<= 0: defaultThreadCount(), codegen/thread_count.h). Checks
   /// first that every input is bound and that token ids / targets that feed embedding and
   /// cross_entropy are in range (the kernels cannot report it). "" or the first problem.
   std::string run(int threads = 0);

@@ -140,7 +140,7 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--eval-sort", f.evalSort,
                  "seq2seq: sort N random digit sequences (lengths 1-10, seeded by --seed) greedily "
                  "and with --beam, print exact-match accuracy");
-  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS / all cores)");
+  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
   app.add_option("--set", f.sets, "override a model constant, NAME=VALUE (repeatable)");
