@@ -1,16 +1,17 @@
 // codegen/compile.cpp — compileStep (see compile.h): build the step module, hand it to the JIT
-// with gptc_barrier defined, look up the step. Also home of gptc_barrier itself: an orphaned
-// `#pragma omp barrier`, which binds to the parallel region the runtime opened around step().
+// with gptc_barrier defined, look up the step. Also home of gptc_barrier itself: the barrier of
+// the process's thread team (codegen/thread_team.h), whose job the runtime runs step() in.
 #include "codegen/compile.h"
 
 #include "codegen/jit.h"
 #include "codegen/lower.h"
 #include "codegen/step_builder.h"
+#include "codegen/thread_team.h"
 
 #include <chrono>
 
 extern "C" void gptc_barrier() {
-#pragma omp barrier
+  gptc::ThreadTeam::shared().barrier();
 }
 
 namespace gptc {

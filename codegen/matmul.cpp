@@ -1,5 +1,5 @@
 // codegen/matmul.cpp — the blocking plan for a matmul shape (planMatmul), the scratch size, and
-// CompiledMatmul (one kernel in its own JIT + the OpenMP driver used by tests and the benchmark).
+// CompiledMatmul (one kernel in its own JIT, run on the thread team, for tests and the benchmark).
 // The IR itself is emitted by matmul_emit.cpp; the choices here are explained in docs/matmul.md.
 #include "codegen/matmul.h"
 
@@ -7,8 +7,7 @@
 #include "codegen/llvm_context.h"
 #include "codegen/matmul_emit.h"
 #include "codegen/thread_count.h"
-
-#include <omp.h>
+#include "codegen/thread_team.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -169,13 +168,8 @@ void CompiledMatmul::run(const float* A, const float* B, float* C, const float* 
   MatmulKernelFn k = kernel_;
   float* scratch = scratch_;
   const int64_t stride = scratchBytes_ / 4;
-#pragma omp parallel num_threads(threads)
-  {
-    // omp may give fewer threads than asked for: partition by what we actually got.
-    int tid = omp_get_thread_num();
-    int nt = omp_get_num_threads();
-    k(A, B, C, bias, scratch + tid * stride, tid, nt);
-  }
+  ThreadTeam::shared().run(
+      threads, [&](int tid, int nt) { k(A, B, C, bias, scratch + tid * stride, tid, nt); });
 }
 
 } // namespace gptc::codegen

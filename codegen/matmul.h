@@ -89,7 +89,7 @@ public:
                                                  bool captureCode = false);
   ~CompiledMatmul();
 
-  /// Opens an OpenMP parallel region of `threads` threads, gives each its scratch, calls the
+  /// Runs the kernel as a job of `threads` threads of the team, gives each its scratch, calls the
   /// kernel. threads <= 0: defaultThreadCount().
   void run(const float* A, const float* B, float* C, const float* bias, int threads);
 

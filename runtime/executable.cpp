@@ -5,8 +5,8 @@
 #include "runtime/executable.h"
 
 #include "codegen/thread_count.h"
+#include "codegen/thread_team.h"
 
-#include <omp.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -145,11 +145,10 @@ std::string Executable::initParams(uint64_t seed) {
   // Largest first, so the big tables do not end up last on one thread.
   std::stable_sort(todo.begin(), todo.end(),
                    [&](int a, int b) { return g_.type(a).numel() > g_.type(b).numel(); });
-#pragma omp parallel for schedule(dynamic, 1)
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const Value& val = g_.values[size_t(todo[i])];
-    initValueInto(val, val.kind == ValueKind::Param ? seed : 0, addressOf(todo[i]));
-  }
+  parallelForEach(int64_t(todo.size()), [&](int64_t i) {
+    const Value& val = g_.values[size_t(todo[size_t(i)])];
+    initValueInto(val, val.kind == ValueKind::Param ? seed : 0, addressOf(todo[size_t(i)]));
+  });
   return "";
 }
 
@@ -203,11 +202,8 @@ std::string Executable::run(int threads) {
   }
   StepFn step = step_->step();
   char *p = persistent_.data, *in = inputs_.data, *a = arena_.data, *s = scratch_.data;
-#pragma omp parallel num_threads(threads)
-  {
-    int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-    step(p, in, a, s + perThread * tid, tid, nt);
-  }
+  ThreadTeam::shared().run(threads,
+                           [&](int tid, int nt) { step(p, in, a, s + perThread * tid, tid, nt); });
   for (const Block* r : {&persistent_, &inputs_, &arena_, &scratch_})
     if (!guardIntact(*r)) return "a kernel wrote past the end of its region (guard bytes changed)";
   return "";

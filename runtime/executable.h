@@ -1,7 +1,7 @@
 // runtime/executable.h — a compiled step plus the memory it runs in: the three regions of the
 // memory plan (Persistent, Input, Arena) allocated once, per-thread scratch, binding of inputs and
-// parameters by name, and run(), which opens the one OpenMP parallel region that step()'s kernels
-// and barriers execute in.
+// parameters by name, and run(), which runs step() as one job of the process's thread team
+// (codegen/thread_team.h), the team whose barrier step() calls.
 //
 // Typical use (see tests/jit/ and tools/cmd_run.cpp):
 //   auto exe = Executable::create(graph, plan, {}, &err);
