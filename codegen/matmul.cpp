@@ -168,8 +168,9 @@ void CompiledMatmul::run(const float* A, const float* B, float* C, const float* 
   MatmulKernelFn k = kernel_;
   float* scratch = scratch_;
   const int64_t stride = scratchBytes_ / 4;
+  alignas(64) int64_t work[8] = {}; // one work slot: the item counter
   ThreadTeam::shared().run(
-      threads, [&](int tid, int nt) { k(A, B, C, bias, scratch + tid * stride, tid, nt); });
+      threads, [&](int tid, int nt) { k(A, B, C, bias, scratch + tid * stride, tid, nt, work); });
 }
 
 } // namespace gptc::codegen

@@ -4,7 +4,8 @@
 //   noCode view?            → nothing (its bytes already hold the value)
 //   KernelSpec + key        → an existing kernel, or lower it now (lower.h's table)
 //   hazard with the bytes touched since the last barrier? → call gptc_barrier()
-//   call kernel(ptrs..., tid, nthreads) with ptr = region base + constant offset
+//   call kernel(ptrs..., tid, nthreads, work) with ptr = region base + constant offset and work
+//   = this call's own slots of gptc_work
 //   a two-phase reduction (lower.h): barrier; call its combine(same ptrs...)
 //   with kernelHooks: barrier; if (tid == 0) hook(ctx, i); barrier   (compile.h)
 // then, for `update`s the plan did not alias onto their state, a copy kernel at the end.
@@ -80,6 +81,11 @@ public:
     barrier_ = llvm::Function::Create(barrierTy, llvm::GlobalValue::ExternalLinkage, kBarrierSymbol,
                                       mb_.module());
     b_.SetInsertPoint(llvm::BasicBlock::Create(c, "entry", step_));
+    // The work slots' size is known only at the end: calls address a placeholder, replaced then.
+    llvm::Type* emptyTy = llvm::ArrayType::get(b_.getInt8Ty(), 0);
+    workTmp_ =
+        new llvm::GlobalVariable(mb_.module(), emptyTy, false, llvm::GlobalValue::InternalLinkage,
+                                 llvm::ConstantAggregateZero::get(emptyTy), "gptc_work.tmp");
     const char* names[] = {"persistent", "inputs", "arena", "scratch", "tid", "nthreads"};
     for (unsigned i = 0; i < 6; ++i)
       step_->getArg(i)->setName(names[i]);
@@ -127,6 +133,14 @@ public:
       out_->stats.updateCopies++;
     }
     b_.CreateRetVoid();
+    out_->workBytes = std::max<int64_t>(workSlots_, 1) * kWorkSlotBytes;
+    llvm::Type* workTy = llvm::ArrayType::get(b_.getInt8Ty(), uint64_t(out_->workBytes));
+    auto* work =
+        new llvm::GlobalVariable(mb_.module(), workTy, false, llvm::GlobalValue::ExternalLinkage,
+                                 llvm::ConstantAggregateZero::get(workTy), kWorkSymbol);
+    work->setAlignment(llvm::Align(kWorkSlotBytes));
+    workTmp_->replaceAllUsesWith(work);
+    workTmp_->eraseFromParent();
     out_->stats.kernels = int(out_->kernels.size());
     return "";
   }
@@ -143,6 +157,15 @@ private:
                                 : p.region == Region::Input    ? 1
                                                                : 2);
     return b_.CreateInBoundsGEP(b_.getInt8Ty(), base, b_.getInt64(uint64_t(p.offset)));
+  }
+
+  /// `slots` fresh work slots for one call (null when it has no parallel loop).
+  Value* workFor(int slots) {
+    if (slots == 0) return llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx()));
+    Value* p = b_.CreateInBoundsGEP(b_.getInt8Ty(), workTmp_,
+                                    b_.getInt64(uint64_t(workSlots_ * kWorkSlotBytes)));
+    workSlots_ += slots;
+    return p;
   }
 
   /// if (tid == 0) { fn = slot[0]; if (fn) fn(slot[1], index); }
@@ -221,12 +244,14 @@ private:
                   : llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx())),
               step_->getArg(3),
               tid,
-              nthreads};
+              nthreads,
+              workFor(k.workSlots)};
     } else {
       for (int v : values)
         args.push_back(pointerTo(v));
       args.push_back(tid);
       args.push_back(nthreads);
+      args.push_back(workFor(k.workSlots));
     }
     b_.CreateCall(k.fn->getFunctionType(), k.fn, args);
     if (k.combine) { // every thread's partials are written before thread 0 adds them up
@@ -235,6 +260,7 @@ private:
       hazards_.clear();
       hazards_.reads = combineReads;
       hazards_.writes.push_back(write);
+      args.back() = workFor(k.combineWorkSlots);
       b_.CreateCall(k.combine->getFunctionType(), k.combine, args);
     }
     kc.kernel = it->second.index;
@@ -258,6 +284,8 @@ private:
   llvm::Function* step_ = nullptr;
   llvm::Function* barrier_ = nullptr;
   llvm::GlobalVariable* hookSlot_ = nullptr;
+  llvm::GlobalVariable* workTmp_ = nullptr;
+  int64_t workSlots_ = 0;
   std::map<std::string, Emitted> kernels_;
   HazardTracker hazards_;
   bool first_ = true;

@@ -5,6 +5,8 @@
 // barrier wrote (or writes bytes one read) — read-after-write, write-after-read and
 // write-after-write hazards on the plan's byte intervals, so arena reuse is covered too. A
 // two-phase reduction (lower.h: cross_entropy, global_norm) is called as fn, barrier, combine.
+// Every call gets its own work slots (chunk counters, kernel_emitter.h) in the module's global
+// `gptc_work`, which the runtime zeroes before each step.
 //
 // What it leaves to others: the kernels' bodies (lower_*.cpp via codegen/lower.h), the JIT and
 // the public API (codegen/compile.h).
@@ -17,6 +19,7 @@ namespace gptc::codegen {
 
 struct StepModule {
   int64_t scratchBytes = 0;
+  int64_t workBytes = 0; ///< the work slots of every call (kWorkSymbol)
   CompileStats stats;
   std::vector<KernelInfo> kernels;
   std::vector<KernelCall> calls;
@@ -25,6 +28,8 @@ struct StepModule {
 /// The step function's symbol and the barrier's.
 inline constexpr const char* kStepSymbol = "gptc_step";
 inline constexpr const char* kBarrierSymbol = "gptc_barrier";
+/// The calls' work slots (kernel_emitter.h), zeroed by the runtime before each step.
+inline constexpr const char* kWorkSymbol = "gptc_work";
 /// With CompileOptions::kernelHooks: the module's {hook, ctx} slot (two pointers, null at load).
 inline constexpr const char* kHookSlotSymbol = "gptc_hook_slot";
 

@@ -201,6 +201,7 @@ std::string Executable::run(int threads) {
     scratchThreads_ = threads;
   }
   StepFn step = step_->step();
+  step_->resetWork(reversedClaims_);
   char *p = persistent_.data, *in = inputs_.data, *a = arena_.data, *s = scratch_.data;
   ThreadTeam::shared().run(threads,
                            [&](int tid, int nt) { step(p, in, a, s + perThread * tid, tid, nt); });

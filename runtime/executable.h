@@ -69,6 +69,9 @@ public:
   /// value is only meaningful between the call that writes it and the next reuse of its bytes).
   const char* valueBytes(int value) const { return addressOf(value); }
   const Graph& graph() const { return g_; }
+  /// Test hook: every parallel loop of the step hands its chunks out in reverse order
+  /// (CompiledStep::resetWork); results must be bit-identical either way.
+  void setReversedClaimsForTesting(bool on) { reversedClaims_ = on; }
 
 private:
   Executable() = default;
@@ -91,6 +94,7 @@ private:
   Block persistent_, inputs_, arena_, scratch_;
   int scratchThreads_ = 0;
   std::vector<bool> bound_; // per value id (inputs)
+  bool reversedClaims_ = false;
 };
 
 } // namespace gptc
