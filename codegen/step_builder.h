@@ -3,7 +3,10 @@
 // `gptc_step`, which calls them in schedule order with base + constant-offset pointers and puts a
 // call to gptc_barrier() only where a kernel touches bytes that another kernel since the last
 // barrier wrote (or writes bytes one read) — read-after-write, write-after-read and
-// write-after-write hazards on the plan's byte intervals, so arena reuse is covered too. A
+// write-after-write hazards on the plan's byte intervals, so arena reuse is covered too. Without
+// kernel hooks, calls are first grouped into phases: each goes into the earliest phase after every
+// earlier call it has a hazard with (independent kernels share a phase even when the schedule
+// put others between them), and step() calls the phases in order with one barrier between. A
 // two-phase reduction (lower.h: cross_entropy, global_norm) is called as fn, barrier, combine.
 // Every call gets its own work slots (chunk counters, kernel_emitter.h) in the module's global
 // `gptc_work`, which the runtime zeroes before each step.
