@@ -1,16 +1,18 @@
 // codegen/compile.cpp — compileStep (see compile.h): build the step module, hand it to the JIT
-// with gptc_barrier defined, look up the step. Also home of gptc_barrier itself: an orphaned
-// `#pragma omp barrier`, which binds to the parallel region the runtime opened around step().
+// with gptc_barrier defined, look up the step. Also home of gptc_barrier itself: the barrier of
+// the process's thread team (codegen/thread_team.h), whose job the runtime runs step() in.
 #include "codegen/compile.h"
 
 #include "codegen/jit.h"
 #include "codegen/lower.h"
 #include "codegen/step_builder.h"
+#include "codegen/thread_team.h"
 
 #include <chrono>
+#include <cstring>
 
 extern "C" void gptc_barrier() {
-#pragma omp barrier
+  gptc::ThreadTeam::shared().barrier();
 }
 
 namespace gptc {
@@ -29,6 +31,12 @@ std::string CompiledStep::irAfterOptimization() const {
 }
 std::string CompiledStep::assembly() const {
   return jit_->assembly();
+}
+void CompiledStep::resetWork(bool reversedClaims) {
+  std::memset(work_, 0, size_t(workBytes_));
+  if (reversedClaims)
+    for (int64_t off = 0; off < workBytes_; off += codegen::kWorkSlotBytes)
+      reinterpret_cast<int64_t*>(work_ + off)[1] = 1; // the slot's order word
 }
 bool CompiledStep::setKernelHook(KernelHook hook, void* ctx) {
   if (!hookSlot_) return false;
@@ -67,6 +75,8 @@ std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan
   if (!jit->addModule(std::move(mb), err)) return nullptr;
   void* step = jit->lookup(codegen::kStepSymbol, err); // machine code is generated here
   if (!step) return nullptr;
+  char* work = static_cast<char*>(jit->lookup(codegen::kWorkSymbol, err));
+  if (!work) return nullptr;
   void** hookSlot = nullptr;
   if (options.kernelHooks) {
     hookSlot = static_cast<void**>(jit->lookup(codegen::kHookSlotSymbol, err));
@@ -83,6 +93,8 @@ std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan
   out->kernels_ = std::move(sm.kernels);
   out->calls_ = std::move(sm.calls);
   out->hookSlot_ = hookSlot;
+  out->work_ = work;
+  out->workBytes_ = sm.workBytes;
   return out;
 }
 

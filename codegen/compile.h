@@ -4,11 +4,12 @@
 //   void step(char* persistent, char* inputs, char* arena, char* scratch, int32_t tid, int32_t
 //   nthreads)
 //
-// step() runs on every thread of one OpenMP parallel region that the caller owns (runtime/
-// executable.h): each kernel splits its work over (tid, nthreads), and gptc_barrier() (an orphaned
-// `#pragma omp barrier`) separates kernels that depend on each other. `scratch` is this thread's
-// private workspace of scratchBytesPerThread() bytes, 64-byte aligned. How the module is built:
-// codegen/step_builder.h; the whole story: docs/codegen.md.
+// step() runs on every thread of one job of the thread team (codegen/thread_team.h; the caller,
+// runtime/executable.h, runs the job): each kernel cuts its work into chunks that the threads
+// claim from a counter (codegen/kernel_emitter.h; resetWork() zeroes the counters before each
+// step), and gptc_barrier() (the team's) separates kernels that depend on each other. `scratch` is
+// this thread's private workspace of scratchBytesPerThread() bytes, 64-byte aligned. How the module
+// is built: codegen/step_builder.h; the whole story: docs/codegen.md.
 //
 // Kernel hooks (CompileOptions::kernelHooks; runtime/profiler.h and --check-finite use them):
 // with the flag, step() calls back into the runtime around every kernel call:
@@ -102,6 +103,9 @@ public:
   /// Sets (or clears, with nullptr) the hook; false when compiled without kernelHooks. Not while
   /// step() runs.
   bool setKernelHook(KernelHook hook, void* ctx);
+  /// Zeroes the chunk counters; call before every step (not while one runs). reversedClaims:
+  /// every parallel loop hands out its chunks last first — a test hook (results must not change).
+  void resetWork(bool reversedClaims = false);
   /// With CompileOptions::captureIR / captureAsm.
   std::string irBeforeOptimization() const;
   std::string irAfterOptimization() const;
@@ -118,6 +122,8 @@ private:
   std::vector<KernelInfo> kernels_;
   std::vector<KernelCall> calls_;
   void** hookSlot_ = nullptr; // {hook, ctx} in the module's data, with kernelHooks
+  char* work_ = nullptr;      // the module's work slots (kWorkSymbol)
+  int64_t workBytes_ = 0;
 };
 
 /// Whether op kind `k` has a lowering yet (codegen/lower_table.cpp).

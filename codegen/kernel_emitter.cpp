@@ -1,6 +1,7 @@
 // codegen/kernel_emitter.cpp — the kernel toolkit (see kernel_emitter.h): the function with gptc's
 // calling convention, loops in rotated form (guard, body, latch) that LoopVectorize accepts, the
-// per-thread split of a range, and index arithmetic. Leaves every op's semantics to lower_*.cpp.
+// chunks of a range and their claim loop, and index arithmetic. Leaves every op's semantics to
+// lower_*.cpp.
 #include "codegen/kernel_emitter.h"
 
 #include <llvm/IR/Verifier.h>
@@ -32,6 +33,7 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
   std::vector<llvm::Type*> params(spec.operands.size() + 1, ptr);
   params.push_back(llvm::Type::getInt32Ty(c));
   params.push_back(llvm::Type::getInt32Ty(c));
+  params.push_back(ptr); // work
   auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(c), params, false);
   fn_ = mb.createFunction(ft, name);
   // Kernels stay out of line: step() is a list of calls, and each kernel is optimised once.
@@ -58,6 +60,8 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
     args_.push_back(fn_->getArg(unsigned(isResult(i) ? spec.operands.size() : i)));
   tid_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 1)), i64(), "tid");
   nthreads_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 2)), i64(), "nthreads");
+  work_ = fn_->getArg(unsigned(spec.operands.size() + 3));
+  work_->setName("work");
 }
 
 Value* KernelEmitter::addr(Value* base, Value* index, bool isInt) {
@@ -139,16 +143,75 @@ std::vector<Value*> KernelEmitter::reduce(
   return out;
 }
 
-std::pair<Value*, Value*> KernelEmitter::threadRange(int64_t n) {
-  Value* N = ci(n);
-  Value* lo = b_.CreateSDiv(b_.CreateMul(N, tid_), nthreads_, "lo");
-  Value* hi = b_.CreateSDiv(b_.CreateMul(N, b_.CreateAdd(tid_, ci(1))), nthreads_, "hi");
-  return {lo, hi};
+void emitClaimLoop(llvm::IRBuilder<>& b, llvm::Function* fn, Value* work, int slot, Value* tid,
+                   Value* nthreads, Value* chunks, const std::function<void(Value*)>& body) {
+  llvm::LLVMContext& c = b.getContext();
+  llvm::Type* i64 = b.getInt64Ty();
+  // Not inbounds: work may be null (then it is never dereferenced).
+  Value* counter = b.CreateGEP(b.getInt8Ty(), work, b.getInt64(uint64_t(slot * kWorkSlotBytes)));
+  Value* orderWord = b.CreateGEP(b.getInt8Ty(), counter, b.getInt64(8));
+  Value* direct = b.CreateIsNull(work, "direct");
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  auto* head = llvm::BasicBlock::Create(c, "claim", fn);
+  auto* fromCounter = llvm::BasicBlock::Create(c, "claim.atomic", fn);
+  auto* strided = llvm::BasicBlock::Create(c, "claim.strided", fn);
+  auto* got = llvm::BasicBlock::Create(c, "claim.got", fn);
+  auto* bodyBB = llvm::BasicBlock::Create(c, "chunk", fn);
+  auto* exit = llvm::BasicBlock::Create(c, "claim.done", fn);
+  b.CreateBr(head);
+
+  b.SetInsertPoint(head);
+  llvm::PHINode* k = b.CreatePHI(i64, 2, "k"); // chunks this thread took so far
+  k->addIncoming(b.getInt64(0), pre);
+  b.CreateCondBr(direct, strided, fromCounter);
+
+  b.SetInsertPoint(fromCounter);
+  Value* raw = b.CreateAtomicRMW(llvm::AtomicRMWInst::Add, counter, b.getInt64(1), llvm::Align(8),
+                                 llvm::AtomicOrdering::Monotonic);
+  Value* reversed = b.CreateICmpNE(b.CreateLoad(i64, orderWord), b.getInt64(0));
+  Value* mapped =
+      b.CreateSelect(reversed, b.CreateSub(b.CreateSub(chunks, raw), b.getInt64(1)), raw);
+  b.CreateBr(got);
+
+  b.SetInsertPoint(strided);
+  Value* mine = b.CreateAdd(tid, b.CreateMul(k, nthreads));
+  b.CreateBr(got);
+
+  b.SetInsertPoint(got);
+  llvm::PHINode* rawPhi = b.CreatePHI(i64, 2, "claimed");
+  rawPhi->addIncoming(raw, fromCounter);
+  rawPhi->addIncoming(mine, strided);
+  llvm::PHINode* chunk = b.CreatePHI(i64, 2, "chunk.index");
+  chunk->addIncoming(mapped, fromCounter);
+  chunk->addIncoming(mine, strided);
+  b.CreateCondBr(b.CreateICmpSLT(rawPhi, chunks), bodyBB, exit);
+
+  b.SetInsertPoint(bodyBB);
+  body(chunk);
+  k->addIncoming(b.CreateAdd(k, b.getInt64(1)), b.GetInsertBlock());
+  b.CreateBr(head);
+  b.SetInsertPoint(exit);
+}
+
+void KernelEmitter::claimLoop(Value* chunks, const std::function<void(Value*)>& body) {
+  emitClaimLoop(b_, fn_, work_, slots_++, tid_, nthreads_, chunks, body);
+}
+
+void KernelEmitter::parallelRanges(int64_t n, const std::function<void(Value*, Value*)>& body,
+                                   int perThread) {
+  if (n <= 0) return;
+  // K = min(n, perThread·nthreads): chunk c is [n·c/K, n·(c+1)/K)
+  Value* want = b_.CreateMul(nthreads_, ci(perThread));
+  Value* K = n == 1 ? ci(1) : b_.CreateSelect(b_.CreateICmpSLT(want, ci(n)), want, ci(n), "chunks");
+  claimLoop(K, [&](Value* c) {
+    Value* lo = b_.CreateSDiv(b_.CreateMul(ci(n), c), K, "lo");
+    Value* hi = b_.CreateSDiv(b_.CreateMul(ci(n), b_.CreateAdd(c, ci(1))), K, "hi");
+    body(lo, hi);
+  });
 }
 
 void KernelEmitter::parallelFor(int64_t n, const std::function<void(Value*)>& body) {
-  auto [lo, hi] = threadRange(n);
-  loop(lo, hi, body, /*keepScalar=*/true);
+  parallelRanges(n, [&](Value* lo, Value* hi) { loop(lo, hi, body, /*keepScalar=*/true); });
 }
 
 void KernelEmitter::ifThen(Value* cond, const std::function<void()>& then) {
@@ -161,8 +224,8 @@ void KernelEmitter::ifThen(Value* cond, const std::function<void()>& then) {
   b_.SetInsertPoint(contBB);
 }
 
-void KernelEmitter::onThreadZero(const std::function<void()>& body) {
-  ifThen(b_.CreateICmpEQ(tid_, ci(0)), body);
+void KernelEmitter::onOneThread(const std::function<void()>& body) {
+  claimLoop(ci(1), [&](Value*) { body(); });
 }
 
 Value* KernelEmitter::remap(Value* flat, const Shape& shape, const std::vector<int64_t>& strides) {

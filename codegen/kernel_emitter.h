@@ -1,8 +1,8 @@
 // codegen/kernel_emitter.h — the small toolkit every op lowering writes its kernel with: the kernel
-// function with gptc's calling convention, counted loops, the split of a range over threads, and
-// typed loads/stores at element indices. Loops are emitted in the plain form LLVM's loop
-// vectorizer recognises (i64 induction variable, noalias pointers, fast-math per the policy), so a
-// lowering writes scalar code and gets <16 x float> code on the host.
+// function with gptc's calling convention, counted loops, the split of a range into chunks that
+// threads claim, and typed loads/stores at element indices. Loops are emitted in the plain form
+// LLVM's loop vectorizer recognises (i64 induction variable, noalias pointers, fast-math per the
+// policy), so a lowering writes scalar code and gets <16 x float> code on the host.
 //
 // What it leaves to others: what each op computes (codegen/lower_*.cpp), the vector forms of
 // exp/tanh/log (codegen/vector_math.h), the step function that calls kernels (step_builder.cpp).
@@ -35,8 +35,20 @@ struct KernelSpec {
   std::string key() const;
 };
 
-/// Emits one kernel `void name(ptr op0, ..., ptr result, i32 tid, i32 nthreads)` and gives the
-/// lowering the pieces to fill its body. Construct, emit the body through b(), then finish().
+/// Emits one kernel `void name(ptr op0, ..., ptr result, i32 tid, i32 nthreads, ptr work)` and
+/// gives the lowering the pieces to fill its body. Construct, emit the body through b(), then
+/// finish().
+///
+/// Work distribution: a parallel loop cuts its range into chunks whose bounds depend only on the
+/// range and the thread count (never on which thread runs them), and threads claim chunk indices
+/// from an atomic counter, one 64-byte slot of `work` per loop (slots() of them per call, zeroed
+/// by the runtime before each step): a thread the OS deschedules simply takes fewer chunks. Slot
+/// layout: i64 next chunk, i64 order (non-zero: chunk k is handed out as chunks-1-k — a test hook
+/// that proves results do not depend on the claim order). work == null: thread tid takes chunks
+/// tid, tid+nthreads, ... (kernels called directly, without a runtime).
+/// Every lowering computes each item of a parallel loop the same way wherever it runs (sums over
+/// items go through per-item or per-block partials, lower.h), so results are bit-identical for
+/// any claim order and any thread count.
 class KernelEmitter {
 public:
   KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name);
@@ -51,6 +63,9 @@ public:
   llvm::Value* result() const { return args_.back(); }   ///< ptr
   llvm::Value* tid() const { return tid_; }              ///< i64
   llvm::Value* nthreads() const { return nthreads_; }    ///< i64
+  llvm::Value* work() const { return work_; }            ///< ptr (may be null)
+  /// Work slots this kernel's parallel loops use (LoweredKernel::workSlots).
+  int slots() const { return slots_; }
 
   // ---- constants and types ----
   llvm::Type* f32() { return b_.getFloatTy(); }
@@ -78,16 +93,28 @@ public:
          const std::function<std::vector<llvm::Value*>(llvm::Value*,
                                                        const std::vector<llvm::Value*>&)>& body,
          bool keepScalar = false);
-  /// This thread's contiguous part [lo, hi) of [0, n): n*tid/nt .. n*(tid+1)/nt.
-  std::pair<llvm::Value*, llvm::Value*> threadRange(int64_t n);
-  /// loop over this thread's part of [0, n). This loop is kept scalar: its bounds depend on the
-  /// thread count, and if LLVM vectorized it across rows (after fully unrolling a short inner
-  /// loop), rows in its remainder would be summed in another order (reassoc) — results would then
-  /// depend on the thread count. Inner loops, whose bounds do not, are vectorized as usual.
+  /// Claims chunk indices c of [0, chunks) (i64, runtime) from a new work slot until none is
+  /// left, calling body(c) for each.
+  void claimLoop(llvm::Value* chunks, const std::function<void(llvm::Value*)>& body);
+  /// [0, n) in min(n, perThread·nthreads) chunks [n·c/K, n·(c+1)/K), claimed dynamically:
+  /// body(lo, hi) per chunk. perThread = 1 for kernels whose chunks repeat a shared part of the
+  /// work (column splits that rescan every row).
+  void parallelRanges(int64_t n, const std::function<void(llvm::Value* lo, llvm::Value* hi)>& body,
+                      int perThread = kChunksPerThread);
+  /// loop over every item of [0, n), in chunks claimed dynamically. The chunk loop is kept
+  /// scalar: its bounds depend on the thread count, and if LLVM vectorized it across rows (after
+  /// fully unrolling a short inner loop), rows in its remainder would be summed in another order
+  /// (reassoc) — results would then depend on the chunking. Inner loops, whose bounds do not, are
+  /// vectorized as usual.
   void parallelFor(int64_t n, const std::function<void(llvm::Value*)>& body);
-  /// Runs body only on thread 0 (results too small to split: clip_scale, or the combine of a
-  /// two-phase reduction, codegen/lower.h).
-  void onThreadZero(const std::function<void()>& body);
+  /// Runs body on exactly one thread, the first to get there (results too small to split:
+  /// clip_scale, or the combine of a two-phase reduction, codegen/lower.h); a descheduled thread
+  /// 0 does not hold the others up.
+  void onOneThread(const std::function<void()>& body);
+  /// Chunks per thread of a parallel loop: enough that a thread that loses its core for a while
+  /// leaves little for the others to wait on, few enough that claiming (one contended atomic per
+  /// chunk) stays negligible beside a chunk's work.
+  static constexpr int kChunksPerThread = 4;
   /// if (cond) then(); (no else)
   void ifThen(llvm::Value* cond, const std::function<void()>& then);
 
@@ -106,7 +133,17 @@ private:
   std::vector<llvm::Value*> args_;
   llvm::Value* tid_ = nullptr;
   llvm::Value* nthreads_ = nullptr;
+  llvm::Value* work_ = nullptr;
+  int slots_ = 0;
 };
+
+/// The claim loop of KernelEmitter::claimLoop for code built without a KernelEmitter (the matmul
+/// kernel): slot `slot` of `work`, chunks (i64) handed out as described there.
+void emitClaimLoop(llvm::IRBuilder<>& b, llvm::Function* fn, llvm::Value* work, int slot,
+                   llvm::Value* tid, llvm::Value* nthreads, llvm::Value* chunks,
+                   const std::function<void(llvm::Value*)>& body);
+/// Bytes of one work slot (a cache line: two loops' counters never share one).
+inline constexpr int64_t kWorkSlotBytes = 64;
 
 /// Row-major strides of a shape (elements).
 std::vector<int64_t> stridesOf(const Shape& shape);

@@ -14,8 +14,10 @@
 namespace gptc::codegen {
 
 /// How step() calls a kernel.
-///   Standard: kernel(ptr operands..., ptr result, i32 tid, i32 nthreads)
-///   Matmul:   kernel(ptr A, ptr B, ptr C, ptr bias, ptr scratch, i32 tid, i32 nthreads)
+///   Standard: kernel(ptr operands..., ptr result, i32 tid, i32 nthreads, ptr work)
+///   Matmul:   kernel(ptr A, ptr B, ptr C, ptr bias, ptr scratch, i32 tid, i32 nthreads, ptr work)
+/// `work` is the call's work slots (kernel_emitter.h: chunk counters; step_builder.cpp gives each
+/// call its own).
 ///             (codegen/matmul.h's MatmulKernelFn; bias is operand 2 of `linear`, else null)
 enum class CallForm : uint8_t { Standard, Matmul };
 
@@ -23,9 +25,12 @@ struct LoweredKernel {
   llvm::Function* fn = nullptr;
   CallForm form = CallForm::Standard;
   int64_t scratchBytes = 0; ///< per thread (Matmul)
+  int workSlots = 0;        ///< work slots of fn (KernelEmitter::slots(); Matmul: 1)
+  int combineWorkSlots = 0; ///< work slots of combine
   /// A reduction to one value over all threads is two functions with the Standard arguments:
-  /// `fn` (every thread writes its share of the partial results) and `combine` (after a barrier,
-  /// thread 0 adds the partials up in a fixed order). step() calls fn, gptc_barrier(), combine:
+  /// `fn` (threads write the partial results of the chunks they claim; a partial belongs to a row
+  /// or block, never to a thread) and `combine` (after a barrier, one thread adds the partials up
+  /// in a fixed order). step() calls fn, gptc_barrier(), combine:
   /// the barrier is the step builder's, like every other, and no kernel waits inside itself.
   llvm::Function* combine = nullptr;
   /// The partials: a zero-initialised global of the module, `partialsBytes` long, that fn writes
@@ -54,7 +59,7 @@ std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::s
 
 /// Shorthand for a two-phase reduction (LoweredKernel::combine) with `partials` f32 slots in the
 /// kernel's global `<name>.partials`: `spread` is the body of fn (every thread), `combine` the body
-/// of the combine function (usually onThreadZero). Both receive the partials' pointer.
+/// of the combine function (usually onOneThread). Both receive the partials' pointer.
 std::string emitTwoPhase(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                          LoweredKernel* out, int64_t partials,
                          const std::function<std::string(KernelEmitter&, llvm::Value*)>& spread,

@@ -316,7 +316,7 @@ std::string lower_ClipScale(ModuleBuilder& mb, const KernelSpec& spec, const std
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     float maxNorm = float(attrFloat(spec.attrs, "max_norm"));
-    E.onThreadZero([&] {
+    E.onOneThread([&] {
       Value* coef =
           b.CreateFDiv(E.cf(maxNorm), b.CreateFAdd(E.loadF(E.operand(0), E.ci(0)), E.cf(1e-6f)));
       E.storeF(E.result(), E.ci(0),

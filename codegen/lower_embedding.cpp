@@ -73,30 +73,35 @@ std::string lower_Embedding(ModuleBuilder& mb, const KernelSpec& spec, const std
 
 std::string lower_EmbeddingGrad(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                 LoweredKernel* out) {
-  // ids (N), dy (N,C) -> (rows,C): out[ids[i]] += dy[i]. Threads own column ranges, so two tokens
-  // with the same id never race and the sum order is the same for any thread count.
+  // ids (N), dy (N,C) -> (rows,C): out[ids[i]] += dy[i]. Chunks are column ranges, so two tokens
+  // with the same id never race and the sum order is the same for any chunking.
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     int64_t N = spec.operands[0].numel(), C = spec.operands[1].shape.back();
     int64_t rows = attrInt(spec.attrs, "rows");
-    auto [c0, c1] = E.threadRange(C);
-    E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
-      Value* base = b.CreateMul(r, E.ci(C));
-      E.loop(c0, c1, [&](Value* c) { E.storeF(E.result(), b.CreateAdd(base, c), E.cf(0.0)); });
-    });
-    E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
-      Value* id = E.loadI(E.operand(0), i);
-      E.ifThen(inRange(E, id, rows), [&] {
-        Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
-        Value* src = b.CreateMul(i, E.ci(C));
-        E.loop(c0, c1, [&](Value* c) {
-          Value* d = b.CreateAdd(dst, c);
-          E.storeF(
-              E.result(), d,
-              b.CreateFAdd(E.loadF(E.result(), d), E.loadF(E.operand(1), b.CreateAdd(src, c))));
-        });
-      });
-    });
+    E.parallelRanges(
+        C,
+        [&](Value* c0, Value* c1) {
+          E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
+            Value* base = b.CreateMul(r, E.ci(C));
+            E.loop(c0, c1,
+                   [&](Value* c) { E.storeF(E.result(), b.CreateAdd(base, c), E.cf(0.0)); });
+          });
+          E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
+            Value* id = E.loadI(E.operand(0), i);
+            E.ifThen(inRange(E, id, rows), [&] {
+              Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
+              Value* src = b.CreateMul(i, E.ci(C));
+              E.loop(c0, c1, [&](Value* c) {
+                Value* d = b.CreateAdd(dst, c);
+                E.storeF(E.result(), d,
+                         b.CreateFAdd(E.loadF(E.result(), d),
+                                      E.loadF(E.operand(1), b.CreateAdd(src, c))));
+              });
+            });
+          });
+        },
+        /*perThread=*/1); // every chunk scans all N ids
     return "";
   });
 }
@@ -106,7 +111,7 @@ std::string lower_EmbeddingGradAdd(ModuleBuilder& mb, const KernelSpec& spec,
   // acc (rows,C), ids (N), dy (N,C) -> (rows,C) = add(acc, embedding_grad(ids, dy)), rounded as
   // those two kernels round: a row's contributions are summed first, 0 + dy[p1] + dy[p2] + ... in
   // position order (embedding_grad's f32 order), into a stack buffer, and the sum is added to acc
-  // once (add's rounding). Threads own column ranges as in embedding_grad, so no two threads write
+  // once (add's rounding). Chunks are column ranges as in embedding_grad, so no two threads write
   // one element and every element is summed in the same order for any thread count.
   // In place (acc is the result's bytes: the planner's in_place reuse) only the rows named by ids
   // are read and written; otherwise acc is first copied to the result. Beyond the rows, the cost
@@ -122,48 +127,54 @@ std::string lower_EmbeddingGradAdd(ModuleBuilder& mb, const KernelSpec& spec,
     // One row's running sums, a tile of columns at a time (in the entry block: a static alloca).
     const int64_t tile = std::min<int64_t>(C, 1024);
     Value* sum = b.CreateAlloca(E.f32(), E.ci(tile), "rowsum");
-    auto [c0, c1] = E.threadRange(C);
-    if (!inPlace)
-      E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
-        Value* base = b.CreateMul(r, E.ci(C));
-        E.loop(c0, c1, [&](Value* c) {
-          Value* k = b.CreateAdd(base, c);
-          E.storeF(E.result(), k, E.loadF(E.operand(0), k));
-        });
-      });
-    Value* tiles = b.CreateUDiv(b.CreateAdd(b.CreateSub(c1, c0), E.ci(tile - 1)), E.ci(tile));
-    E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
-      Value* id = E.loadI(E.operand(1), i);
-      // Only the first position of each id sums its row; later positions were summed with it.
-      Value* seen = E.reduce(E.ci(0), i, {b.getFalse()}, [&](Value* j, const Vals& a) {
-        return Vals{b.CreateOr(a[0], b.CreateICmpEQ(E.loadI(E.operand(1), j), id))};
-      })[0];
-      E.ifThen(b.CreateAnd(inRange(E, id, rows), b.CreateNot(seen)), [&] {
-        Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
-        E.loop(E.ci(0), tiles, [&](Value* t) {
-          Value* t0 = b.CreateAdd(c0, b.CreateMul(t, E.ci(tile)));
-          Value* t1 =
-              b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b.CreateAdd(t0, E.ci(tile)), c1);
-          auto addRow = [&](Value* p, bool first) {
-            Value* src = b.CreateMul(p, E.ci(C));
-            E.loop(t0, t1, [&](Value* c) {
-              Value* k = b.CreateSub(c, t0);
-              Value* prev = first ? E.cf(0.0) : E.loadF(sum, k);
-              E.storeF(sum, k, b.CreateFAdd(prev, E.loadF(E.operand(2), b.CreateAdd(src, c))));
+    E.parallelRanges(
+        C,
+        [&](Value* c0, Value* c1) {
+          if (!inPlace)
+            E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
+              Value* base = b.CreateMul(r, E.ci(C));
+              E.loop(c0, c1, [&](Value* c) {
+                Value* k = b.CreateAdd(base, c);
+                E.storeF(E.result(), k, E.loadF(E.operand(0), k));
+              });
             });
-          };
-          addRow(i, true);
-          E.loop(b.CreateAdd(i, E.ci(1)), E.ci(N), [&](Value* j) {
-            E.ifThen(b.CreateICmpEQ(E.loadI(E.operand(1), j), id), [&] { addRow(j, false); });
+          Value* tiles = b.CreateUDiv(b.CreateAdd(b.CreateSub(c1, c0), E.ci(tile - 1)), E.ci(tile));
+          E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
+            Value* id = E.loadI(E.operand(1), i);
+            // Only the first position of each id sums its row; later positions were summed with it.
+            Value* seen = E.reduce(E.ci(0), i, {b.getFalse()}, [&](Value* j, const Vals& a) {
+              return Vals{b.CreateOr(a[0], b.CreateICmpEQ(E.loadI(E.operand(1), j), id))};
+            })[0];
+            E.ifThen(b.CreateAnd(inRange(E, id, rows), b.CreateNot(seen)), [&] {
+              Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
+              E.loop(E.ci(0), tiles, [&](Value* t) {
+                Value* t0 = b.CreateAdd(c0, b.CreateMul(t, E.ci(tile)));
+                Value* t1 =
+                    b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b.CreateAdd(t0, E.ci(tile)), c1);
+                auto addRow = [&](Value* p, bool first) {
+                  Value* src = b.CreateMul(p, E.ci(C));
+                  E.loop(t0, t1, [&](Value* c) {
+                    Value* k = b.CreateSub(c, t0);
+                    Value* prev = first ? E.cf(0.0) : E.loadF(sum, k);
+                    E.storeF(sum, k,
+                             b.CreateFAdd(prev, E.loadF(E.operand(2), b.CreateAdd(src, c))));
+                  });
+                };
+                addRow(i, true);
+                E.loop(b.CreateAdd(i, E.ci(1)), E.ci(N), [&](Value* j) {
+                  E.ifThen(b.CreateICmpEQ(E.loadI(E.operand(1), j), id), [&] { addRow(j, false); });
+                });
+                E.loop(t0, t1, [&](Value* c) {
+                  Value* d = b.CreateAdd(dst, c);
+                  E.storeF(
+                      E.result(), d,
+                      b.CreateFAdd(E.loadF(E.operand(0), d), E.loadF(sum, b.CreateSub(c, t0))));
+                });
+              });
+            });
           });
-          E.loop(t0, t1, [&](Value* c) {
-            Value* d = b.CreateAdd(dst, c);
-            E.storeF(E.result(), d,
-                     b.CreateFAdd(E.loadF(E.operand(0), d), E.loadF(sum, b.CreateSub(c, t0))));
-          });
-        });
-      });
-    });
+        },
+        /*perThread=*/1); // every chunk scans all N ids
     return "";
   });
 }
@@ -224,7 +235,7 @@ std::string lower_CrossEntropy(ModuleBuilder& mb, const KernelSpec& spec, const 
   auto mean = [&](KernelEmitter& E, Value* partial) {
     auto& b = E.b();
     llvm::Type* f64 = b.getDoubleTy();
-    E.onThreadZero([&] {
+    E.onOneThread([&] {
       // keepScalar: a sum in double, in row order, whatever LLVM's reassoc would allow
       Vals acc = E.reduce(
           E.ci(0), E.ci(R), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},

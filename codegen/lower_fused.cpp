@@ -28,6 +28,7 @@ std::string emitMatmulOp(ModuleBuilder& mb, const MatmulShape& shape, const std:
   if (std::string bad = validateMatmulShape(shape); !bad.empty()) return bad;
   out->fn = emitMatmulKernel(mb, shape, planMatmul(shape), name);
   out->fn->addFnAttr(llvm::Attribute::NoInline);
+  out->workSlots = 1;
   out->form = CallForm::Matmul; // (A, B, C, bias-or-aux, scratch, tid, nthreads)
   out->scratchBytes = matmulScratchBytes(shape);
   return "";

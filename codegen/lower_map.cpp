@@ -19,6 +19,7 @@ std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::s
   if (std::string e = E.finish(); !e.empty()) return e;
   out->fn = E.function();
   out->form = CallForm::Standard;
+  out->workSlots = E.slots();
   return "";
 }
 
@@ -44,6 +45,7 @@ std::string emitTwoPhase(ModuleBuilder& mb, const KernelSpec& spec, const std::s
   }
   *out = first;
   out->combine = second.fn;
+  out->combineWorkSlots = second.workSlots;
   out->partialsBytes = partials * 4;
   return "";
 }

@@ -20,6 +20,7 @@ std::string emitMatmul(ModuleBuilder& mb, const MatmulShape& shape, const std::s
   MatmulPlan plan = planMatmul(shape);
   out->fn = emitMatmulKernel(mb, shape, plan, name);
   out->fn->addFnAttr(llvm::Attribute::NoInline);
+  out->workSlots = 1;
   out->form = CallForm::Matmul;
   out->scratchBytes = matmulScratchBytes(shape);
   return "";

@@ -135,7 +135,7 @@ std::string lower_GlobalNorm(ModuleBuilder& mb, const KernelSpec& spec, const st
                              LoweredKernel* out) {
   // sqrt(Σ over every operand of x²) -> f32[]. The operands are cut into blocks of 4096 elements,
   // numbered across operands in order (block b of operand k is partial off[k] + b). Two phases
-  // (lower.h): threads take contiguous ranges of blocks and store each block's f32 sum of
+  // (lower.h): threads claim chunks of consecutive blocks and store each block's f32 sum of
   // squares (vector accumulators); after the barrier thread 0 adds the block sums in block order,
   // in double — a two-level sum, accurate for 100M elements, and the same for any thread count.
   constexpr int64_t kBlock = 4096;
@@ -145,38 +145,39 @@ std::string lower_GlobalNorm(ModuleBuilder& mb, const KernelSpec& spec, const st
   const int64_t blocks = off.back();
   auto blockSums = [&](KernelEmitter& E, Value* partial) {
     auto& b = E.b();
-    auto [g0, g1] = E.threadRange(blocks);
-    for (size_t k = 0; k < spec.operands.size(); ++k) {
-      int64_t n = spec.operands[k].numel();
-      Value* x = E.operand(int(k));
-      // this thread's blocks of operand k: [max(g0, off), min(g1, off')) - off
-      auto clamp = [&](Value* g) {
-        Value* lo = b.CreateSelect(b.CreateICmpSLT(g, E.ci(off[k])), E.ci(off[k]), g);
-        Value* hi = b.CreateSelect(b.CreateICmpSGT(lo, E.ci(off[k + 1])), E.ci(off[k + 1]), lo);
-        return b.CreateSub(hi, E.ci(off[k]));
-      };
-      Value* lo = clamp(g0);
-      Value* hi = clamp(g1);
-      E.loop(
-          lo, hi,
-          [&](Value* blk) {
-            Value* first = b.CreateMul(blk, E.ci(kBlock));
-            Value* lastRaw = b.CreateAdd(first, E.ci(kBlock));
-            Value* last = b.CreateSelect(b.CreateICmpSLT(lastRaw, E.ci(n)), lastRaw, E.ci(n));
-            Value* s = E.reduce(first, last, {E.cf(0.0)}, [&](Value* i, const Vals& a) {
-              Value* v = E.loadF(x, i);
-              return Vals{b.CreateFAdd(a[0], b.CreateFMul(v, v))};
-            })[0];
-            E.storeF(partial, b.CreateAdd(blk, E.ci(off[k])), s);
-          },
-          /*keepScalar=*/true); // bounds depend on the thread count (see parallelFor)
-    }
+    E.parallelRanges(blocks, [&](Value* g0, Value* g1) {
+      for (size_t k = 0; k < spec.operands.size(); ++k) {
+        int64_t n = spec.operands[k].numel();
+        Value* x = E.operand(int(k));
+        // this chunk's blocks of operand k: [max(g0, off), min(g1, off')) - off
+        auto clamp = [&](Value* g) {
+          Value* lo = b.CreateSelect(b.CreateICmpSLT(g, E.ci(off[k])), E.ci(off[k]), g);
+          Value* hi = b.CreateSelect(b.CreateICmpSGT(lo, E.ci(off[k + 1])), E.ci(off[k + 1]), lo);
+          return b.CreateSub(hi, E.ci(off[k]));
+        };
+        Value* lo = clamp(g0);
+        Value* hi = clamp(g1);
+        E.loop(
+            lo, hi,
+            [&](Value* blk) {
+              Value* first = b.CreateMul(blk, E.ci(kBlock));
+              Value* lastRaw = b.CreateAdd(first, E.ci(kBlock));
+              Value* last = b.CreateSelect(b.CreateICmpSLT(lastRaw, E.ci(n)), lastRaw, E.ci(n));
+              Value* s = E.reduce(first, last, {E.cf(0.0)}, [&](Value* i, const Vals& a) {
+                Value* v = E.loadF(x, i);
+                return Vals{b.CreateFAdd(a[0], b.CreateFMul(v, v))};
+              })[0];
+              E.storeF(partial, b.CreateAdd(blk, E.ci(off[k])), s);
+            },
+            /*keepScalar=*/true); // bounds depend on the thread count (see parallelFor)
+      }
+    });
     return std::string();
   };
   auto norm = [&](KernelEmitter& E, Value* partial) {
     auto& b = E.b();
     llvm::Type* f64 = b.getDoubleTy();
-    E.onThreadZero([&] {
+    E.onOneThread([&] {
       Value* total = E.reduce(
           E.ci(0), E.ci(blocks), {llvm::ConstantFP::get(f64, 0.0)},
           [&](Value* i, const Vals& a) {

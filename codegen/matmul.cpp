@@ -1,13 +1,13 @@
 // codegen/matmul.cpp — the blocking plan for a matmul shape (planMatmul), the scratch size, and
-// CompiledMatmul (one kernel in its own JIT + the OpenMP driver used by tests and the benchmark).
+// CompiledMatmul (one kernel in its own JIT, run on the thread team, for tests and the benchmark).
 // The IR itself is emitted by matmul_emit.cpp; the choices here are explained in docs/matmul.md.
 #include "codegen/matmul.h"
 
 #include "codegen/jit.h"
 #include "codegen/llvm_context.h"
 #include "codegen/matmul_emit.h"
-
-#include <omp.h>
+#include "codegen/thread_count.h"
+#include "codegen/thread_team.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -73,7 +73,7 @@ MatmulPlan planMatmul(const MatmulShape& s, const MatmulTuning& t) {
 
   // N blocks: the packed B panel (kc × nc). Every N block re-packs the A rows it needs, so larger
   // is better, but there must be enough work items to share among the threads.
-  int threads = t.threadsHint ? t.threadsHint : omp_get_max_threads();
+  int threads = t.threadsHint ? t.threadsHint : defaultThreadCount();
   threads = std::max(threads, 1);
   int64_t ncTarget = t.nc ? t.nc : std::max<int64_t>(p.nr, kL2BudgetB / (4 * p.kc));
   ncTarget = std::max<int64_t>(p.nr, ncTarget / p.nr * p.nr);
@@ -158,7 +158,7 @@ std::unique_ptr<CompiledMatmul> CompiledMatmul::compile(const MatmulShape& shape
 }
 
 void CompiledMatmul::run(const float* A, const float* B, float* C, const float* bias, int threads) {
-  if (threads <= 0) threads = omp_get_max_threads();
+  if (threads <= 0) threads = defaultThreadCount();
   if (threads > scratchThreads_) {
     std::free(scratch_);
     size_t bytes = size_t(scratchBytes_) * size_t(threads);
@@ -168,13 +168,9 @@ void CompiledMatmul::run(const float* A, const float* B, float* C, const float* 
   MatmulKernelFn k = kernel_;
   float* scratch = scratch_;
   const int64_t stride = scratchBytes_ / 4;
-#pragma omp parallel num_threads(threads)
-  {
-    // omp may give fewer threads than asked for: partition by what we actually got.
-    int tid = omp_get_thread_num();
-    int nt = omp_get_num_threads();
-    k(A, B, C, bias, scratch + tid * stride, tid, nt);
-  }
+  alignas(64) int64_t work[8] = {}; // one work slot: the item counter
+  ThreadTeam::shared().run(
+      threads, [&](int tid, int nt) { k(A, B, C, bias, scratch + tid * stride, tid, nt, work); });
 }
 
 } // namespace gptc::codegen

@@ -20,8 +20,8 @@ namespace gptc::codegen {
 /// New epilogues (GELU after the bias, ...) are new enumerators plus one case in
 /// matmul_emit.cpp's applyEpilogue(); the micro-kernel calls it on each register tile.
 enum class MatmulEpilogue : uint8_t {
-  None, ///< the bias pointer is ignored (may be null)
-  Bias, ///< C[m,n] += bias[n]; bias has N floats
+  None,        ///< the bias pointer is ignored (may be null)
+  Bias,        ///< C[m,n] += bias[n]; bias has N floats
   BiasGelu,    ///< C[m,n] = gelu(v + bias[n]) (tanh form): `linear_gelu`
   GeluGradAux, ///< C[m,n] = v · gelu'(aux[m,n]); the bias pointer is aux, laid out as C:
                ///< `matmul_gelu_grad`
@@ -48,7 +48,7 @@ struct MatmulTuning {
   int64_t kc = 0;      ///< K block (packed panels hold kc rows of K)
   int64_t mc = 0;      ///< M block: rows of A packed at once (kept in L2)
   int64_t nc = 0;      ///< N block: columns of B packed at once
-  int threadsHint = 0; ///< the thread count to balance the work items for (0: omp_get_max_threads)
+  int threadsHint = 0; ///< the thread count to balance the work items for (0: defaultThreadCount())
 };
 
 /// The blocking decided for a shape: every number the generator bakes into the kernel.
@@ -64,15 +64,17 @@ MatmulPlan planMatmul(const MatmulShape& shape, const MatmulTuning& tuning = {})
 /// One line, e.g. "lanes=16 tile=14x32 kc=256x3 mc=256x1 nc=384x6 items=6", for logs and docs.
 std::string describe(const MatmulPlan& plan);
 
-/// The kernel calling convention. The caller (runtime) is already inside an OpenMP parallel
-/// region; the kernel never opens one and contains no barrier. Thread `thread_id` of
-/// `num_threads` computes a disjoint set of whole C blocks (work items: batch × N-block × M-block,
-/// split into num_threads contiguous ranges), so any thread count is correct.
+/// The kernel calling convention. The caller (runtime) is already inside a job of the thread team;
+/// the kernel never starts threads and contains no barrier. Threads claim whole C blocks (work
+/// items: batch × N-block × M-block) from the counter at `work` (zeroed before the call; see
+/// codegen/kernel_emitter.h), so a descheduled thread takes fewer; with work null, thread
+/// `thread_id` of `num_threads` takes items thread_id, thread_id + num_threads, ...
 ///   scratch: this thread's private workspace, matmulScratchBytes(shape) bytes, 64-byte aligned.
 ///   bias:    read only with MatmulEpilogue::Bias/BiasGelu (N floats) or GeluGradAux (C's
 ///            shape), else may be null.
 using MatmulKernelFn = void (*)(const float* A, const float* B, float* C, const float* bias,
-                                float* scratch, int32_t thread_id, int32_t num_threads);
+                                float* scratch, int32_t thread_id, int32_t num_threads,
+                                int64_t* work);
 
 /// Bytes of per-thread scratch the kernel for `shape` needs (packed A block + packed B panel).
 int64_t matmulScratchBytes(const MatmulShape& shape, const MatmulTuning& tuning = {});
@@ -89,8 +91,8 @@ public:
                                                  bool captureCode = false);
   ~CompiledMatmul();
 
-  /// Opens an OpenMP parallel region of `threads` threads, gives each its scratch, calls the
-  /// kernel. threads <= 0: omp_get_max_threads().
+  /// Runs the kernel as a job of `threads` threads of the team, gives each its scratch, calls the
+  /// kernel. threads <= 0: defaultThreadCount().
   void run(const float* A, const float* B, float* C, const float* bias, int threads);
 
   MatmulKernelFn kernel() const { return kernel_; }

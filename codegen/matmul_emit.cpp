@@ -2,9 +2,10 @@
 // BLIS structure). Everything static about the shape (M, N, K, strides, transposes, blocking,
 // edge sizes) is a constant in the IR; only pointers and the thread id/count are arguments.
 //
-//   kernel(A, B, C, bias, scratch, tid, nt)
-//     items = batch × nBlocks × mBlocks; this thread takes items [tid·items/nt, (tid+1)·items/nt)
-//     for each run of items sharing (b, jn):                 (an N block of ≤ nc columns)
+//   kernel(A, B, C, bias, scratch, tid, nt, work)
+//     items = batch × nBlocks × mBlocks; threads claim items from work's counter
+//     (kernel_emitter.h's claim loop; work null: items tid, tid+nt, ...)
+//     for each claimed item (b, jn, im):                     (an N block of ≤ nc columns)
 //       for pc in K blocks:                                   (≤ kc rows of K)
 //         packB: B[b][pc, jn] → Bp  as NR-wide slivers [k][NR]       (L2/L3; one sliver in L1)
 //         for im in the run's M blocks:                       (≤ mc rows)
@@ -21,6 +22,7 @@
 // What it leaves to others: the blocking numbers (planMatmul, matmul.cpp), compilation (jit.cpp),
 // and the parallel region and scratch allocation (the runtime, or CompiledMatmul::run).
 #include "codegen/matmul_emit.h"
+#include "codegen/kernel_emitter.h"
 #include "codegen/vector_math.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -319,7 +321,9 @@ Function* MatmulEmitter::packBFunction() {
 // for these columns. GELU is the tanh form written as x·sigmoid(2u), u = sqrt(2/pi)(x+0.044715x³),
 // as codegen/lower_elementwise.cpp writes gelu and gelu_grad.
 Value* MatmulEmitter::applyEpilogue(Value* acc, Value* in) {
-  auto splat = [&](double v) { return b_.CreateVectorSplat(p_.lanes, llvm::ConstantFP::get(f32_, v)); };
+  auto splat = [&](double v) {
+    return b_.CreateVectorSplat(p_.lanes, llvm::ConstantFP::get(f32_, v));
+  };
   auto sigmoid2u = [&](Value* x, Value** uOut) {
     Value* u = b_.CreateFMul(
         splat(0.7978845608028654),
@@ -340,15 +344,16 @@ Value* MatmulEmitter::applyEpilogue(Value* acc, Value* in) {
     return b_.CreateFMul(x, sigmoid2u(x, &u));
   }
   case MatmulEpilogue::GeluGradAux: {
-    // gelu'(x) = s + 2x·s·(1-s)·u', s = sigmoid(2u), 1-s = sigmoid(-2u), u' = sqrt(2/pi)(1+3·0.044715x²)
+    // gelu'(x) = s + 2x·s·(1-s)·u', s = sigmoid(2u), 1-s = sigmoid(-2u), u' =
+    // sqrt(2/pi)(1+3·0.044715x²)
     Value* x = in;
     Value* u = nullptr;
     Value* sg = sigmoid2u(x, &u);
     Value* oneMinusS = b_.CreateFDiv(
         splat(1.0), b_.CreateFAdd(splat(1.0), emitExp(b_, b_.CreateFMul(u, splat(2.0)))));
-    Value* du = b_.CreateFMul(splat(0.7978845608028654),
-                              b_.CreateFAdd(splat(1.0), b_.CreateFMul(splat(3.0 * 0.044715),
-                                                                      b_.CreateFMul(x, x))));
+    Value* du = b_.CreateFMul(
+        splat(0.7978845608028654),
+        b_.CreateFAdd(splat(1.0), b_.CreateFMul(splat(3.0 * 0.044715), b_.CreateFMul(x, x))));
     Value* d = b_.CreateFAdd(
         sg, b_.CreateFMul(b_.CreateFMul(b_.CreateFMul(splat(2.0), x), b_.CreateFMul(sg, oneMinusS)),
                           du));
@@ -487,12 +492,14 @@ Function* MatmulEmitter::emit() {
   if (mEdge && nEdge) microKernel(mEdge, nEdge);
 
   auto* ft = llvm::FunctionType::get(Type::getVoidTy(C_),
-                                     {ptr_, ptr_, ptr_, ptr_, ptr_, i32_, i32_}, false);
+                                     {ptr_, ptr_, ptr_, ptr_, ptr_, i32_, i32_, ptr_}, false);
   Function* f = mb_.createFunction(ft, name_);
   auto a = f->arg_begin();
   Value *A = a++, *B = a++, *Cm = a++, *bias = a++, *scratch = a++, *tid32 = a++, *nt32 = a++;
+  Value* work = a++;
   A->setName("A"), B->setName("B"), Cm->setName("C"), bias->setName("bias");
   scratch->setName("scratch"), tid32->setName("thread_id"), nt32->setName("num_threads");
+  work->setName("work");
   for (Value* v : {A, B, bias})
     f->addParamAttr(llvm::cast<llvm::Argument>(v)->getArgNo(), llvm::Attribute::ReadOnly);
   for (Value* v : {A, B, Cm, bias, scratch})
@@ -501,89 +508,75 @@ Function* MatmulEmitter::emit() {
 
   Value* tid = b_.CreateSExt(tid32, i64_);
   Value* nt = b_.CreateSExt(nt32, i64_);
-  Value* items = c64(p.items);
-  Value* lo = b_.CreateSDiv(b_.CreateMul(tid, items), nt);
-  Value* hi = b_.CreateSDiv(b_.CreateMul(b_.CreateAdd(tid, c64(1)), items), nt);
   Value* Ap = scratch;
   Value* Bp = gepF(scratch, p.packABytes / 4);
   const int64_t perBatch = p.nBlocks * p.mBlocks;
 
-  // while (item < hi) { one run of items sharing (b, jn) }
-  BasicBlock* pre = b_.GetInsertBlock();
-  BasicBlock* head = block("item");
-  BasicBlock* body = block("item.body");
-  BasicBlock* exit = block("exit");
-  b_.CreateBr(head);
-  b_.SetInsertPoint(head);
-  PHINode* item = b_.CreatePHI(i64_, 2, "item");
-  item->addIncoming(lo, pre);
-  b_.CreateCondBr(b_.CreateICmpSLT(item, hi), body, exit);
-  b_.SetInsertPoint(body);
+  // One claimed item at a time: an item is a whole block of C (every K block, in order), so C
+  // does not depend on which thread computed which item.
+  emitClaimLoop(b_, f, work, 0, tid, nt, c64(p.items), [&](Value* item) {
+    Value* bi = b_.CreateUDiv(item, c64(perBatch));
+    Value* rem = b_.CreateURem(item, c64(perBatch));
+    Value* jn = b_.CreateUDiv(rem, c64(p.mBlocks));
+    Value* im0 = b_.CreateURem(rem, c64(p.mBlocks));
+    Value* imEnd = b_.CreateAdd(im0, c64(1));
+    Value* n0 = b_.CreateMul(jn, c64(p.nc));
+    Value* nb = min64(c64(p.nc), b_.CreateSub(c64(s.N), n0));
+    Value* Ab = gepF(A, b_.CreateMul(bi, c64(s.M * s.K)));
+    Value* Bb = s.batchedB ? gepF(B, b_.CreateMul(bi, c64(s.K * s.N))) : B;
+    Value* Cb = gepF(Cm, b_.CreateMul(bi, c64(s.M * s.N)));
 
-  Value* bi = b_.CreateUDiv(item, c64(perBatch));
-  Value* rem = b_.CreateURem(item, c64(perBatch));
-  Value* jn = b_.CreateUDiv(rem, c64(p.mBlocks));
-  Value* im0 = b_.CreateURem(rem, c64(p.mBlocks));
-  Value* runLen = min64(b_.CreateSub(c64(p.mBlocks), im0), b_.CreateSub(hi, item));
-  Value* imEnd = b_.CreateAdd(im0, runLen);
-  Value* n0 = b_.CreateMul(jn, c64(p.nc));
-  Value* nb = min64(c64(p.nc), b_.CreateSub(c64(s.N), n0));
-  Value* Ab = gepF(A, b_.CreateMul(bi, c64(s.M * s.K)));
-  Value* Bb = s.batchedB ? gepF(B, b_.CreateMul(bi, c64(s.K * s.N))) : B;
-  Value* Cb = gepF(Cm, b_.CreateMul(bi, c64(s.M * s.N)));
-
-  forLoop(c64(0), c64(p.kBlocks), 1, "pc", [&](Value* pc) {
-    Value* isLast = b_.CreateICmpEQ(pc, c64(p.kBlocks - 1));
-    Value* kc = b_.CreateSelect(isLast, c64(p.kcLast), c64(p.kc));
-    Value* k0 = b_.CreateMul(pc, c64(p.kc));
-    Value* loadC = s.accumulate ? llvm::ConstantInt::getTrue(C_) : b_.CreateICmpNE(pc, c64(0));
-    b_.CreateCall(packB, {Bb, Bp, n0, nb, k0, kc});
-    forLoop(im0, imEnd, 1, "im", [&](Value* im) {
-      Value* m0 = b_.CreateMul(im, c64(p.mc));
-      Value* mbv = min64(c64(p.mc), b_.CreateSub(c64(s.M), m0));
-      b_.CreateCall(packA, {Ab, Ap, m0, mbv, k0, kc});
-      Value* nSl = b_.CreateUDiv(b_.CreateAdd(nb, c64(NR - 1)), c64(NR));
-      Value* mSl = b_.CreateUDiv(b_.CreateAdd(mbv, c64(MR - 1)), c64(MR));
-      forLoop(c64(0), nSl, 1, "jr", [&](Value* jr) {
-        Value* ncol = b_.CreateAdd(n0, b_.CreateMul(jr, c64(NR)));
-        Value* bSl = gepF(Bp, b_.CreateMul(b_.CreateMul(jr, c64(NR)), kc));
-        // bias + ncol, computed without inbounds: bias may be null when unused.
-        bool perColumn =
-            s.epilogue == MatmulEpilogue::Bias || s.epilogue == MatmulEpilogue::BiasGelu;
-        Value* biasT = perColumn ? b_.CreateGEP(f32_, bias, ncol)
-                                 : llvm::Constant::getNullValue(ptr_);
-        Value* nFull = nEdge ? b_.CreateICmpSLE(b_.CreateAdd(ncol, c64(NR)), c64(s.N)) : nullptr;
-        forLoop(c64(0), mSl, 1, "ir", [&](Value* ir) {
-          Value* mrow = b_.CreateAdd(m0, b_.CreateMul(ir, c64(MR)));
-          Value* aSl = gepF(Ap, b_.CreateMul(b_.CreateMul(ir, c64(MR)), kc));
-          Value* ct = gepF(Cb, b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol));
-          if (s.epilogue == MatmulEpilogue::GeluGradAux) // aux[b][mrow, ncol], as C's tile
-            biasT = gepF(bias, b_.CreateAdd(b_.CreateMul(bi, c64(s.M * s.N)),
-                                            b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol)));
-          std::vector<Value*> args{aSl, bSl, ct, kc, loadC, isLast, biasT};
-          Value* mFull = mEdge ? b_.CreateICmpSLE(b_.CreateAdd(mrow, c64(MR)), c64(s.M)) : nullptr;
-          auto callFor = [&](bool fullM, bool fullN) {
-            b_.CreateCall(microKernel(fullM ? MR : mEdge, fullN ? NR : nEdge), args);
-          };
-          auto byN = [&](bool fullM) {
-            if (nFull)
+    forLoop(c64(0), c64(p.kBlocks), 1, "pc", [&](Value* pc) {
+      Value* isLast = b_.CreateICmpEQ(pc, c64(p.kBlocks - 1));
+      Value* kc = b_.CreateSelect(isLast, c64(p.kcLast), c64(p.kc));
+      Value* k0 = b_.CreateMul(pc, c64(p.kc));
+      Value* loadC = s.accumulate ? llvm::ConstantInt::getTrue(C_) : b_.CreateICmpNE(pc, c64(0));
+      b_.CreateCall(packB, {Bb, Bp, n0, nb, k0, kc});
+      forLoop(im0, imEnd, 1, "im", [&](Value* im) {
+        Value* m0 = b_.CreateMul(im, c64(p.mc));
+        Value* mbv = min64(c64(p.mc), b_.CreateSub(c64(s.M), m0));
+        b_.CreateCall(packA, {Ab, Ap, m0, mbv, k0, kc});
+        Value* nSl = b_.CreateUDiv(b_.CreateAdd(nb, c64(NR - 1)), c64(NR));
+        Value* mSl = b_.CreateUDiv(b_.CreateAdd(mbv, c64(MR - 1)), c64(MR));
+        forLoop(c64(0), nSl, 1, "jr", [&](Value* jr) {
+          Value* ncol = b_.CreateAdd(n0, b_.CreateMul(jr, c64(NR)));
+          Value* bSl = gepF(Bp, b_.CreateMul(b_.CreateMul(jr, c64(NR)), kc));
+          // bias + ncol, computed without inbounds: bias may be null when unused.
+          bool perColumn =
+              s.epilogue == MatmulEpilogue::Bias || s.epilogue == MatmulEpilogue::BiasGelu;
+          Value* biasT =
+              perColumn ? b_.CreateGEP(f32_, bias, ncol) : llvm::Constant::getNullValue(ptr_);
+          Value* nFull = nEdge ? b_.CreateICmpSLE(b_.CreateAdd(ncol, c64(NR)), c64(s.N)) : nullptr;
+          forLoop(c64(0), mSl, 1, "ir", [&](Value* ir) {
+            Value* mrow = b_.CreateAdd(m0, b_.CreateMul(ir, c64(MR)));
+            Value* aSl = gepF(Ap, b_.CreateMul(b_.CreateMul(ir, c64(MR)), kc));
+            Value* ct = gepF(Cb, b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol));
+            if (s.epilogue == MatmulEpilogue::GeluGradAux) // aux[b][mrow, ncol], as C's tile
+              biasT = gepF(bias, b_.CreateAdd(b_.CreateMul(bi, c64(s.M * s.N)),
+                                              b_.CreateAdd(b_.CreateMul(mrow, c64(s.N)), ncol)));
+            std::vector<Value*> args{aSl, bSl, ct, kc, loadC, isLast, biasT};
+            Value* mFull =
+                mEdge ? b_.CreateICmpSLE(b_.CreateAdd(mrow, c64(MR)), c64(s.M)) : nullptr;
+            auto callFor = [&](bool fullM, bool fullN) {
+              b_.CreateCall(microKernel(fullM ? MR : mEdge, fullN ? NR : nEdge), args);
+            };
+            auto byN = [&](bool fullM) {
+              if (nFull)
+                ifThenElse(
+                    nFull, [&] { callFor(fullM, true); }, [&] { callFor(fullM, false); });
+              else
+                callFor(fullM, true);
+            };
+            if (mFull)
               ifThenElse(
-                  nFull, [&] { callFor(fullM, true); }, [&] { callFor(fullM, false); });
+                  mFull, [&] { byN(true); }, [&] { byN(false); });
             else
-              callFor(fullM, true);
-          };
-          if (mFull)
-            ifThenElse(
-                mFull, [&] { byN(true); }, [&] { byN(false); });
-          else
-            byN(true);
+              byN(true);
+          });
         });
       });
     });
   });
-  item->addIncoming(b_.CreateAdd(item, runLen), b_.GetInsertBlock());
-  b_.CreateBr(head);
-  b_.SetInsertPoint(exit);
   b_.CreateRetVoid();
   return f;
 }

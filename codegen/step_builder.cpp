@@ -3,8 +3,11 @@
 // Walk of the schedule, per op:
 //   noCode view?            → nothing (its bytes already hold the value)
 //   KernelSpec + key        → an existing kernel, or lower it now (lower.h's table)
-//   hazard with the bytes touched since the last barrier? → call gptc_barrier()
-//   call kernel(ptrs..., tid, nthreads) with ptr = region base + constant offset
+//   phased (no hooks): record the call; at the end, phase = 1 + the latest phase of an earlier
+//     call it has a hazard with; emit phase by phase, gptc_barrier() between phases
+//   else: hazard with the bytes touched since the last barrier? → call gptc_barrier()
+//   call kernel(ptrs..., tid, nthreads, work) with ptr = region base + constant offset and work
+//   = this call's own slots of gptc_work
 //   a two-phase reduction (lower.h): barrier; call its combine(same ptrs...)
 //   with kernelHooks: barrier; if (tid == 0) hook(ctx, i); barrier   (compile.h)
 // then, for `update`s the plan did not alias onto their state, a copy kernel at the end.
@@ -12,6 +15,7 @@
 
 #include "codegen/lower.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
 #include <map>
@@ -80,6 +84,11 @@ public:
     barrier_ = llvm::Function::Create(barrierTy, llvm::GlobalValue::ExternalLinkage, kBarrierSymbol,
                                       mb_.module());
     b_.SetInsertPoint(llvm::BasicBlock::Create(c, "entry", step_));
+    // The work slots' size is known only at the end: calls address a placeholder, replaced then.
+    llvm::Type* emptyTy = llvm::ArrayType::get(b_.getInt8Ty(), 0);
+    workTmp_ =
+        new llvm::GlobalVariable(mb_.module(), emptyTy, false, llvm::GlobalValue::InternalLinkage,
+                                 llvm::ConstantAggregateZero::get(emptyTy), "gptc_work.tmp");
     const char* names[] = {"persistent", "inputs", "arena", "scratch", "tid", "nthreads"};
     for (unsigned i = 0; i < 6; ++i)
       step_->getArg(i)->setName(names[i]);
@@ -126,7 +135,16 @@ public:
       if (std::string e = call(spec, {u.value, u.state}, {from}, to, kc); !e.empty()) return e;
       out_->stats.updateCopies++;
     }
+    if (phased()) emitPhases();
     b_.CreateRetVoid();
+    out_->workBytes = std::max<int64_t>(workSlots_, 1) * kWorkSlotBytes;
+    llvm::Type* workTy = llvm::ArrayType::get(b_.getInt8Ty(), uint64_t(out_->workBytes));
+    auto* work =
+        new llvm::GlobalVariable(mb_.module(), workTy, false, llvm::GlobalValue::ExternalLinkage,
+                                 llvm::ConstantAggregateZero::get(workTy), kWorkSymbol);
+    work->setAlignment(llvm::Align(kWorkSlotBytes));
+    workTmp_->replaceAllUsesWith(work);
+    workTmp_->eraseFromParent();
     out_->stats.kernels = int(out_->kernels.size());
     return "";
   }
@@ -143,6 +161,15 @@ private:
                                 : p.region == Region::Input    ? 1
                                                                : 2);
     return b_.CreateInBoundsGEP(b_.getInt8Ty(), base, b_.getInt64(uint64_t(p.offset)));
+  }
+
+  /// `slots` fresh work slots for one call (null when it has no parallel loop).
+  Value* workFor(int slots) {
+    if (slots == 0) return llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx()));
+    Value* p = b_.CreateInBoundsGEP(b_.getInt8Ty(), workTmp_,
+                                    b_.getInt64(uint64_t(workSlots_ * kWorkSlotBytes)));
+    workSlots_ += slots;
+    return p;
   }
 
   /// if (tid == 0) { fn = slot[0]; if (fn) fn(slot[1], index); }
@@ -192,7 +219,13 @@ private:
     std::vector<Interval> combineReads = reads;
     if (k.combine) combineReads.push_back(partials);
     const Interval& firstWrite = k.combine ? partials : write;
+    kc.kernel = it->second.index;
 
+    if (phased()) { // placed and emitted by emitPhases, once every call is known
+      units_.push_back({&k, values, reads, firstWrite, false, kc});
+      if (k.combine) units_.push_back({&k, values, combineReads, write, true, kc});
+      return "";
+    }
     if (opts_.kernelHooks) {
       // the hook's barriers separate every call already
     } else if (hazards_.conflicts(reads, firstWrite) || !opts_.elideBarriers) {
@@ -208,36 +241,15 @@ private:
     hazards_.reads.insert(hazards_.reads.end(), reads.begin(), reads.end());
     hazards_.writes.push_back(firstWrite);
 
-    std::vector<Value*> args;
-    Value* tid = step_->getArg(4);
-    Value* nthreads = step_->getArg(5);
-    if (k.form == CallForm::Matmul) {
-      // (A, B, C, bias, scratch, tid, nthreads); linear's bias is its third operand
-      args = {pointerTo(values[0]),
-              pointerTo(values[1]),
-              pointerTo(values.back()),
-              values.size() == 4
-                  ? pointerTo(values[2])
-                  : llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx())),
-              step_->getArg(3),
-              tid,
-              nthreads};
-    } else {
-      for (int v : values)
-        args.push_back(pointerTo(v));
-      args.push_back(tid);
-      args.push_back(nthreads);
-    }
-    b_.CreateCall(k.fn->getFunctionType(), k.fn, args);
-    if (k.combine) { // every thread's partials are written before thread 0 adds them up
+    emitKernelCall(k, values, false);
+    if (k.combine) { // every thread's partials are written before one thread adds them up
       b_.CreateCall(barrier_);
       out_->stats.barriers++;
       hazards_.clear();
       hazards_.reads = combineReads;
       hazards_.writes.push_back(write);
-      b_.CreateCall(k.combine->getFunctionType(), k.combine, args);
+      emitKernelCall(k, values, true);
     }
-    kc.kernel = it->second.index;
     out_->calls.push_back(kc);
     out_->stats.calls++;
     if (opts_.kernelHooks) {
@@ -249,6 +261,91 @@ private:
     return "";
   }
 
+  /// Independent kernels share one phase (the time between two barriers). Without hooks, every
+  /// call (a two-phase reduction: its fn and its combine) goes into the earliest phase after
+  /// every earlier call it conflicts with (the hazards of HazardTracker: RAW, WAR, WAW on the
+  /// plan's bytes), not merely after the last barrier: a kernel that only reads params joins the
+  /// first phase even when it comes late in the schedule. Pairs without a hazard may run in any
+  /// order or at once, so this is as correct as the sequential walk, with fewer barriers — fewer
+  /// places where every thread waits for the slowest one (a thread that lost its core).
+  bool phased() const { return !opts_.kernelHooks && opts_.elideBarriers; }
+
+  struct Unit {
+    const LoweredKernel* k;
+    std::vector<int> values;
+    std::vector<Interval> reads;
+    Interval write;
+    bool combine; // the second function of a two-phase reduction
+    KernelCall kc;
+  };
+
+  static bool conflicts(const Unit& earlier, const Unit& later) {
+    for (const Interval& r : later.reads)
+      if (r.overlaps(earlier.write)) return true;
+    if (later.write.overlaps(earlier.write)) return true;
+    for (const Interval& r : earlier.reads)
+      if (later.write.overlaps(r)) return true;
+    return false;
+  }
+
+  void emitPhases() {
+    const size_t n = units_.size();
+    std::vector<int> phase(n, 0);
+    for (size_t k = 0; k < n; ++k)
+      for (size_t j = k; j-- > 0;)
+        if (phase[j] + 1 > phase[k] && conflicts(units_[j], units_[k])) phase[k] = phase[j] + 1;
+    std::vector<size_t> order(n);
+    for (size_t i = 0; i < n; ++i)
+      order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return phase[a] < phase[b]; });
+    for (size_t i = 0; i < n; ++i) {
+      const Unit& u = units_[order[i]];
+      if (i > 0 && phase[order[i]] != phase[order[i - 1]]) {
+        b_.CreateCall(barrier_);
+        out_->stats.barriers++;
+      } else if (i > 0) {
+        out_->stats.barriersElided++;
+      }
+      emitKernelCall(*u.k, u.values, u.combine);
+      if (!u.combine) {
+        out_->calls.push_back(u.kc);
+        out_->stats.calls++;
+      }
+    }
+  }
+
+  /// The call of k's fn (or combine) on `values`, with fresh work slots; returns the arguments.
+  std::vector<Value*> emitKernelCall(const LoweredKernel& k, const std::vector<int>& values,
+                                     bool combine) {
+    std::vector<Value*> args;
+    Value* tid = step_->getArg(4);
+    Value* nthreads = step_->getArg(5);
+    llvm::Function* fn = combine ? k.combine : k.fn;
+    Value* work = workFor(combine ? k.combineWorkSlots : k.workSlots);
+    if (k.form == CallForm::Matmul) {
+      // (A, B, C, bias, scratch, tid, nthreads); linear's bias is its third operand
+      args = {pointerTo(values[0]),
+              pointerTo(values[1]),
+              pointerTo(values.back()),
+              values.size() == 4
+                  ? pointerTo(values[2])
+                  : llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(mb_.ctx())),
+              step_->getArg(3),
+              tid,
+              nthreads,
+              work};
+    } else {
+      for (int v : values)
+        args.push_back(pointerTo(v));
+      args.push_back(tid);
+      args.push_back(nthreads);
+      args.push_back(work);
+    }
+    b_.CreateCall(fn->getFunctionType(), fn, args);
+    return args;
+  }
+
   ModuleBuilder& mb_;
   const Graph& g_;
   const MemoryPlan& plan_;
@@ -258,8 +355,11 @@ private:
   llvm::Function* step_ = nullptr;
   llvm::Function* barrier_ = nullptr;
   llvm::GlobalVariable* hookSlot_ = nullptr;
+  llvm::GlobalVariable* workTmp_ = nullptr;
+  int64_t workSlots_ = 0;
   std::map<std::string, Emitted> kernels_;
   HazardTracker hazards_;
+  std::vector<Unit> units_; // phased(): every call, in schedule order, until emitPhases
   bool first_ = true;
 };
 

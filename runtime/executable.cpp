@@ -4,7 +4,9 @@
 // corrupting the heap (ASan cannot see inside one allocation).
 #include "runtime/executable.h"
 
-#include <omp.h>
+#include "codegen/thread_count.h"
+#include "codegen/thread_team.h"
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -143,11 +145,10 @@ std::string Executable::initParams(uint64_t seed) {
   // Largest first, so the big tables do not end up last on one thread.
   std::stable_sort(todo.begin(), todo.end(),
                    [&](int a, int b) { return g_.type(a).numel() > g_.type(b).numel(); });
-#pragma omp parallel for schedule(dynamic, 1)
-  for (size_t i = 0; i < todo.size(); ++i) {
-    const Value& val = g_.values[size_t(todo[i])];
-    initValueInto(val, val.kind == ValueKind::Param ? seed : 0, addressOf(todo[i]));
-  }
+  parallelForEach(int64_t(todo.size()), [&](int64_t i) {
+    const Value& val = g_.values[size_t(todo[size_t(i)])];
+    initValueInto(val, val.kind == ValueKind::Param ? seed : 0, addressOf(todo[size_t(i)]));
+  });
   return "";
 }
 
@@ -191,7 +192,7 @@ std::string Executable::run(int threads) {
     if (g_.values[v].kind == ValueKind::Input && !bound_[v])
       return fmt::format("input '{}' was never bound", g_.values[v].name);
   if (std::string e = checkIndexInputs(); !e.empty()) return e;
-  if (threads <= 0) threads = omp_get_max_threads();
+  if (threads <= 0) threads = defaultThreadCount();
   const int64_t perThread = roundUp64(std::max<int64_t>(step_->scratchBytesPerThread(), 64));
   if (threads > scratchThreads_) {
     release(scratch_);
@@ -200,12 +201,10 @@ std::string Executable::run(int threads) {
     scratchThreads_ = threads;
   }
   StepFn step = step_->step();
+  step_->resetWork(reversedClaims_);
   char *p = persistent_.data, *in = inputs_.data, *a = arena_.data, *s = scratch_.data;
-#pragma omp parallel num_threads(threads)
-  {
-    int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-    step(p, in, a, s + perThread * tid, tid, nt);
-  }
+  ThreadTeam::shared().run(threads,
+                           [&](int tid, int nt) { step(p, in, a, s + perThread * tid, tid, nt); });
   for (const Block* r : {&persistent_, &inputs_, &arena_, &scratch_})
     if (!guardIntact(*r)) return "a kernel wrote past the end of its region (guard bytes changed)";
   return "";

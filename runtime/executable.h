@@ -1,13 +1,13 @@
 // runtime/executable.h — a compiled step plus the memory it runs in: the three regions of the
 // memory plan (Persistent, Input, Arena) allocated once, per-thread scratch, binding of inputs and
-// parameters by name, and run(), which opens the one OpenMP parallel region that step()'s kernels
-// and barriers execute in.
+// parameters by name, and run(), which runs step() as one job of the process's thread team
+// (codegen/thread_team.h), the team whose barrier step() calls.
 //
 // Typical use (see tests/jit/ and tools/cmd_run.cpp):
 //   auto exe = Executable::create(graph, plan, {}, &err);
 //   exe->initParams(1337);                      // or bind("wte", ...) from a checkpoint
 //   exe->bind("tokens", tokens);                // every input, before the first run
-//   exe->run(threads);                          // threads <= 0: OMP_NUM_THREADS / all cores
+//   exe->run(threads);                          // threads <= 0: codegen/thread_count.h
 //   float loss = exe->output("loss")[0];
 //
 // What it leaves to others: compiling (codegen/compile.h), planning (passes/), the training loop,
@@ -42,7 +42,7 @@ public:
   /// param_init.cpp): the same seed gives the interpreter's values exactly.
   std::string initParams(uint64_t seed);
 
-  /// One step on `threads` threads (<= 0: omp_get_max_threads(), i.e. OMP_NUM_THREADS). Checks
+  /// One step on `threads` threads (<= 0: defaultThreadCount(), codegen/thread_count.h). Checks
   /// first that every input is bound and that token ids / targets that feed embedding and
   /// cross_entropy are in range (the kernels cannot report it). "" or the first problem.
   std::string run(int threads = 0);
@@ -69,6 +69,9 @@ public:
   /// value is only meaningful between the call that writes it and the next reuse of its bytes).
   const char* valueBytes(int value) const { return addressOf(value); }
   const Graph& graph() const { return g_; }
+  /// Test hook: every parallel loop of the step hands its chunks out in reverse order
+  /// (CompiledStep::resetWork); results must be bit-identical either way.
+  void setReversedClaimsForTesting(bool on) { reversedClaims_ = on; }
 
 private:
   Executable() = default;
@@ -91,6 +94,7 @@ private:
   Block persistent_, inputs_, arena_, scratch_;
   int scratchThreads_ = 0;
   std::vector<bool> bound_; // per value id (inputs)
+  bool reversedClaims_ = false;
 };
 
 } // namespace gptc

@@ -8,6 +8,8 @@
 // blocking, packing for registers and vectorisation to codegen/.
 #include "runtime/interpreter_kernels.h"
 
+#include "codegen/thread_team.h"
+
 namespace gptc {
 namespace {
 
@@ -48,10 +50,10 @@ std::string eval_MatMul(EvalArgs& e) {
       // b [K,N] is "N rows of K, transposed"; b [N,K] (tb) already is N rows of K.
       bRows = asRows(b.f.data() + (bShared ? 0 : bt * K * N), N, K, !tb);
     float* out = e.out.f.data() + bt * M * N; // (M,N)
-#pragma omp parallel for schedule(static)
-    for (int64_t m = 0; m < M; ++m)
+    parallelForEach(M, [&](int64_t m) {
       for (int64_t n = 0; n < N; ++n)
         out[m * N + n] = float(dot(aRows.data() + m * K, bRows.data() + n * K, K));
+    });
   }
   return "";
 }
@@ -61,11 +63,11 @@ std::string eval_Linear(EvalArgs& e) {
   const Tensor &x = *e.in[0], &w = *e.in[1], &bias = *e.in[2];
   int64_t K = w.type.shape[1], N = w.type.shape[0];
   int64_t rows = rowsOf(x.type);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r)
+  parallelForEach(rows, [&](int64_t r) {
     for (int64_t n = 0; n < N; ++n)
       e.out.f[r * N + n] =
           float(dot(x.f.data() + r * K, w.f.data() + n * K, K) + double(bias.f[n]));
+  });
   return "";
 }
 

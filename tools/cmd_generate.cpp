@@ -125,7 +125,7 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--eval-sort", f.evalSort,
                  "seq2seq: sort N random digit sequences (lengths 1-10, seeded by --seed) greedily "
                  "and with --beam, print exact-match accuracy");
-  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS / all cores)");
+  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
   addSetFlag(app, f.sets); // B and T are the generator's: the prompts' count and the cache

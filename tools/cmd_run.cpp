@@ -22,7 +22,7 @@
 #include "runtime/step_engine.h"
 #include "runtime/token_data.h"
 
-#include <omp.h>
+#include "codegen/thread_count.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -401,7 +401,8 @@ int runStep(int argc, char** argv, Mode mode) {
   }
   app.add_flag("--interpret", f.interpret,
                "execute with the reference interpreter (default: the JIT)");
-  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
+  app.add_option("--threads", f.threads,
+                 "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)")
       ->type_name("N");
   app.add_flag("--profile", f.profile,
                "time every kernel call; print a table by kernel kind (JIT only)");
@@ -419,7 +420,7 @@ int runStep(int argc, char** argv, Mode mode) {
       code >= 0)
     return code;
   if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
-  if (f.threads == 0) f.threads = omp_get_max_threads();
+  if (f.threads == 0) f.threads = defaultThreadCount();
   if (f.repeat < 1) return usageError(fmt::format("--repeat must be at least 1, got {}", f.repeat));
   if (f.profile && f.interpret) return usageError("--profile times JIT kernels; drop --interpret");
   return fixed ? runTrain(f) : runEval(f);

@@ -31,6 +31,7 @@
 #include "runtime/vocab_check.h"
 #include "runtime/weights_pointer.h"
 
+#include "codegen/thread_count.h"
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -41,7 +42,6 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <map>
-#include <omp.h>
 #include <unistd.h>
 
 namespace gptc::tools {
@@ -367,7 +367,7 @@ int train(TrainFlags f) {
   if (!evalModel) return 2;
 
   Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
-  int threads = f.threads > 0 ? f.threads : omp_get_max_threads();
+  int threads = f.threads > 0 ? f.threads : defaultThreadCount();
   std::string err;
   // --trace, --check-finite (tools/trace_flags.h): the plan keeps traced values readable, the
   // step calls the NaN/Inf checker after every kernel.
@@ -682,7 +682,8 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("DIR")
       ->expected(0, 1)
       ->default_str("-");
-  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS or all cores)")
+  app.add_option("--threads", f.threads,
+                 "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)")
       ->type_name("N");
   app.add_flag("--interpret", f.interpret, "run on the reference interpreter instead of the JIT");
   app.add_option("--sample", f.sampleChars, "characters to sample at the end (default 400)")

@@ -214,7 +214,7 @@ TEST_CASE("matmul: calling convention — threads partition C, scratch stays in 
       ++base; // the kernel may assume 64-byte
     for (int tid = 0; tid < nt; ++tid)
       cm->kernel()(p.A.data(), p.B.data(), C.data(), p.bias.data(), base + per * size_t(tid), tid,
-                   nt);
+                   nt, nullptr);
     CHECK(relError(p, C) <= kTolerance);
     bool guardsOk = true;
     for (int tid = 0; tid < nt; ++tid)
