@@ -385,6 +385,42 @@ R infer_CausalMaskAt(const Types& t, const Attrs&) {
   return needF32(t[0], "x");
 }
 
+// ---- today's Transformer (issue #20) ----
+R infer_RMSNorm(const Types& t, const Attrs&) { return lastAxisParams(t[0], t[1], t[1], "rmsnorm"); }
+R infer_RMSNormGradX(const Types& t, const Attrs&) {
+  if (t[2] != t[0]) return err("rmsnorm_grad_x: dy must have x's type");
+  return lastAxisParams(t[0], t[1], t[1], "rmsnorm_grad_x");
+}
+R infer_RMSNormGradW(const Types& t, const Attrs&) {
+  if (t[1] != t[0] || !isF32(t[0]) || t[0].rank() < 1)
+    return err("rmsnorm_grad_w: x and dy must be the same f32 type");
+  return TensorType{DType::f32, {t[0].shape.back()}};
+}
+R infer_Silu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_SiluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
+R infer_SwiGLU(const Types& t, const Attrs&) {
+  if (!isF32(t[0]) || t[0] != t[1])
+    return err(fmt::format("swiglu: g and u must be the same f32 type, got {} and {}", ts(t[0]), ts(t[1])));
+  return t[0];
+}
+R infer_Rope(const Types& t, const Attrs& a) {
+  const TensorType& x = t[0];
+  if (!isF32(x) || x.rank() < 2 || x.shape.back() % 2)
+    return err(fmt::format("rope: x must be f32[..., T, D] with an even D, got {}", ts(x)));
+  if (t.size() > 1)
+    if (R s = scalarI32(t[1], "rope", "pos"); !s) return s;
+  if (!(attrFloat(a, "theta") > 1)) return err(fmt::format("rope: theta must be > 1, got {}", attrFloat(a, "theta")));
+  for (const char* flag : {"interleaved", "inverse"})
+    if (attrInt(a, flag) != 0 && attrInt(a, flag) != 1)
+      return err(fmt::format("rope: {} must be 0 or 1, got {}", flag, attrInt(a, flag)));
+  return x;
+}
+R infer_Alibi(const Types& t, const Attrs&) {
+  if (t[0].rank() < 3)
+    return err(fmt::format("alibi needs scores [..., heads, Tq, Tk] of rank >= 3, got {}", ts(t[0])));
+  return needF32(t[0], "x");
+}
+
 R infer_AdamWMoment1(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment1"); }
 R infer_AdamWMoment2(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment2"); }
 R infer_AdamWUpdate(const Types& t, const Attrs& a) {

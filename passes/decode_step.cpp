@@ -246,6 +246,9 @@ Expected<Graph> buildDecodeStep(const Graph& g, const DecodeOptions& o) {
       if (!table) return table.error();
       r = d.addNode(OpKind::DynamicSlice, {*table, pos},
                     {{"axis", int64_t(0)}, {"size", attrInt(n.attrs, "rows")}}, n.loc, name);
+    } else if (n.kind == OpKind::Rope && ops.size() == 1) {
+      ops.push_back(pos); // rotary positions: the step's rows are at pos, pos+1, ...
+      r = emit(d, n, ops, n.attrs, name);
     } else if (n.kind == OpKind::MatMul &&
                (a.keys.count(n.operands[1]) || a.vals.count(n.operands[1]))) {
       Expected<int> c = cacheOf(n.operands[1], n.loc);

@@ -13,7 +13,8 @@
 //     and the scores use the cache (B,H,t,ctx) with causal_mask_at(scores, pos) in place of
 //     causal_mask, so positions past pos+i are masked and the shapes stay static;
 //   - learned positions `slice(wpe){start=0,end=t}` become dynamic_slice(wpe, pos){size=t}, and
-//     sinusoidal(){rows=t} becomes dynamic_slice(sinusoidal(){rows=ctx}, pos);
+//     sinusoidal(){rows=t} becomes dynamic_slice(sinusoidal(){rows=ctx}, pos), and rope(x) (rotary
+//     positions, no table) becomes rope(x, pos), so the cached keys are rotated at their positions;
 //   - the output layer reads only the last position: logits is [B,1,V];
 //   - values named in `cut` become inputs (seq2seq: `mem`, the encoder's output, computed once per
 //     source by a separate inference graph) and what only they needed is gone.

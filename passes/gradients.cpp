@@ -427,6 +427,54 @@ std::string grad_Fill(G& c) {
   return noGradient(c);
 }
 
+// ---- today's Transformer (issue #20) ----
+
+// y = x·r·w, r = (mean(x²)+eps)^-½: dx = r·(g - x̂·mean(g·x̂)) with g = w·dy, x̂ = x·r (the mean term
+// is -r³·x/C·Σ g·x); dw = Σ_rows dy·x̂
+std::string grad_RMSNorm(G& c) {
+  Attrs eps = attrs1("eps", attrFloat(c.node.attrs, "eps"));
+  if (c.wants(0)) c.give(0, OpKind::RMSNormGradX, {c.x(0), c.x(1), c.dy}, eps);
+  if (c.wants(1)) c.give(1, OpKind::RMSNormGradW, {c.x(0), c.dy}, eps);
+  return "";
+}
+std::string grad_RMSNormGradX(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_RMSNormGradW(G& c) {
+  return notDifferentiable(c);
+}
+// y = x·σ(x): dx = dy·σ(x)·(1 + x·(1-σ(x)))
+std::string grad_Silu(G& c) {
+  c.give(0, OpKind::SiluGrad, {c.x(0), c.dy});
+  return "";
+}
+std::string grad_SiluGrad(G& c) {
+  return notDifferentiable(c);
+}
+// y = silu(g)·u: dg = silu'(g)·(dy·u) = silu_grad(g, dy·u), du = silu(g)·dy = swiglu(g, dy)
+std::string grad_SwiGLU(G& c) {
+  if (c.wants(0)) {
+    int dyu = c.emit(OpKind::Mul, {c.dy, c.x(1)}, {}, "dy_u");
+    c.give(0, OpKind::SiluGrad, {c.x(0), dyu});
+  }
+  if (c.wants(1)) c.give(1, OpKind::SwiGLU, {c.x(0), c.dy});
+  return "";
+}
+// y = R(p)·x, a rotation per pair: dx = R(p)ᵀ·dy = R(-p)·dy, the same rope with inverse flipped
+std::string grad_Rope(G& c) {
+  Attrs a = c.node.attrs;
+  a["inverse"] = int64_t(1 - attrInt(a, "inverse"));
+  std::vector<int> ops{c.dy};
+  if (c.numOperands() > 1) ops.push_back(c.x(1));
+  c.give(0, OpKind::Rope, ops, a);
+  return "";
+}
+// y = x + bias (a constant): dx = dy
+std::string grad_Alibi(G& c) {
+  c.pass(0, c.dy);
+  return "";
+}
+
 // ---- generation ops: they run in decode steps, which are never differentiated ----
 std::string notDecoded(G& c) {
   return fmt::format("not differentiable: '{}' belongs to decode steps (passes/decode_step.cpp)",

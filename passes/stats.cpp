@@ -23,6 +23,9 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
   case OpKind::LayerNorm:
   case OpKind::LayerNormGradX:
   case OpKind::LayerNormGradW:
+  case OpKind::RMSNorm:
+  case OpKind::RMSNormGradX:
+  case OpKind::RMSNormGradW:
   case OpKind::Softmax:
   case OpKind::SoftmaxGrad:
   case OpKind::ScaleMaskSoftmax:

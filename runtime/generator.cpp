@@ -44,7 +44,8 @@ std::unique_ptr<Generator> Generator::create(std::shared_ptr<ast::Program> progr
     *err = "the batch must be at least 1";
     return nullptr;
   }
-  // The model as written: the decoder's trained length bounds a sinusoidal model's context.
+  // The model as written: the decoder's trained length bounds the context of a model without a
+  // position table (sinusoidal or rotary positions).
   Expected<Graph> full = runPasses(gen->program_, gen->overrides_, {"expand"});
   if (!full) { // the model's own T may not fit (T > maxT after --set maxT=...): one position
     ConstOverrides one = gen->overrides_;
@@ -63,8 +64,9 @@ std::unique_ptr<Generator> Generator::create(std::shared_ptr<ast::Program> progr
     return nullptr;
   }
   if (gen->config_.context == 0 &&
-      std::any_of(full->nodes.begin(), full->nodes.end(),
-                  [](const Node& n) { return n.kind == OpKind::Sinusoidal; }))
+      std::any_of(full->nodes.begin(), full->nodes.end(), [](const Node& n) {
+        return n.kind == OpKind::Sinusoidal || n.kind == OpKind::Rope;
+      }))
     gen->config_.context = full->type(tok).shape[1];
 
   auto t0 = std::chrono::steady_clock::now();

@@ -158,6 +158,22 @@ TEST_CASE("gradcheck: accumulation over several uses, select and stack") {
   check("stack", {"param a : f32[2,3]\nparam b : f32[2,3]\nr = stack(a, b, a)"});
 }
 
+TEST_CASE("gradcheck: rmsnorm, silu, swiglu, rope, alibi (today's Transformer)") {
+  cover({OpKind::RMSNorm, OpKind::Silu, OpKind::SwiGLU, OpKind::Rope, OpKind::Alibi});
+  check("rmsnorm", {"param x : f32[2,3,8]\nparam w : f32[8]\nr = rmsnorm(x, w)"});
+  check("rmsnorm eps", {"param x : f32[4,5]\nparam w : f32[5]\nr = rmsnorm(x, w) {eps = 0.1}"});
+  check("silu", {"param a : f32[3,7]\nr = silu(scale(a) {s = 3.0})"});
+  check("swiglu",
+        {"param g : f32[2,3,5]\nparam u : f32[2,3,5]\nr = swiglu(scale(g) {s = 3.0}, u)"});
+  check("rope half-split", {"param x : f32[2,2,5,8]\nr = rope(x)"});
+  check("rope interleaved, theta",
+        {"param x : f32[2,5,6]\nr = rope(x) {interleaved = 1, theta = 100.0}"});
+  GradCase at{"input pos : i32[]\nparam x : f32[2,3,4]\nr = rope(x, pos) {inverse = 1}"};
+  at.ints["pos"] = {5};
+  check("rope inverse at a position", at);
+  check("alibi + causal softmax", {"param x : f32[2,4,3,3]\nr = softmax(causal_mask(alibi(x)))"});
+}
+
 TEST_CASE("gradcheck covers every differentiable op kind") {
   // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
   // not subject to finite differences; everything else must appear in a case above.
@@ -165,7 +181,8 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::ReluGrad, OpKind::LayerNormGradX, OpKind::LayerNormGradW,
                           OpKind::SoftmaxGrad, OpKind::EmbeddingGrad, OpKind::CrossEntropyGrad,
                           OpKind::AdamWMoment1, OpKind::AdamWMoment2, OpKind::AdamWUpdate,
-                          OpKind::GlobalNorm, OpKind::ClipScale,
+                          OpKind::GlobalNorm, OpKind::ClipScale, OpKind::RMSNormGradX,
+                          OpKind::RMSNormGradW, OpKind::SiluGrad,
                           // generation ops: decode steps are not differentiated
                           OpKind::DynamicSlice, OpKind::DynamicUpdateSlice, OpKind::CausalMaskAt,
                           // fused kinds exist only after autodiff (passes/fuse.cpp)

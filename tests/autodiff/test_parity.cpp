@@ -151,3 +151,6 @@ TEST_CASE("parity with PyTorch: chargpt gradients and 10 AdamW steps") {
 TEST_CASE("parity with PyTorch: seq2seq gradients and 10 AdamW steps") {
   parity("seq2seq");
 }
+TEST_CASE("parity with PyTorch: llama gradients and 10 AdamW steps") {
+  parity("llama");
+}

@@ -1,8 +1,9 @@
 // tests/generate/test_generate.cpp — the KV-cache decode step against full recomputation: greedy
 // tokens from the generator (prefill + decode steps, caches as state) must equal greedy tokens
-// from the plain inference graph run on the whole context each time, on chargpt, a tiny GPT-2 and
-// the seq2seq decoder, on the interpreter and on the JIT. Also: the decode graph's shape (caches,
-// pos, last-position logits), batch == one at a time, and the context errors.
+// from the plain inference graph run on the whole context each time, on chargpt, a tiny GPT-2, a
+// tiny llama (rotary positions: rope at the step's position) and the seq2seq decoder, on the
+// interpreter and on the JIT. Also: the decode graph's shape (caches, pos, last-position logits),
+// batch == one at a time, and the context errors.
 #include "passes/decode_step.h"
 #include "runtime/beam_search.h"
 #include "runtime/generator.h"
@@ -25,6 +26,7 @@ std::shared_ptr<ast::Program> load(const std::string& model) {
 }
 
 const ConstOverrides kChar = {{"L", "2"}, {"C", "32"}, {"NH", "4"}, {"maxT", "24"}, {"drop", "0"}};
+const ConstOverrides kLlama = {{"L", "2"}, {"C", "32"}, {"NH", "4"}, {"F", "64"}, {"T", "24"}};
 const ConstOverrides kGpt2 = {{"V", "61"}, {"Vp", "64"}, {"maxT", "24"},
                               {"L", "2"},  {"NH", "2"},  {"C", "16"}};
 constexpr uint64_t kSeed = 7;
@@ -149,13 +151,14 @@ TEST_CASE("a graph without causal attention is a clear error") {
   CHECK(d.error().message.find("no causal self-attention") != std::string::npos);
 }
 
-TEST_CASE("greedy KV-cache decoding == full recomputation: chargpt and a tiny GPT-2") {
+TEST_CASE("greedy KV-cache decoding == full recomputation: chargpt, a tiny GPT-2, llama") {
   struct M {
     const char* model;
     ConstOverrides sets;
     int64_t vocab;
   };
-  for (const M& m : {M{"chargpt.graph", kChar, 65}, M{"gpt2.graph", kGpt2, 61}}) {
+  for (const M& m :
+       {M{"chargpt.graph", kChar, 65}, M{"gpt2.graph", kGpt2, 61}, M{"llama.graph", kLlama, 65}}) {
     CAPTURE(m.model);
     std::vector<int32_t> prompt = {3, 14, 15, 9, 2, 6};
     const int n = 14; // prompt + n = 20 <= maxT 24

@@ -1,4 +1,4 @@
-// tests/jit/test_models.cpp — the three models, whole, JIT vs interpreter at their tiny configs:
+// tests/jit/test_models.cpp — the four models, whole, JIT vs interpreter at their tiny configs:
 // logits and loss within 1e-5 relative, and (with passes/autodiff.h) every parameter gradient
 // within 1e-4; under the naive plan and under the real memory plan (in-place ops, views, arena
 // reuse, so the barrier elision is exercised); 1 and 2 threads bit for bit; chargpt with dropout
@@ -39,7 +39,9 @@ std::map<std::string, Tensor> feeds(const Graph& g, const ModelCase& m, std::mt1
       f[v.name] = Tensor::scalarI32(20240611);
       continue;
     }
-    int vocab = m.file == "seq2seq.graph" ? 13 : m.file == "chargpt.graph" ? 65 : 64;
+    int vocab = m.file == "seq2seq.graph"                              ? 13
+                : m.file == "chargpt.graph" || m.file == "llama.graph" ? 65
+                                                                       : 64;
     Tensor t = jittest::randomI32(v.type.shape, gen, m.file == "seq2seq.graph" ? 1 : 0, vocab);
     if (m.file == "seq2seq.graph") { // the last two positions of every other row are PAD
       int64_t T = v.type.shape.back();
@@ -129,6 +131,10 @@ const ModelCase kSeq{"seq2seq.graph",
                       {"T", "7"}},
                      "seq2seq tiny"};
 
+const ModelCase kLlama{"llama.graph",
+                       {{"L", "2"}, {"NH", "2"}, {"C", "32"}, {"F", "64"}, {"B", "2"}, {"T", "8"}},
+                       "llama tiny"};
+
 TEST_CASE("gpt2: JIT vs interpreter") {
   checkModel(kGpt2, false);
 }
@@ -140,8 +146,13 @@ TEST_CASE("seq2seq: JIT vs interpreter") {
   checkModel(kSeq, false);
 }
 
+TEST_CASE("llama: JIT vs interpreter") {
+  checkModel(kLlama, false);
+}
+
 TEST_CASE("training gradients: JIT vs interpreter") {
   checkModel(kGpt2, true);
+  checkModel(kLlama, true);
   checkModel(kCharDrop, true);
   checkModel(kSeq, true);
 }

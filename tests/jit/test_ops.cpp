@@ -47,6 +47,9 @@ bool isGradientOp(OpKind k) {
   case OpKind::MaskedSoftmaxGrad:
   case OpKind::MatMulGeluGrad:
   case OpKind::EmbeddingGradAdd:
+  case OpKind::RMSNormGradX:
+  case OpKind::RMSNormGradW:
+  case OpKind::SiluGrad:
     return true;
   default:
     return false;
@@ -350,6 +353,26 @@ std::vector<Case> cases() {
                {},
                ints(1, 0, 4),
                "wide rows: several column tiles per thread"});
+  // today's Transformer (issue #20)
+  c.push_back({K::RMSNorm, {f({3, 5, 37}), f({37})}, {}, {}, ""});
+  c.push_back({K::RMSNorm, {f({1, 8}), f({8})}, A({{"eps", F(1e-3)}}), {}, "T=1"});
+  c.push_back({K::RMSNormGradX, {f({3, 5, 37}), f({37}), f({3, 5, 37})}, {}, {}, ""});
+  c.push_back({K::RMSNormGradW, {f({3, 5, 37}), f({3, 5, 37})}, {}, {}, ""});
+  c.push_back(
+      {K::RMSNormGradW, {f({2, 3}), f({2, 3})}, {}, {}, "fewer columns than threads x lanes"});
+  c.push_back({K::Silu, {f({4, 37})}, {}, positive(0, -20, 20), "wide range"});
+  c.push_back({K::Silu, {f({1000})}, {}, {}, ""});
+  c.push_back({K::SiluGrad, {f({3, 29}), f({3, 29})}, {}, positive(0, -20, 20), ""});
+  c.push_back({K::SwiGLU, {f({2, 5, 43}), f({2, 5, 43})}, {}, positive(0, -8, 8), ""});
+  c.push_back({K::Rope, {f({2, 3, 7, 16})}, {}, {}, "half-split"});
+  c.push_back({K::Rope, {f({2, 3, 7, 16})}, A({{"interleaved", I(1)}}), {}, "interleaved"});
+  c.push_back({K::Rope, {f({3, 5, 10})}, A({{"theta", F(500.0)}, {"inverse", I(1)}}), {},
+               "inverse, rank 3"});
+  c.push_back({K::Rope, {f({2, 4, 1, 32}), i({})}, {}, scalars({{1, 97}}), "decode step at 97"});
+  c.push_back({K::Rope, {f({1, 2, 5, 8}), i({})}, A({{"interleaved", I(1)}}), scalars({{1, 3}}),
+               "prefill at 3, interleaved"});
+  c.push_back({K::Alibi, {f({2, 4, 5, 5})}, {}, {}, ""});
+  c.push_back({K::Alibi, {f({3, 1, 7})}, A({{"offset", I(6)}}), {}, "decode row, offset"});
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});

@@ -84,3 +84,6 @@ TEST_CASE("parity with PyTorch: chargpt") {
 TEST_CASE("parity with PyTorch: seq2seq") {
   checkParity("seq2seq");
 }
+TEST_CASE("parity with PyTorch: llama") {
+  checkParity("llama");
+}

@@ -79,6 +79,10 @@ def tiny_chargpt():
     return M.CharGPT(M.CharGPTConfig(V=65, maxT=16, L=2, NH=2, C=32, drop=0, B=2, T=8))
 
 
+def tiny_llama():
+    return M.Llama(M.LlamaConfig(V=65, L=2, NH=2, C=32, F=64, theta=10000, B=2, T=8))
+
+
 def tiny_seq2seq():
     return M.Seq2Seq(M.Seq2SeqConfig(V=13, PAD=0, D=16, H=2, F=32, LE=2, LD=2, drop=0, B=4, S=6, T=7))
 
@@ -310,6 +314,19 @@ def check_primitives():
     check(torch.isneginf(s[0, 0, 1]) and s[0, 1, 0] == 0 and s[0, 2, 2] == 0, "causal_mask")
     y = M.softmax(torch.full((2, 4), float("-inf"), dtype=torch.float64))
     check(torch.equal(y, torch.zeros(2, 4, dtype=torch.float64)), "softmax of an all -inf row")
+    check(torch.allclose(M.silu(x), torch.nn.functional.silu(x), rtol=0, atol=1e-12), "silu != F.silu")
+    rms = torch.sqrt((x**2).sum(-1, keepdim=True) / 8 + 1e-5)
+    check(torch.allclose(M.rmsnorm(x, w), x / rms * w, rtol=0, atol=1e-12), "rmsnorm")
+    # rope, interleaved: Meta Llama's complex form, (x[2i] + i x[2i+1]) * e^(i p theta^(-2i/D))
+    q = torch.randn(2, 5, 8, generator=g, dtype=torch.float64)
+    freqs = 1.0 / (10000.0 ** (torch.arange(0, 8, 2, dtype=torch.float64) / 8))
+    cis = torch.polar(torch.ones(5, 4, dtype=torch.float64), torch.outer(torch.arange(5, dtype=torch.float64), freqs))
+    meta = torch.view_as_real(torch.view_as_complex(q.reshape(2, 5, 4, 2)) * cis).flatten(-2)
+    check(torch.allclose(M.rope(q, interleaved=True), meta, rtol=0, atol=1e-12), "rope interleaved != complex form")
+    # half-split: the same rotation of the pairs (x[i], x[i+D/2]) (HF Llama's rotate_half)
+    perm = torch.tensor([0, 4, 1, 5, 2, 6, 3, 7])
+    check(torch.allclose(M.rope(q)[..., perm], M.rope(q[..., perm], interleaved=True), rtol=0, atol=1e-12), "rope half-split")
+    check(torch.allclose(M.rope(q, pos=3)[..., 0, :], M.rope(q[..., :4, :])[..., 3, :] * 0 + M.rope(q[..., :1, :], pos=3)[..., 0, :]), "rope pos")
     h = M.split_heads(torch.arange(2 * 3 * 4).reshape(2, 3, 4), 2)  # (B,H,T,D) = (2,2,3,2)
     check(h[0, 1, 2, 0].item() == 2 * 4 + 2, "split_heads layout")
     check(torch.equal(M.merge_heads(h), torch.arange(24).reshape(2, 3, 4)), "merge_heads inverts split")
@@ -466,6 +483,8 @@ def key_bias_slices(key, cfg):
     if key == "seq2seq":
         D = cfg.D
         return [("e_qkvb", D, 2 * D), ("d_qkvb", D, 2 * D), ("d_ckvb", 0, D)]
+    if key == "llama":
+        return []  # no biases
     return [("qkvb", cfg.C, 2 * cfg.C)]
 
 
@@ -487,6 +506,10 @@ NOTES = {
     "weight decay still shrinks them.",
     "chargpt": "Mirrors models/chargpt.graph with drop = 0 (every dropout is the identity, so the "
     "input seed does not matter): pre-LayerNorm, ReLU FFN, tied output weights, loss over all B*T "
+    "positions.",
+    "llama": "Mirrors models/llama.graph: pre-norm RMSNorm (eps 1e-5), rotary positions on q and k "
+    "(half-split pairs, theta 10000, angle table in float64), SwiGLU feed-forward "
+    "w2(silu(x w1^T) * (x w3^T))^T, no biases, untied LM head, final RMSNorm, loss over all B*T "
     "positions.",
     "seq2seq": "Mirrors models/seq2seq.graph with drop = 0: post-LayerNorm encoder-decoder, "
     "embeddings * sqrt(D) + sinusoidal positions, key padding masks (-inf on PAD keys), causal "
@@ -584,7 +607,12 @@ def make_one(key, make_model, seed):
 def main():
     torch.set_num_threads(1)  # one thread: same reduction order, same bytes on every run
     check_primitives()
-    jobs = [("gpt2", tiny_gpt2, 1234), ("chargpt", tiny_chargpt, 2345), ("seq2seq", tiny_seq2seq, 3456)]
+    jobs = [
+        ("gpt2", tiny_gpt2, 1234),
+        ("chargpt", tiny_chargpt, 2345),
+        ("seq2seq", tiny_seq2seq, 3456),
+        ("llama", tiny_llama, 4567),
+    ]
     results = []
     try:
         for key, make_model, seed in jobs:

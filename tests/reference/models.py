@@ -1,4 +1,5 @@
-"""PyTorch mirrors of models/gpt2.graph, models/chargpt.graph and models/seq2seq.graph.
+"""PyTorch mirrors of models/gpt2.graph, models/chargpt.graph, models/seq2seq.graph and
+models/llama.graph.
 
 Each class computes exactly what its .graph file says, op by op, with the semantics written in
 ir/ops.def: same parameter names, same stacked-over-layers layouts ([L, 3C, C] used as
@@ -103,6 +104,45 @@ def cross_entropy(logits, targets, ignore_index=-1, classes=0):
     safe = torch.where(counted, targets, torch.zeros_like(targets))
     nll = torch.logsumexp(logits, dim=-1) - logits.gather(1, safe.unsqueeze(1)).squeeze(1)
     return (nll * counted).sum() / counted.sum()
+
+
+def rmsnorm(x, w, eps=1e-5):
+    """rmsnorm over the last axis: x / sqrt(mean(x^2) + eps) * w (no mean subtracted, no bias)."""
+    return x / torch.sqrt((x * x).mean(dim=-1, keepdim=True) + eps) * w
+
+
+def silu(x):
+    """silu: x * sigmoid(x)."""
+    return x * torch.sigmoid(x)
+
+
+def swiglu(g, u):
+    """swiglu: silu(g) * u."""
+    return silu(g) * u
+
+
+def rope(x, theta=10000.0, interleaved=False, pos=0):
+    """rope over x[..., T, D]: row t at position pos + t; pair i (interleaved: x[2i], x[2i+1];
+    else x[i], x[i + D/2], rotate_half) rotated by (pos + t) * theta^(-2i/D). The angle table in
+    float64, rounded to x's dtype, as gptc does."""
+    T, D = x.shape[-2], x.shape[-1]
+    p = torch.arange(pos, pos + T, dtype=torch.float64).unsqueeze(1)  # (T,1)
+    inv_freq = torch.pow(torch.tensor(theta, dtype=torch.float64), -torch.arange(0, D, 2, dtype=torch.float64) / D)
+    angle = p * inv_freq  # (T,D/2)
+    cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
+    if interleaved:
+        a, b = x[..., 0::2], x[..., 1::2]
+        return torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1).flatten(-2)
+    a, b = x[..., : D // 2], x[..., D // 2 :]
+    return torch.cat([a * cos - b * sin, b * cos + a * sin], dim=-1)
+
+
+def alibi(x, offset=0):
+    """alibi: x[..., h, i, j] + m_h * (j - i - offset), m_h = 2^(-8(h+1)/H) rounded to x's dtype."""
+    H, Tq, Tk = x.shape[-3], x.shape[-2], x.shape[-1]
+    slopes = torch.tensor([2.0 ** (-8.0 * (h + 1) / H) for h in range(H)], dtype=torch.float32).to(x.dtype)
+    dist = (torch.arange(Tk).unsqueeze(0) - torch.arange(Tq).unsqueeze(1) - offset).to(x.dtype)  # (Tq,Tk)
+    return x + slopes.view(H, 1, 1) * dist
 
 
 def dropout(x, p, training):
@@ -330,6 +370,71 @@ class CharGPT(GraphModel):
             x = self.layer(p, l, x)
         hf = layernorm(x, self.lnfw, self.lnfb)
         logits = hf @ self.wte.transpose(0, 1)  # (B,T,V) tied weights
+        if targets is None:
+            return logits, None
+        return logits, cross_entropy(logits, targets)
+
+
+# --------------------------------- llama (models/llama.graph) --------------------------------
+
+
+@dataclass
+class LlamaConfig:
+    V: int = 65
+    L: int = 6
+    NH: int = 8
+    C: int = 256
+    F: int = 704
+    theta: float = 10000
+    B: int = 16
+    T: int = 256
+
+
+class Llama(GraphModel):
+    """models/llama.graph: CS336's pre-norm TransformerLM. RMSNorm, rotary positions on q and k
+    (half-split pairs), SwiGLU feed-forward W2(silu(x W1) * (x W3)), no biases, an untied LM head."""
+
+    model_file = "models/llama.graph"
+
+    @staticmethod
+    def param_specs(c):
+        L, C, F, resid = c.L, c.C, c.F, 0.02 / math.sqrt(2 * c.L)
+        return [
+            ("wte", (c.V, C), 0.02, False),
+            ("ln1w", (L, C), "ones", True),
+            ("wq", (L, C, C), 0.02, True),
+            ("wk", (L, C, C), 0.02, True),
+            ("wv", (L, C, C), 0.02, True),
+            ("wo", (L, C, C), resid, True),
+            ("ln2w", (L, C), "ones", True),
+            ("w1", (L, F, C), 0.02, True),
+            ("w3", (L, F, C), 0.02, True),
+            ("w2", (L, C, F), resid, True),
+            ("lnfw", (C,), "ones", False),
+            ("lmw", (c.V, C), 0.02, False),
+        ]
+
+    def layer(self, p, l, x, pos=0):
+        c = self.cfg
+        h = rmsnorm(x, p.ln1w[l])  # (B,T,C)
+        q = rope(split_heads(h @ p.wq[l].t(), c.NH), c.theta, pos=pos)  # (B,NH,T,C/NH)
+        k = rope(split_heads(h @ p.wk[l].t(), c.NH), c.theta, pos=pos)
+        v = split_heads(h @ p.wv[l].t(), c.NH)
+        att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(c.C / c.NH))  # (B,NH,T,T)
+        w = softmax(causal_mask(att))  # (B,NH,T,T)
+        y = merge_heads(w @ v)  # (B,T,C)
+        x2 = x + y @ p.wo[l].t()  # (B,T,C)
+        h2 = rmsnorm(x2, p.ln2w[l])
+        m = swiglu(h2 @ p.w1[l].t(), h2 @ p.w3[l].t())  # (B,T,F)
+        return x2 + m @ p.w2[l].t()  # (B,T,C)
+
+    def forward(self, tokens, targets=None):
+        p = self.layer_views()
+        x = self.wte[tokens.long()]  # (B,T,C)
+        for l in range(self.cfg.L):
+            x = self.layer(p, l, x)
+        hf = rmsnorm(x, self.lnfw)
+        logits = hf @ self.lmw.t()  # (B,T,V)
         if targets is None:
             return logits, None
         return logits, cross_entropy(logits, targets)
