@@ -71,7 +71,8 @@ struct TrainFlags {
   int keep = 3;
   std::string init;                                        // weights to start from
   std::string tokenizer = "tests/fixtures/gpt2_tokenizer"; // decodes samples of *.bin data
-  std::string resume; // a step folder or a run folder; "-" = --out's latest
+  std::string resume;       // a step folder or a run folder; "-" = --out's latest
+  std::string memoryBudget; // --memory-budget: the training step's plan (passes/remat.h)
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -144,6 +145,7 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const std::vector<std:
   pf.pipeline = pipeline;
   // A trace observes attention's scores and masked scores, which fusion keeps in registers.
   if (f.trace.trace) pf.disablePasses = {"fuse"};
+  if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().render().c_str());
@@ -663,6 +665,10 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("X");
   app.add_option("--top-k", f.topK, "sample from the k most likely characters (default 0 = all)")
       ->type_name("K");
+  app.add_option("--memory-budget", f.memoryBudget,
+                 "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
+                 "recomputed in the backward to fit (bit-identical results)")
+      ->type_name("SIZE");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   return train(std::move(f));

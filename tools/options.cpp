@@ -5,6 +5,7 @@
 
 #include "passes/instruments.h"
 #include "passes/pipeline.h"
+#include "passes/remat.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -113,6 +114,10 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
                "say why each in-place reuse was refused (printed with the memory report)");
   app.add_flag("--explain-fusion", flags.explainFusion,
                "say, for each fusion candidate the fuse pass did not fuse, why not (on stderr)");
+  app.add_option("--memory-budget", flags.memoryBudget,
+                 "plan within SIZE bytes in all (3GiB, 800MiB): the remat pass recomputes forward "
+                 "values in the backward to fit; 'sweep' prints the memory/FLOPs trade-off")
+      ->type_name("SIZE|sweep");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")
@@ -185,6 +190,13 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   ctx.noMemoryPlan = pf.noMemoryPlan;
   ctx.explainMemory = pf.explainMemory;
   ctx.explainFusion = pf.explainFusion;
+  if (pf.memoryBudget == "sweep") {
+    ctx.memoryBudgetSweep = true;
+  } else if (!pf.memoryBudget.empty()) {
+    Expected<int64_t> budget = parseByteSize(pf.memoryBudget);
+    if (!budget) return usageError(budget.error().message);
+    ctx.memoryBudget = *budget;
+  }
 
   PassManager pm(*passes, PassManagerOptions{pf.disablePasses, pf.stopAfter});
   pm.addInstrument(std::make_unique<WarningPrinter>(log, &result.warnings));
@@ -214,6 +226,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   result.graph = std::move(ctx.graph);
   result.counters = std::move(ctx.counters);
   result.plan = std::move(ctx.plan);
+  result.remat = std::move(ctx.remat);
   return result;
 }
 

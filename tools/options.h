@@ -30,6 +30,10 @@ namespace CLI {
 class App;
 }
 
+namespace gptc {
+struct RematReport;
+}
+
 namespace gptc::tools {
 
 /// The model `gptc run --train`, `--generate` and `gptc report` use when none is given.
@@ -67,6 +71,7 @@ struct PipelineFlags {
   bool noMemoryPlan = false;              ///< --no-memory-plan: every value its own buffer
   bool explainMemory = false;             ///< --explain-memory: why each in-place reuse was refused
   bool explainFusion = false;             ///< --explain-fusion: why each candidate was not fused
+  std::string memoryBudget; ///< --memory-budget SIZE|sweep: the remat pass (passes/remat.h)
 };
 
 /// Registers --set, --batch and --seq on `app`, writing into `flags`.
@@ -83,12 +88,13 @@ Expected<ConstOverrides> constOverrides(const ModelFlags& flags, const ast::Prog
 
 /// What compileModel hands back.
 struct CompiledModel {
-  Graph graph;                             ///< after the last pass that ran
-  std::shared_ptr<ast::Program> program;   ///< the model as parsed (source lines for carets)
-  std::map<std::string, int64_t> counters; ///< pass counters, e.g. "simplify.scale-by-one" -> 12
-  std::vector<std::string> passesRun;      ///< in order (a pass may appear twice)
-  std::vector<std::string> warnings;       ///< already printed to `log`; kept for tests
-  std::shared_ptr<MemoryPlan> plan;        ///< when plan-memory ran
+  Graph graph;                              ///< after the last pass that ran
+  std::shared_ptr<ast::Program> program;    ///< the model as parsed (source lines for carets)
+  std::map<std::string, int64_t> counters;  ///< pass counters, e.g. "simplify.scale-by-one" -> 12
+  std::vector<std::string> passesRun;       ///< in order (a pass may appear twice)
+  std::vector<std::string> warnings;        ///< already printed to `log`; kept for tests
+  std::shared_ptr<MemoryPlan> plan;         ///< when plan-memory ran
+  std::shared_ptr<const RematReport> remat; ///< when remat ran with --memory-budget
 };
 
 /// Reads and parses `modelPath`, then runs the pipeline `pipelineFlags.pipeline` with the overrides
