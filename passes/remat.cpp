@@ -7,8 +7,10 @@
 //  2. Candidates are storage owners among the kept values (not outputs, not the loss, no op with
 //     state or side effects). Recomputing one clones it and, recursively, every forward operand
 //     that is not kept (an attention's weights need their scores, and the scores need only q and k,
-//     which the backward keeps anyway). Its cost is the clones' FLOPs (stats.h's convention, plus
-//     one per element written so layout copies are not free); its saving is its bytes.
+//     which the backward keeps anyway; a view of a parameter, such as one layer's `select` of a
+//     stacked weight, is never cloned: its bytes are always there). Its cost is the clones'
+//     FLOPs (stats.h's convention, plus one per element written so layout copies are not free);
+//     its saving is its bytes.
 //  3. Candidates are sorted by saving per cost, best first. At the forward/backward boundary of a
 //     Transformer every kept activation is live at once, so there the order is a fractional
 //     knapsack's and a prefix of it is the cheapest way to save a given number of bytes.
@@ -136,7 +138,7 @@ Graph rewrite(const Graph& g, const Analysis& a, const std::vector<int>& chosen,
   // recomputed, or nothing in the backward kept it alive.
   auto needsClone = [&](int v) {
     return g.values[v].kind == ValueKind::Op && g.values[v].def <= a.lastForward &&
-           (recompute[v] || !a.kept[v]);
+           g.values[a.root[v]].kind == ValueKind::Op && (recompute[v] || !a.kept[v]);
   };
   std::function<int(int)> cloneValue = [&](int v) -> int {
     if (auto it = cloneOf.find(v); it != cloneOf.end()) return it->second;
@@ -198,7 +200,7 @@ Expected<bool> rematerialize(Graph& g, int64_t budget, RematReport* report, bool
       if (!visit.insert(v).second) return;
       for (int o : g.defOf(v).operands)
         if (g.values[o].kind == ValueKind::Op && g.values[o].def <= a.lastForward &&
-            (members.count(o) || !a.kept[o]))
+            g.values[a.root[o]].kind == ValueKind::Op && (members.count(o) || !a.kept[o]))
           walk(o);
     };
     for (int m : a.members.at(r))
