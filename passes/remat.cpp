@@ -21,6 +21,8 @@
 //     total is not monotone at the end of the order (recomputing GPT-2's logits makes them live
 //     beside their gradient), which is why the coarse pass comes first. When no probe fits, the
 //     pass fails with the smallest total it reached.
+//  5. Pruning: the 24 costliest chosen values are each tried out of the set (a real plan each);
+//     a value whose removal still fits was not live at the peak, and its FLOPs are saved.
 // Clones are placed just before their first backward reader (and their own clones just before
 // them), named `%remat.<name>` with the original's source location, so a dump shows what was
 // recomputed and where. Without a budget (or when the plan already fits) nothing changes.
@@ -193,6 +195,7 @@ Expected<bool> rematerialize(Graph& g, int64_t budget, RematReport* report, bool
   // Cost of each candidate alone: the clones it needs (a dry rewrite would be wasteful; the
   // recursion is the same as rewrite's, without building a graph).
   std::vector<std::pair<double, int>> order; // (bytes per cost, owner)
+  std::unordered_map<int, int64_t> costOf;
   for (int r : a.candidates) {
     std::set<int> visit;
     std::set<int> members(a.members.at(r).begin(), a.members.at(r).end());
@@ -208,6 +211,7 @@ Expected<bool> rematerialize(Graph& g, int64_t budget, RematReport* report, bool
     int64_t cost = 0;
     for (int v : visit)
       cost += cloneCost(g, v);
+    costOf[r] = cost;
     order.push_back({double(g.type(r).bytes()) / double(std::max<int64_t>(cost, 1)), r});
   }
   std::stable_sort(order.begin(), order.end(),
@@ -288,11 +292,28 @@ Expected<bool> rematerialize(Graph& g, int64_t budget, RematReport* report, bool
     return false;
   }
   std::vector<int> chosen(ranked.begin(), ranked.begin() + best);
+  int64_t peak = probe(best).peak;
+  // Pruning: a value in the prefix that is not live at the peak saves nothing and still costs its
+  // FLOPs. The costliest chosen values are dropped one at a time, each drop kept when the plan
+  // still fits (a bounded number of probes: the cheap ones are not worth a plan each).
+  std::vector<int> byCost = chosen;
+  std::stable_sort(byCost.begin(), byCost.end(),
+                   [&](int x, int y) { return costOf[x] > costOf[y]; });
+  for (size_t i = 0; i < byCost.size() && i < 24; ++i) {
+    std::vector<int> trial;
+    for (int r : chosen)
+      if (r != byCost[i]) trial.push_back(r);
+    int64_t total = plannedTotal(rewrite(g, a, trial, nullptr, nullptr));
+    if (total <= budget) {
+      chosen = std::move(trial);
+      peak = total;
+    }
+  }
   for (int r : chosen)
     rep.recomputed.push_back(
         {g.values[r].name, std::string(opName(g.defOf(r).kind)), g.type(r).bytes()});
   g = rewrite(g, a, chosen, &rep.cloned, &rep.extraFlops);
-  rep.peakAfter = probe(best).peak;
+  rep.peakAfter = peak;
   return true;
 }
 
