@@ -140,6 +140,10 @@ TEST_CASE("--memory-budget: the summary says the budget, the plan, the extra FLO
   Run none = runGptc(m + "--memory-budget sweep");
   REQUIRE_MESSAGE(none.code == 0, none.err);
   CHECK(none.out.find("memory budget sweep: planned") != std::string::npos);
+  Run svg = runGptc(m + "--memory-budget sweep --emit=remat-svg");
+  REQUIRE(svg.code == 0);
+  CHECK(svg.out.rfind("<svg", 0) == 0);
+  CHECK(svg.out.find("<polyline") != std::string::npos);
   Run r = runGptc(m + "--memory-budget 30MiB");
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(r.out.find("memory budget 30.0 MiB: planned") != std::string::npos);
