@@ -113,6 +113,8 @@ Expected<CompiledProgram> compile(CompileRequest request) {
   ctx.noMemoryPlan = request.noMemoryPlan;
   ctx.explainMemory = request.explainMemory;
   ctx.explainFusion = request.explainFusion;
+  ctx.memoryBudget = request.memoryBudget;
+  ctx.memoryBudgetSweep = request.memoryBudgetSweep;
 
   PassManager pm(std::move(passes),
                  PassManagerOptions{std::move(request.disabledPasses), request.stopAfter});
@@ -128,6 +130,7 @@ Expected<CompiledProgram> compile(CompileRequest request) {
   result.counters = std::move(ctx.counters);
   result.plan = std::move(ctx.plan);
   result.fusionNotes = std::move(ctx.fusionNotes);
+  result.remat = std::move(ctx.remat);
   return result;
 }
 

@@ -59,6 +59,8 @@ struct CompileRequest {
   bool noMemoryPlan = false;                      ///< --no-memory-plan
   bool explainMemory = false;                     ///< --explain-memory
   bool explainFusion = false;                     ///< --explain-fusion (notes in the result)
+  int64_t memoryBudget = 0;       ///< --memory-budget in bytes (planned total); 0: none, no remat
+  bool memoryBudgetSweep = false; ///< --memory-budget sweep: remat reports the trade-off curve
   /// Run in this order after the driver's warning collector (print, dump, verify, time, record).
   std::vector<std::unique_ptr<Instrument>> instruments;
   /// Warnings are also printed here as the passes record them (next to the dumps they concern);
@@ -68,15 +70,16 @@ struct CompileRequest {
 
 /// What the driver hands back.
 struct CompiledProgram {
-  Graph graph;                             ///< after the last pass that ran
-  std::shared_ptr<ast::Program> program;   ///< the model as parsed (source lines for carets)
-  ModelCard card;                          ///< what the model says it is (its `card` lines)
-  std::shared_ptr<MemoryPlan> plan;        ///< when plan-memory ran
-  std::map<std::string, int64_t> counters; ///< pass counters ("simplify.scale-by-one" -> 12)
-  std::vector<PassRecord> records;         ///< one per pass that ran, in order
-  std::vector<std::string> passesRun;      ///< their names (a pass may appear twice)
-  std::vector<std::string> warnings;       ///< non-fatal diagnostics, one line each
-  std::vector<std::string> fusionNotes;    ///< with explainFusion: why candidates were not fused
+  Graph graph;                              ///< after the last pass that ran
+  std::shared_ptr<ast::Program> program;    ///< the model as parsed (source lines for carets)
+  ModelCard card;                           ///< what the model says it is (its `card` lines)
+  std::shared_ptr<MemoryPlan> plan;         ///< when plan-memory ran
+  std::map<std::string, int64_t> counters;  ///< pass counters ("simplify.scale-by-one" -> 12)
+  std::vector<PassRecord> records;          ///< one per pass that ran, in order
+  std::vector<std::string> passesRun;       ///< their names (a pass may appear twice)
+  std::vector<std::string> warnings;        ///< non-fatal diagnostics, one line each
+  std::vector<std::string> fusionNotes;     ///< with explainFusion: why candidates were not fused
+  std::shared_ptr<const RematReport> remat; ///< what remat decided (with a memory budget)
 };
 
 /// Compiles `request`. Every failure is a Diag: a missing file, an unknown pipeline or pass name

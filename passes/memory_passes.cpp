@@ -35,6 +35,7 @@ Expected<bool> runPlanMemory(PassContext& ctx) {
   g.reindex();
   for (size_t i = 0; i < plan.schedule.size(); ++i)
     plan.schedule[i] = int(i);
+  plan.budget = ctx.memoryBudget;
   ctx.count("plan-memory.arena-bytes", plan.arenaBytes);
   ctx.count("plan-memory.lower-bound-bytes", plan.lowerBound);
   ctx.count("plan-memory.naive-bytes", plan.naiveBytes);

@@ -55,6 +55,7 @@ struct MemoryPlan {
   std::string strategy;                  // which placement order won
   bool planned = true;                   // false: the naive plan (--no-memory-plan)
   std::vector<std::string> refusedReuse; // why in-place reuse was refused, op by op
+  int64_t budget = 0; // --memory-budget: the checker proves the total fits (0: no budget)
 
   /// Address of a value's bytes, from the three region bases.
   int64_t offsetOf(int valueId) const { return placement[valueId].offset; }

@@ -21,6 +21,8 @@
 
 namespace gptc {
 
+struct RematReport; // passes/remat.h
+
 /// Everything a pass may read or change. One context lives through a whole pipeline.
 struct PassContext {
   Graph graph;                                 ///< empty until `expand` builds it
@@ -32,9 +34,12 @@ struct PassContext {
   std::shared_ptr<MemoryPlan> plan;            ///< set by plan-memory; codegen consumes it
   bool noMemoryPlan = false;                   ///< --no-memory-plan: the naive plan, for bisecting
   bool explainMemory = false;                  ///< --explain-memory: keep refused in-place reasons
+  int64_t memoryBudget = 0;       ///< --memory-budget in bytes (planned total); 0: none, no remat
+  bool memoryBudgetSweep = false; ///< --memory-budget sweep: remat reports the trade-off curve
+  std::shared_ptr<const RematReport> remat;   ///< what remat decided (when it ran with a budget)
   std::map<std::string, std::string> options; ///< pass options ("decode.context" = "256")
-  bool explainFusion = false;                  ///< --explain-fusion: keep fuse's reasons
-  std::vector<std::string> fusionNotes;        ///< "not fused: ..." lines (fuse, with explainFusion)
+  bool explainFusion = false;                 ///< --explain-fusion: keep fuse's reasons
+  std::vector<std::string> fusionNotes;       ///< "not fused: ..." lines (fuse, with explainFusion)
 
   /// A diagnostic at `loc` with the model's source line attached when `loc` is in the model file.
   Diag diagAt(const SourceLoc& loc, std::string message) const;

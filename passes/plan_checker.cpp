@@ -7,7 +7,8 @@
 //   - no two values that are live at the same time share a byte, unless one is a view of the other
 //     (reshape, select, slice, in-place, update alias) — and a value whose op overwrites another
 //     value's bytes (in place, or an update of state) runs only after the last read of those bytes;
-//   - each update's new value sits exactly on its state's bytes.
+//   - each update's new value sits exactly on its state's bytes;
+//   - under --memory-budget, the three regions together fit the budget.
 // What it leaves to others: whether the plan is good (the report); this only says it is safe.
 #include "passes/memory_plan.h"
 
@@ -29,6 +30,11 @@ std::string checkPlan(const Graph& g, const MemoryPlan& plan) {
     pos[n] = int(i);
   }
   int steps = int(nn);
+  int64_t total = plan.persistentBytes + plan.inputBytes + plan.arenaBytes;
+  if (plan.budget > 0 && total > plan.budget)
+    return fmt::format("the plan needs {} bytes (parameters, state, inputs and arena), more than "
+                       "the memory budget of {} bytes",
+                       total, plan.budget);
   auto name = [&](int v) { return "%" + g.values[v].name; };
   std::vector<int> written(nv,
                            -1); // position where a value's bytes are written; -1: before the step

@@ -47,7 +47,11 @@ std::string memoryTimelineSvg(const Graph& g, const MemoryPlan& plan, const std:
     const ValuePlacement& pl = plan.placement[v];
     if (g.values[v].kind != ValueKind::Op || pl.region != Region::Arena || pl.viewOf >= 0) continue;
     const std::string& name = g.values[v].name;
-    const char* fill = name.rfind("d.", 0) == 0 || name.rfind("grad.", 0) == 0 ? "#f4a259"
+    // Recomputed values (the remat pass's clones, %remat.<name>) in purple: memory bought back
+    // with FLOPs.
+    bool recomputed = name.rfind("remat.", 0) == 0;
+    const char* fill = recomputed                                                ? "#9c6ade"
+                       : name.rfind("d.", 0) == 0 || name.rfind("grad.", 0) == 0 ? "#f4a259"
                        : name.find(".new") != std::string::npos || name.rfind("g.", 0) == 0
                            ? "#7fb069"
                            : "#5b8fd6";
@@ -56,9 +60,10 @@ std::string memoryTimelineSvg(const Graph& g, const MemoryPlan& plan, const std:
     double y0 = Y(double(pl.offset + pl.bytes)), y1 = Y(double(pl.offset));
     out += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
                        "fill=\"{}\" fill-opacity=\"0.75\" stroke=\"#333\" stroke-width=\"0.3\">"
-                       "<title>%{} {} at +{:#x}, live [{}, {}]</title></rect>\n",
+                       "<title>%{} {} at +{:#x}, live [{}, {}]{}</title></rect>\n",
                        x0, y0, std::max(0.5, x1 - x0), std::max(0.5, y1 - y0), fill, esc(name),
-                       mib(pl.bytes), pl.offset, pl.liveStart, end);
+                       mib(pl.bytes), pl.offset, pl.liveStart, end,
+                       recomputed ? " (recomputed in the backward)" : "");
     ++bars;
   }
   // Axes.

@@ -3,7 +3,9 @@
 // buffer is a bar from the op that writes it to the last op that reads it, at its offset. Bars
 // that never overlap in time may share rows of bytes — that sharing is what the planner bought.
 // The peak (the schedule position where the most bytes are live: the lower bound) is marked with
-// a red line, the lower bound and the arena's size with dashed horizontal lines.
+// a red line, the lower bound and the arena's size with dashed horizontal lines. Colours: forward
+// values blue, gradients orange, optimizer results green, values the remat pass recomputes in the
+// backward (%remat.<name>) purple.
 //
 // What it leaves to others: the plan itself (plan_memory.h), where the file goes (the CLI).
 #pragma once

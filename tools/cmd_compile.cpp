@@ -13,6 +13,7 @@
 #include "codegen/compile.h"
 #include "ir/printer.h"
 #include "passes/graph_dot.h"
+#include "passes/remat.h"
 #include "passes/stats.h"
 #include "passes/svg_memory.h"
 #include "tools/dot_render.h"
@@ -76,6 +77,7 @@ std::string summary(const std::string& path, const PipelineFlags& pf, const Comp
     for (const std::string& why : m.plan->refusedReuse)
       out += "  refused in place: " + why + "\n";
   }
+  if (m.remat) out += "\n" + rematReportText(*m.remat);
   return out;
 }
 
@@ -95,9 +97,11 @@ int cmdCompile(int argc, char** argv) {
                  "what to print on stdout: summary (default), graph (final IR), llvm (LLVM IR "
                  "after LLVM's optimiser), llvm-unopt (before it), asm (the machine code), dot "
                  "(Graphviz text of the final graph), svg (the same rendered by Graphviz) or "
-                 "memory-svg (the memory plan as a timeline)")
-      ->check(CLI::IsMember(
-          {"summary", "graph", "llvm", "llvm-unopt", "asm", "dot", "svg", "memory-svg"}))
+                 "memory-svg (the memory plan as a timeline), remat-svg (with --memory-budget "
+                 "sweep: planned "
+                 "memory against extra FLOPs)")
+      ->check(CLI::IsMember({"summary", "graph", "llvm", "llvm-unopt", "asm", "dot", "svg",
+                             "memory-svg", "remat-svg"}))
       ->type_name("WHAT");
   addModelFlags(app, modelFlags);
   addPipelineFlags(app, pipelineFlags, "inference");
@@ -165,6 +169,13 @@ int cmdCompile(int argc, char** argv) {
     out = memoryTimelineSvg(
         compiled->graph, *compiled->plan,
         fmt::format("{} — memory plan ({} pipeline)", model, pipelineFlags.pipeline));
+  } else if (emit == "remat-svg") {
+    if (!compiled->remat || compiled->remat->sweep.empty()) {
+      std::fprintf(stderr, "gptc compile: --emit=remat-svg needs --memory-budget sweep\n");
+      return 2;
+    }
+    out =
+        rematSweepSvg(*compiled->remat, fmt::format("{} — planned memory vs recomputation", model));
   } else {
     out = summary(model, pipelineFlags, *compiled);
   }

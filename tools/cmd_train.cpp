@@ -74,9 +74,10 @@ struct TrainFlags {
   TraceFlags trace;              // --trace and friends (runtime/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
-  std::string init;      // weights to start from
-  std::string tokenizer; // decodes samples of *.bin data; default assets/gpt2_tokenizer
-  std::string resume;    // a step folder or a run folder; "-" = --out's latest
+  std::string init;         // weights to start from
+  std::string tokenizer;    // decodes samples of *.bin data; default assets/gpt2_tokenizer
+  std::string resume;       // a step folder or a run folder; "-" = --out's latest
+  std::string memoryBudget; // --memory-budget: the training step's plan (passes/remat.h)
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -165,6 +166,7 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
   pf.passOptions = optimizerPassOptions(f.opt);
   // A trace observes attention's scores and masked scores, which fusion keeps in registers.
   if (f.trace.trace) pf.disablePasses = {"fuse"};
+  if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().render().c_str());
@@ -692,6 +694,10 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("X");
   app.add_option("--top-k", f.topK, "sample from the k most likely characters (default 0 = all)")
       ->type_name("K");
+  app.add_option("--memory-budget", f.memoryBudget,
+                 "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
+                 "recomputed in the backward to fit (bit-identical results)")
+      ->type_name("SIZE");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   return train(std::move(f));

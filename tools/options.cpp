@@ -8,6 +8,7 @@
 #include "passes/instruments.h"
 #include "passes/optimizer.h"
 #include "passes/pipeline.h"
+#include "passes/remat.h"
 #include "runtime/lr_schedule.h"
 
 #include <CLI/CLI.hpp>
@@ -189,6 +190,10 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
                "say why each in-place reuse was refused (printed with the memory report)");
   app.add_flag("--explain-fusion", flags.explainFusion,
                "say, for each fusion candidate the fuse pass did not fuse, why not (on stderr)");
+  app.add_option("--memory-budget", flags.memoryBudget,
+                 "plan within SIZE bytes in all (3GiB, 800MiB): the remat pass recomputes forward "
+                 "values in the backward to fit; 'sweep' prints the memory/FLOPs trade-off")
+      ->type_name("SIZE|sweep");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")
@@ -253,6 +258,13 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   request.explainMemory = pf.explainMemory;
   request.explainFusion = pf.explainFusion;
   request.warningLog = log;
+  if (pf.memoryBudget == "sweep") {
+    request.memoryBudgetSweep = true;
+  } else if (!pf.memoryBudget.empty()) {
+    Expected<int64_t> budget = parseByteSize(pf.memoryBudget);
+    if (!budget) return usageError(budget.error().message);
+    request.memoryBudget = *budget;
+  }
   // The dump comes before the verifier, so a run that fails verification still leaves the
   // offending IR on disk.
   if (!pf.irDumpDir.empty()) request.instruments.push_back(makeDumpDir(pf.irDumpDir));
@@ -281,6 +293,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   result.passesRun = std::move(compiled->passesRun);
   result.warnings = std::move(compiled->warnings);
   result.plan = std::move(compiled->plan);
+  result.remat = std::move(compiled->remat);
   return result;
 }
 

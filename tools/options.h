@@ -30,6 +30,10 @@ namespace CLI {
 class App;
 }
 
+namespace gptc {
+struct RematReport;
+}
+
 namespace gptc::tools {
 
 /// The model `gptc run --train`, `--generate` and `gptc report` use when none is given.
@@ -78,6 +82,7 @@ struct PipelineFlags {
   bool explainFusion = false;             ///< --explain-fusion: why each candidate was not fused
   /// Pass options set by the command, not a flag of their own (the optimizer's settings).
   std::map<std::string, std::string> passOptions;
+  std::string memoryBudget; ///< --memory-budget SIZE|sweep: the remat pass (passes/remat.h)
 };
 
 /// Registers --set, -b/--batch and -t/--seq on `app`, writing into `flags`. Every command spells
@@ -133,12 +138,13 @@ Expected<ConstOverrides> constOverrides(const ModelFlags& flags, const ast::Prog
 
 /// What compileModel hands back.
 struct CompiledModel {
-  Graph graph;                             ///< after the last pass that ran
-  std::shared_ptr<ast::Program> program;   ///< the model as parsed (source lines for carets)
-  std::map<std::string, int64_t> counters; ///< pass counters, e.g. "simplify.scale-by-one" -> 12
-  std::vector<std::string> passesRun;      ///< in order (a pass may appear twice)
-  std::vector<std::string> warnings;       ///< already printed to `log`; kept for tests
-  std::shared_ptr<MemoryPlan> plan;        ///< when plan-memory ran
+  Graph graph;                              ///< after the last pass that ran
+  std::shared_ptr<ast::Program> program;    ///< the model as parsed (source lines for carets)
+  std::map<std::string, int64_t> counters;  ///< pass counters, e.g. "simplify.scale-by-one" -> 12
+  std::vector<std::string> passesRun;       ///< in order (a pass may appear twice)
+  std::vector<std::string> warnings;        ///< already printed to `log`; kept for tests
+  std::shared_ptr<MemoryPlan> plan;         ///< when plan-memory ran
+  std::shared_ptr<const RematReport> remat; ///< when remat ran with --memory-budget
 };
 
 /// Reads and parses `modelPath`, then runs the pipeline `pipelineFlags.pipeline` with the overrides

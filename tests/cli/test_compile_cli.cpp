@@ -134,6 +134,27 @@ TEST_CASE("--pipeline train runs; an unknown pipeline is a usage error") {
   CHECK(e.err.find("unknown pipeline 'bogus'") != std::string::npos);
 }
 
+TEST_CASE("--memory-budget: the summary says the budget, the plan, the extra FLOPs, what was "
+          "recomputed; the dump names the clones") {
+  const std::string m = "compile models/chargpt.graph --set L=2 --set B=4 --set T=64 --train ";
+  Run none = runGptc(m + "--memory-budget sweep");
+  REQUIRE_MESSAGE(none.code == 0, none.err);
+  CHECK(none.out.find("memory budget sweep: planned") != std::string::npos);
+  Run svg = runGptc(m + "--memory-budget sweep --emit=remat-svg");
+  REQUIRE(svg.code == 0);
+  CHECK(svg.out.rfind("<svg", 0) == 0);
+  CHECK(svg.out.find("<polyline") != std::string::npos);
+  Run r = runGptc(m + "--memory-budget 30MiB");
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find("memory budget 30.0 MiB: planned") != std::string::npos);
+  CHECK(r.out.find("extra FLOPs") != std::string::npos);
+  Run dump = runGptc(m + "--memory-budget 30MiB --emit=graph");
+  REQUIRE(dump.code == 0);
+  CHECK(dump.out.find("%remat.") != std::string::npos);
+  Run plain = runGptc(m + "--emit=graph");
+  CHECK(plain.out.find("%remat.") == std::string::npos);
+}
+
 TEST_CASE("usage errors: one line on stderr, exit code 2") {
   struct Case {
     const char* args;
@@ -152,6 +173,9 @@ TEST_CASE("usage errors: one line on stderr, exit code 2") {
       {"compile models/gpt2.graph --disable-pass=nope", "unknown pass 'nope'"},
       {"compile models/gpt2.graph --stop-after=nope", "unknown pass 'nope'"},
       {"compile models/gpt2.graph --ir-dump-dir=/proc/gptc/x", "--ir-dump-dir"},
+      {"compile models/gpt2.graph --memory-budget 3XB", "expected a size"},
+      {"compile models/chargpt.graph --set L=1 --train --memory-budget 1KiB",
+       "the smallest plan recomputation reaches is"},
       {"frobnicate", "unknown command"},
   };
   for (const Case& c : cases) {
