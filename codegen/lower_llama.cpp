@@ -10,6 +10,7 @@
 // vectorizable row of keys.
 #include "codegen/lower.h"
 #include "codegen/vector_math.h"
+#include "ir/einsum.h"
 
 #include <cmath>
 
@@ -258,6 +259,47 @@ std::string lower_Alibi(ModuleBuilder& mb, const KernelSpec& spec, const std::st
         E.storeF(E.result(), idx,
                  b.CreateFAdd(E.loadF(E.operand(0), idx), b.CreateFMul(slope, dist)));
       });
+    });
+    return "";
+  });
+}
+
+std::string lower_Einsum(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                         LoweredKernel* out) {
+  // The fallback for a graph compiled without the lower-einsum pass (every pipeline runs it, so
+  // models never get here): each output element sums the operands' product over the summed
+  // axes, output elements split over the threads; offsets by constant div/mod (remap).
+  Expected<EinsumSpec> s = parseEinsum(attrString(spec.attrs, "spec"), spec.operands);
+  if (!s) return s.error().message;
+  Shape outS = s->outputShape(), sumS;
+  for (const std::string& a : s->summed)
+    sumS.push_back(s->sizes.at(a));
+  size_t n = spec.operands.size();
+  std::vector<std::vector<int64_t>> outStr(n), sumStr(n);
+  for (size_t k = 0; k < n; ++k) {
+    outStr[k] = s->stridesFor(int(k), s->output);
+    sumStr[k] = s->stridesFor(int(k), s->summed);
+    if (outS.empty()) outStr[k] = {0};
+    if (sumS.empty()) sumStr[k] = {0};
+  }
+  if (outS.empty()) outS = {1};
+  if (sumS.empty()) sumS = {1};
+  int64_t total = numelOf(outS), K = numelOf(sumS);
+  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
+    auto& b = E.b();
+    E.parallelFor(total, [&](Value* o) {
+      std::vector<Value*> base;
+      for (size_t k = 0; k < n; ++k)
+        base.push_back(E.remap(o, outS, outStr[k]));
+      Value* acc = E.reduce(E.ci(0), E.ci(K), {E.cf(0.0)}, [&](Value* j, const Vals& a) {
+        Value* p = nullptr;
+        for (size_t k = 0; k < n; ++k) {
+          Value* v = E.loadF(E.operand(int(k)), b.CreateAdd(base[k], E.remap(j, sumS, sumStr[k])));
+          p = p ? b.CreateFMul(p, v) : v;
+        }
+        return Vals{b.CreateFAdd(a[0], p)};
+      })[0];
+      E.storeF(E.result(), o, acc);
     });
     return "";
   });

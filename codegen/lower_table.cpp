@@ -72,6 +72,7 @@ LOWERED(SiluGrad)
 LOWERED(SwiGLU)
 LOWERED(Rope)
 LOWERED(Alibi)
+LOWERED(Einsum)
 // lower_decode.cpp
 LOWERED(DynamicSlice)
 LOWERED(DynamicUpdateSlice)

@@ -32,6 +32,8 @@ struct TypeExpr {
 struct AttrExpr {
   std::string name;
   bool isList = false;
+  bool isString = false;
+  std::string text;             // the string, when isString
   std::vector<CExprPtr> values; // one unless isList
   SourceLoc loc;
 };

@@ -296,7 +296,9 @@ private:
       for (const auto& a : e.args) operands.push_back(expr(*a, scope, "", a->loc));
       Attrs attrs;
       for (const ast::AttrExpr& a : e.attrs) {
-        if (a.isList) {
+        if (a.isString) {
+          attrs[a.name] = a.text;
+        } else if (a.isList) {
           std::vector<int64_t> list;
           for (const auto& v : a.values) list.push_back(evalInt(*v, &scope, "a list element"));
           attrs[a.name] = list;

@@ -45,10 +45,12 @@ std::string completeAttrs(OpKind kind, Attrs& attrs) {
     bool ok = (spec->kind == AttrKind::Int && std::holds_alternative<int64_t>(value)) ||
               (spec->kind == AttrKind::Float &&
                (std::holds_alternative<double>(value) || std::holds_alternative<int64_t>(value))) ||
-              (spec->kind == AttrKind::IntList && std::holds_alternative<std::vector<int64_t>>(value));
+              (spec->kind == AttrKind::IntList && std::holds_alternative<std::vector<int64_t>>(value)) ||
+              (spec->kind == AttrKind::String && std::holds_alternative<std::string>(value));
     if (!ok) {
       const char* want = spec->kind == AttrKind::Int     ? "an integer"
                          : spec->kind == AttrKind::Float ? "a number"
+                         : spec->kind == AttrKind::String ? "a string in double quotes"
                                                          : "a list of integers";
       return fmt::format("attribute '{}' of '{}' must be {}", name, info.name, want);
     }

@@ -43,6 +43,7 @@ AttrValue parseDefault(AttrKind kind, const std::string& text) {
     if (text == "-inf") return -std::numeric_limits<double>::infinity();
     return std::strtod(text.c_str(), nullptr);
   }
+  if (kind == AttrKind::String) return text;
   return std::vector<int64_t>{};
 }
 
@@ -72,7 +73,10 @@ std::vector<OpInfo> buildTable() {
       AttrSpec spec;
       spec.name = a.substr(0, colon);
       char k = a[colon + 1];
-      spec.kind = k == 'i' ? AttrKind::Int : k == 'f' ? AttrKind::Float : AttrKind::IntList;
+      spec.kind = k == 'i'   ? AttrKind::Int
+                  : k == 'f' ? AttrKind::Float
+                  : k == 's' ? AttrKind::String
+                             : AttrKind::IntList;
       size_t eq = a.find('=');
       if (eq != std::string::npos) spec.defaultValue = parseDefault(spec.kind, a.substr(eq + 1));
       info.attrs.push_back(spec);
@@ -136,9 +140,13 @@ double attrFloat(const Attrs& a, const std::string& name) { return std::get<doub
 const std::vector<int64_t>& attrInts(const Attrs& a, const std::string& name) {
   return std::get<std::vector<int64_t>>(a.at(name));
 }
+const std::string& attrString(const Attrs& a, const std::string& name) {
+  return std::get<std::string>(a.at(name));
+}
 
 std::string attrValueToString(const AttrValue& v) {
   if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  if (auto* s = std::get_if<std::string>(&v)) return "\"" + *s + "\""; // no quotes or newlines inside
   if (auto* d = std::get_if<double>(&v)) {
     if (std::isinf(*d)) return *d < 0 ? "-inf" : "inf";
     std::string s = fmt::format("{}", *d); // shortest text that reads back to the same double

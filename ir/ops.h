@@ -28,11 +28,11 @@ constexpr int kNumOpKinds = 0
 enum class FusionCategory : uint8_t { ElemWise, Broadcast, Injective, Reduce, OutEWiseFusable, Opaque };
 const char* fusionCategoryName(FusionCategory);
 
-/// An attribute value: an int, a float or a list of ints.
-using AttrValue = std::variant<int64_t, double, std::vector<int64_t>>;
+/// An attribute value: an int, a float, a list of ints or a string (einsum's spec).
+using AttrValue = std::variant<int64_t, double, std::vector<int64_t>, std::string>;
 using Attrs = std::map<std::string, AttrValue>; // ordered: printing is deterministic
 
-enum class AttrKind : uint8_t { Int, Float, IntList };
+enum class AttrKind : uint8_t { Int, Float, IntList, String };
 
 struct AttrSpec {
   std::string name;
@@ -71,6 +71,7 @@ inline std::string_view opName(OpKind k) { return opInfo(k).name; }
 int64_t attrInt(const Attrs&, const std::string& name);
 double attrFloat(const Attrs&, const std::string& name);
 const std::vector<int64_t>& attrInts(const Attrs&, const std::string& name);
+const std::string& attrString(const Attrs&, const std::string& name);
 std::string attrValueToString(const AttrValue&);
 
 } // namespace gptc

@@ -15,7 +15,7 @@
 namespace gptc {
 namespace {
 
-enum class Tok : uint8_t { End, Ident, Number, Punct };
+enum class Tok : uint8_t { End, Ident, Number, Punct, String };
 
 struct Token {
   Tok kind = Tok::End;
@@ -160,6 +160,17 @@ private:
       if (pos_ < text_.size() && identStart(text_[pos_])) failMalformedNumber(t);
       return t;
     }
+    if (c == '"') { // a string attribute (einsum's spec): no escapes, no newline, no quote inside
+      t.kind = Tok::String;
+      advance();
+      while (pos_ < text_.size() && text_[pos_] != '"' && text_[pos_] != '\n') {
+        t.text += text_[pos_];
+        advance();
+      }
+      if (pos_ >= text_.size() || text_[pos_] != '"') fail("unterminated string (a string ends on its line with '\"')", t.loc);
+      advance();
+      return t;
+    }
     static const char* twoChar[] = {"->", ".."};
     for (const char* p : twoChar)
       if (text_.compare(pos_, 2, p) == 0) {
@@ -224,6 +235,7 @@ private:
   static std::string describe(const Token& t) {
     if (t.kind == Tok::End) return "end of file";
     if (t.kind == Tok::Ident) return fmt::format("'{}{}'", t.percent ? "%" : "", t.text);
+    if (t.kind == Tok::String) return fmt::format("a string \"{}\"", t.text);
     return fmt::format("'{}'", t.text);
   }
 
@@ -541,6 +553,9 @@ private:
             while (isPunct(",") && (take(), true));
           }
           expectClose("]", "to close the list", openList);
+        } else if (peek().kind == Tok::String) {
+          a.isString = true;
+          a.text = take().text;
         } else {
           a.values.push_back(cexpr());
         }

@@ -1,6 +1,7 @@
 // Shape rules: one function per op kind, each computing the result type from the operand types and
 // attributes, or saying in one sentence why the operands do not fit. The table at the bottom is
 // indexed by OpKind, so an op without a rule does not compile.
+#include "ir/einsum.h"
 #include "ir/graph.h"
 
 #include <algorithm>
@@ -414,6 +415,11 @@ R infer_Rope(const Types& t, const Attrs& a) {
     if (attrInt(a, flag) != 0 && attrInt(a, flag) != 1)
       return err(fmt::format("rope: {} must be 0 or 1, got {}", flag, attrInt(a, flag)));
   return x;
+}
+R infer_Einsum(const Types& t, const Attrs& a) {
+  Expected<EinsumSpec> s = parseEinsum(attrString(a, "spec"), t);
+  if (!s) return s.error();
+  return TensorType{DType::f32, s->outputShape()};
 }
 R infer_Alibi(const Types& t, const Attrs&) {
   if (t[0].rank() < 3)

@@ -15,6 +15,7 @@
 #include "passes/autodiff.h"
 
 #include "passes/gradients.h"
+#include "passes/lower_einsum.h"
 
 #include <fmt/format.h>
 #include <map>
@@ -186,6 +187,8 @@ private:
 } // namespace
 
 Expected<AutodiffResult> differentiate(Graph& g, const AutodiffOptions& options) {
+  // einsum's gradient is its lowering's: rewrite it first (a no-op when the pipeline already did).
+  if (Expected<int> lowered = lowerEinsums(g); !lowered) return lowered.error();
   return Differentiator(g).run(options);
 }
 

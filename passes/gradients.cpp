@@ -469,6 +469,11 @@ std::string grad_Rope(G& c) {
   c.give(0, OpKind::Rope, ops, a);
   return "";
 }
+// einsum never reaches a gradient rule: differentiate() runs lower-einsum first, so its gradient is
+// that of the transposes, reshapes, matmuls and sums it becomes.
+std::string grad_Einsum(G& c) {
+  return "einsum is rewritten by lower-einsum before autodiff (passes/lower_einsum.cpp)";
+}
 // y = x + bias (a constant): dx = dy
 std::string grad_Alibi(G& c) {
   c.pass(0, c.dy);

@@ -15,6 +15,7 @@ const std::vector<Pipeline>& allPipelines() {
        {
            {"expand", "every later pass sees flat SSA with concrete shapes"},
            {"infer-shapes", "check the expander's types before any pass relies on them"},
+           {"lower-einsum", "einsum becomes matmul and layout ops every later pass knows"},
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
@@ -30,6 +31,7 @@ const std::vector<Pipeline>& allPipelines() {
        {
            {"expand", "every later pass sees flat SSA with concrete shapes"},
            {"infer-shapes", "check the expander's types before any pass relies on them"},
+           {"lower-einsum", "einsum becomes matmul and layout ops every later pass knows"},
            {"decode-step", "on the model's own ops, before simplify can reshape the attention"},
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
@@ -43,6 +45,7 @@ const std::vector<Pipeline>& allPipelines() {
        {
            {"expand", "every later pass sees flat SSA with concrete shapes"},
            {"infer-shapes", "check the expander's types before any pass relies on them"},
+           {"lower-einsum", "einsum becomes matmul and layout ops every later pass knows"},
            {"simplify", "a clean forward graph gives autodiff fewer ops to differentiate"},
            {"cse", "shared forward values get one gradient accumulation, not several"},
            {"dce", "differentiate only what reaches the loss"},

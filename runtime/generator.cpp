@@ -85,7 +85,7 @@ std::unique_ptr<Generator> Generator::create(std::shared_ptr<ast::Program> progr
   if (!config.cut.empty()) {
     ConstOverrides o = gen->overrides_;
     o["B"] = std::to_string(config.batch);
-    Expected<Graph> enc = runPasses(gen->program_, o, {"expand", "infer-shapes"});
+    Expected<Graph> enc = runPasses(gen->program_, o, {"expand", "infer-shapes", "lower-einsum"});
     if (enc) enc = buildInferenceGraph(*enc, config.cut);
     if (!enc) {
       *err = enc.error().render();
@@ -109,7 +109,8 @@ Expected<std::unique_ptr<StepEngine>> Generator::buildStep(int64_t t,
     cut += (cut.empty() ? "" : ",") + c;
   if (!cut.empty()) options["decode.cut"] = cut;
   Expected<Graph> g =
-      runPasses(program_, o, {"expand", "infer-shapes", "decode-step", "simplify", "cse", "dce"},
+      runPasses(program_, o,
+                {"expand", "infer-shapes", "lower-einsum", "decode-step", "simplify", "cse", "dce"},
                 std::move(options));
   if (!g) return g.error();
   std::string err;

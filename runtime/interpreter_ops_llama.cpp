@@ -6,6 +6,7 @@
 // follow what a PyTorch reference does: the angle table (cos, sin) or the bias is computed in
 // double and rounded to f32, then combined with x in f32 (rope: a·cos - b·sin as two f32 products
 // and an f32 sum, exactly `x * cos + rotate_half(x) * sin`).
+#include "ir/einsum.h"
 #include "runtime/interpreter_kernels.h"
 
 #include <cmath>
@@ -142,6 +143,46 @@ std::string eval_Alibi(EvalArgs& e) {
     int64_t j = idx % tk, i = (idx / tk) % tq, h = (idx / (tk * tq)) % H;
     float slope = float(std::exp2(-8.0 * double(h + 1) / double(H)));
     e.out.f[idx] = x.f[idx] + slope * float(j - i - offset); // f32, as a torch bias table
+  }
+  return "";
+}
+
+std::string eval_Einsum(EvalArgs& e) {
+  // Every output element: the sum over the summed axes of the operands' product, in double.
+  std::vector<TensorType> types;
+  for (const Tensor* t : e.in)
+    types.push_back(t->type);
+  Expected<EinsumSpec> s = parseEinsum(attrString(e.attrs, "spec"), types);
+  if (!s) return s.error().message;
+  Shape outS = s->outputShape(), sumS;
+  for (const std::string& a : s->summed)
+    sumS.push_back(s->sizes.at(a));
+  int64_t K = numelOf(sumS);
+  std::vector<std::vector<int64_t>> outStr, sumStr;
+  for (size_t k = 0; k < e.in.size(); ++k) {
+    outStr.push_back(s->stridesFor(int(k), s->output));
+    sumStr.push_back(s->stridesFor(int(k), s->summed));
+  }
+  auto offset = [](int64_t flat, const Shape& shape, const std::vector<int64_t>& str) {
+    int64_t off = 0;
+    for (size_t d = shape.size(); d-- > 0;) {
+      off += (flat % shape[d]) * str[d];
+      flat /= shape[d];
+    }
+    return off;
+  };
+  for (int64_t o = 0; o < e.out.numel(); ++o) {
+    std::vector<int64_t> base;
+    for (size_t k = 0; k < e.in.size(); ++k)
+      base.push_back(offset(o, outS, outStr[k]));
+    double acc = 0.0;
+    for (int64_t j = 0; j < K; ++j) {
+      double p = 1.0;
+      for (size_t k = 0; k < e.in.size(); ++k)
+        p *= e.in[k]->f[base[k] + offset(j, sumS, sumStr[k])];
+      acc += p;
+    }
+    e.out.f[o] = float(acc);
   }
   return "";
 }

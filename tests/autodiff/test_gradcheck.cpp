@@ -174,6 +174,20 @@ TEST_CASE("gradcheck: rmsnorm, silu, swiglu, rope, alibi (today's Transformer)")
   check("alibi + causal softmax", {"param x : f32[2,4,3,3]\nr = softmax(causal_mask(alibi(x)))"});
 }
 
+TEST_CASE("gradcheck: einsum, through its lowering") {
+  cover({OpKind::Einsum});
+  check("einsum attention scores", {"param q : f32[2,2,3,4]\nparam k : f32[2,2,5,4]\n"
+                                    "r = einsum(q, k) {spec = \"b h t d, b h s d -> b h t s\"}"});
+  check("einsum to heads-last", {"param w : f32[2,2,3,5]\nparam v : f32[2,2,5,4]\n"
+                                 "r = einsum(w, v) {spec = \"b h t s, b h s d -> b t h d\"}"});
+  check("einsum projection", {"param x : f32[2,3,4]\nparam w : f32[5,4]\n"
+                              "r = einsum(x, w) {spec = \"b t c, d c -> b t d\"}"});
+  check("einsum two summed axes and a private one",
+        {"param a : f32[2,3,4,2]\nparam b : f32[5,3,4]\n"
+         "r = einsum(a, b) {spec = \"b t h p, e t h -> e b\"}"});
+  check("einsum one operand", {"param a : f32[3,4,5]\nr = einsum(a) {spec = \"a b c -> c a\"}"});
+}
+
 TEST_CASE("gradcheck covers every differentiable op kind") {
   // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
   // not subject to finite differences; everything else must appear in a case above.

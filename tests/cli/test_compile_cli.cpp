@@ -105,7 +105,8 @@ TEST_CASE("--ir-dump-dir writes numbered dumps and an index") {
   REQUIRE_MESSAGE(r.code == 0, r.err);
   for (const char* f :
        {"000_input.graph", "001_after_expand.graph", "002_after_infer-shapes.graph",
-        "003_after_simplify.graph", "004_after_cse.graph", "005_after_dce.graph", "index.json"})
+        "003_after_lower-einsum.graph", "004_after_simplify.graph", "005_after_cse.graph",
+        "006_after_dce.graph", "index.json"})
     CHECK_MESSAGE(fs::exists(dir / f), f);
   fs::remove_all(dir);
 }

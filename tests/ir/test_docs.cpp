@@ -82,6 +82,7 @@ std::string generateTable(const std::map<std::string, std::string>& semantics) {
     for (const AttrSpec& a : info.attrs) {
       const char* kind = a.kind == AttrKind::Int     ? "int"
                          : a.kind == AttrKind::Float ? "float"
+                         : a.kind == AttrKind::String ? "string"
                                                      : "int list";
       attrs += (attrs.empty() ? "" : ", ") + a.name + ": " + kind;
       attrs += a.defaultValue ? " = " + attrValueToString(*a.defaultValue) : " (required)";

@@ -373,6 +373,15 @@ std::vector<Case> cases() {
                "prefill at 3, interleaved"});
   c.push_back({K::Alibi, {f({2, 4, 5, 5})}, {}, {}, ""});
   c.push_back({K::Alibi, {f({3, 1, 7})}, A({{"offset", I(6)}}), {}, "decode row, offset"});
+  // einsum's fallback kernel (pipelines rewrite einsum first: passes/lower_einsum.cpp)
+  c.push_back({K::Einsum, {f({2, 3, 5, 8}), f({2, 3, 7, 8})},
+               A({{"spec", std::string("b h t d, b h s d -> b h t s")}}), {}, "attention scores"});
+  c.push_back({K::Einsum, {f({2, 5, 3, 4}), f({6, 3, 4})},
+               A({{"spec", std::string("b t h d, e h d -> e b t")}}), {}, "two summed axes"});
+  c.push_back({K::Einsum, {f({3, 4, 5})}, A({{"spec", std::string("a b c -> c a")}}), {},
+               "sum and transpose"});
+  c.push_back({K::Einsum, {f({4, 9}), f({4, 9})}, A({{"spec", std::string("i j, i j ->")}}), {},
+               "a scalar"});
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});
