@@ -20,6 +20,7 @@
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
+#include "runtime/run_lock.h"
 #include "runtime/safetensors.h"
 #include "runtime/sampling.h"
 #include "runtime/train_checkpoint.h"
@@ -422,6 +423,14 @@ int train(TrainFlags f) {
     if (llmcNames) gpt2 = *c;
   }
   const std::string ckptRoot = f.out + "/checkpoints";
+
+  // One trainer per run folder (runtime/run_lock.h), taken before anything in it is read or
+  // written; released when this process ends, however it ends.
+  std::error_code lockEc;
+  std::filesystem::create_directories(f.out, lockEc);
+  if (lockEc) return usageError(fmt::format("--out {}: {}", f.out, lockEc.message()));
+  IoResult<RunLock> runLock = RunLock::acquire(f.out);
+  if (!runLock) return usageError(runLock.error());
 
   // --init: start from given weights (the AdamW moments stay zero).
   if (!f.init.empty()) {
