@@ -25,6 +25,7 @@
 #include "runtime/llmc_checkpoint.h"
 #include "runtime/param_store.h"
 #include "runtime/safetensors.h"
+#include "tools/input_checks.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -88,6 +89,7 @@ struct Codec {
   IoResult<std::vector<int32_t>> encode(const std::string& s) const {
     if (chars) return chars->encode(s);
     if (bpe) return bpe->encode(s);
+    if (digits) return ioError("prompt", "an encoder-decoder model reads --src \"3 9 1 4\"");
     return ioError("prompt", "this model has no tokenizer; give --prompt-ids");
   }
   std::string piece(int32_t id) const {
@@ -147,9 +149,13 @@ int cmdGenerate(int argc, char** argv) {
   if (int code = parseCommandLine(app, argc, argv, "run --generate"); code >= 0) return code;
   if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
   if (f.numSamples < 1) return usageError("--num-samples must be >= 1");
-  if (f.temperature <= 0 && !f.greedy) return usageError("--temperature must be > 0 (or --greedy)");
-  if (f.topP <= 0 || f.topP > 1) return usageError("--top-p must be in (0, 1]");
-  if (f.beam < 0) return usageError("--beam must be >= 1");
+  // tools/input_checks.h: the values the trainer refuses are refused here too.
+  for (const std::string& e :
+       {checkSamplingFlags(f.temperature, f.greedy, f.topK, f.topP),
+        checkBeamFlag(app.count("--beam") > 0, f.beam), checkThreadsFlag(f.threads),
+        f.evalSort < 0 ? fmt::format("--eval-sort must be >= 0, got {}", f.evalSort)
+                       : std::string()})
+    if (!e.empty()) return usageError(e);
 
   // No --init: the checkpoint the trainer writes for this model by default, so `gptc run --train`
   // then `gptc run --generate --prompt "ROMEO:"` samples from what was trained.
@@ -190,6 +196,7 @@ int cmdGenerate(int argc, char** argv) {
   if (!text) return usageError(text.error().render());
   Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, f.model);
   if (!program) return usageError(program.error().render());
+  if (std::optional<Diag> e = checkModelNotEmpty(**program)) return usageError(e->render());
   ModelFlags mf;
   mf.sets = sets;
   Expected<ConstOverrides> overrides = constOverrides(mf, **program);

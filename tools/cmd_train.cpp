@@ -12,6 +12,7 @@
 // (runtime/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
 #include "tools/train_command.h"
 
+#include "tools/input_checks.h"
 #include "tools/options.h"
 #include "tools/trace_flags.h"
 
@@ -72,7 +73,8 @@ struct TrainFlags {
   int keep = 3;
   std::string init;                                        // weights to start from
   std::string tokenizer = "tests/fixtures/gpt2_tokenizer"; // decodes samples of *.bin data
-  std::string resume; // a step folder or a run folder; "-" = --out's latest
+  std::string resume;          // a step folder or a run folder; "-" = --out's latest
+  bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -324,8 +326,14 @@ int train(TrainFlags f) {
         if (!s) return usageError(s.error());
         split = std::move(*s);
       }
-      if (IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer); b && b->vocabSize() <= V)
+      IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer);
+      if (b && b->vocabSize() <= V)
         bpe = std::move(*b); // for the sample's text; without it the sample is skipped
+      else if (f.tokenizerGiven)
+        return usageError("--tokenizer " +
+                          (b ? fmt::format("{}: {} tokens, more than the model's vocabulary {}",
+                                           f.tokenizer, b->vocabSize(), V)
+                             : b.error()));
     } else {
       IoResult<std::string> text = readFileText(f.data);
       if (!text) return usageError(text.error());
@@ -452,7 +460,12 @@ int train(TrainFlags f) {
     }
     IoResult<TrainCheckpoint> c = readTrainCheckpoint(folder);
     if (!c) return usageError("--resume: " + c.error());
-    for (const auto& [key, value] : info) {
+    // The model and its constants first: a folder of another model is named as such.
+    std::vector<std::string> keys = {"model", "sets"};
+    for (const auto& kv : info)
+      if (kv.first != "model" && kv.first != "sets") keys.push_back(kv.first);
+    for (const std::string& key : keys) {
+      const std::string& value = info.at(key);
       auto it = c->info.find(key);
       if (it != c->info.end() && it->second != value)
         return usageError(fmt::format("--resume {}: the run was started with {} `{}`, this one "
@@ -674,6 +687,13 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("K");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
+  // An explicit 0 is an error, not the default (tools/input_checks.h).
+  if (std::string e =
+          checkShapeFlags(app.count("--batch") > 0, f.batch, app.count("--seq") > 0, f.seq);
+      !e.empty())
+    return usageError(e);
+  if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
+  f.tokenizerGiven = app.count("--tokenizer") > 0;
   return train(std::move(f));
 }
 

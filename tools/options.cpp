@@ -3,6 +3,8 @@
 // What it leaves to others: the passes, the pipelines, and what each command does with the graph.
 #include "tools/options.h"
 
+#include "tools/input_checks.h"
+
 #include "passes/instruments.h"
 #include "passes/pipeline.h"
 
@@ -173,6 +175,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   if (!text) return text.error();
   Expected<std::shared_ptr<ast::Program>> program = parseProgram(*text, modelPath);
   if (!program) return program.error();
+  if (std::optional<Diag> e = checkModelNotEmpty(**program)) return *e;
   Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
   if (!overrides) return overrides.error();
 
