@@ -176,8 +176,16 @@ int cmdGenerate(int argc, char** argv) {
     IoResult<FileReader> file = FileReader::open(f.init);
     if (!file) return usageError(file.error());
     char magic[8] = {};
-    if (file->size() >= 8 && file->readAt(0, magic, 8) &&
-        !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
+    const bool readable = file->size() >= 8 && file->readAt(0, magic, 8);
+    // Neither gptc's nor llm.c's magic: say so before the model's own errors can hide it.
+    if (!f.init.ends_with(".safetensors") &&
+        !(readable && (!std::memcmp(magic, kGptcCheckpointMagic, 8) ||
+                       loadI32(reinterpret_cast<const uint8_t*>(magic)) == kLlmcModelMagic)))
+      return usageError(
+          f.init + ": not a checkpoint (" +
+          (file->size() < 8 ? std::string("truncated or empty") : std::string("unknown magic")) +
+          "; expected gptc's or llm.c's)");
+    if (readable && !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
       IoResult<GptcCheckpoint> ck = readGptcCheckpoint(f.init);
       if (!ck) return usageError(ck.error());
       std::string m = metaField(ck->metadata, "model"), s = metaField(ck->metadata, "sets");

@@ -554,7 +554,9 @@ int train(TrainFlags f) {
         f.checkpointEvery > 0 && r.step % f.checkpointEvery == 0 && !trainer->finished();
     if (due || gInterrupted) {
       std::string folder;
-      if (std::string e = saveCheckpoint(&folder); !e.empty()) return runError(e);
+      // A checkpoint that cannot be written (a full disk) is the user's to fix: exit 2, as for
+      // the CLI's other errors; the previous checkpoint stays the latest.
+      if (std::string e = saveCheckpoint(&folder); !e.empty()) return usageError(e);
       if (gInterrupted) {
         std::printf("%sinterrupted at step %lld: saved %s; continue with --resume %s\n",
                     tty ? "\r\033[K" : "", static_cast<long long>(r.step), folder.c_str(),
