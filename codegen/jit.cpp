@@ -10,6 +10,7 @@
 #include "codegen/jit.h"
 
 #include "codegen/llvm_context.h"
+#include "codegen/object_cache.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/ObjectCache.h>
@@ -33,6 +34,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,7 +45,7 @@ namespace {
 
 /// Bump when anything that changes generated objects without changing the IR text changes
 /// (pipeline options, codegen flags).
-constexpr const char* kCacheFormat = "gptc-objcache-v1";
+constexpr const char* kCacheFormat = "gptc-objcache-v2"; // v2: entries carry a keyed .sum
 constexpr const char* kKeyPrefix = "gptc-";
 
 bool fail(std::string* err, std::string msg) {
@@ -66,51 +68,94 @@ std::string defaultCacheDir() {
   return "";
 }
 
+/// Prints a warning the way JitOptions::warn asks (stderr by default).
+void warnUser(const JitOptions& o, const std::string& msg) {
+  if (o.warn)
+    o.warn(msg);
+  else
+    std::fprintf(stderr, "gptc: warning: %s\n", msg.c_str());
+}
+
 /// llvm::ObjectCache on disk. The key travels as the module identifier ("gptc-<sha256>"), set by
 /// Jit::addModule from the unoptimised IR text, so LLVM's SimpleCompiler and our hit path agree.
+/// Entries are `<key>.o` plus `<key>.sum` (object_cache.h): an entry whose sum does not verify
+/// is deleted and reported, and the module is compiled again.
 class DiskObjectCache : public llvm::ObjectCache {
 public:
-  void setDirectory(std::string dir) { dir_ = std::move(dir); }
+  /// Sets up the folder and the key; on any problem the cache is off (with one warning).
+  void open(std::string dir, const JitOptions* options, JitStats* stats) {
+    options_ = options;
+    stats_ = stats;
+    dir_.clear();
+    if (dir.empty()) return;
+    std::string why = prepareCacheDirectory(dir);
+    if (why.empty()) why = loadOrCreateCacheKey(dir, &key_);
+    if (!why.empty()) {
+      // Several JITs are created per run: say it once.
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true)) warnUser(*options_, why + "; running without the JIT cache");
+      return;
+    }
+    dir_ = std::move(dir);
+  }
   bool enabled() const { return !dir_.empty(); }
   const std::string& directory() const { return dir_; }
 
   std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module* m) override {
-    std::string path = pathFor(m->getModuleIdentifier());
+    const std::string id = m->getModuleIdentifier();
+    std::string path = pathFor(id);
     if (path.empty()) return nullptr;
-    auto buf =
-        llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
-    if (!buf) return nullptr;
-    return std::move(*buf);
+    std::string object, sum;
+    std::string why = readCacheFile(path, kMaxCachedObjectBytes, &object);
+    if (why == "missing") return nullptr;
+    if (why.empty()) {
+      why = readCacheFile(path + ".sum", 4096, &sum);
+      if (why == "missing") why = "no checksum file";
+    }
+    if (why.empty()) why = checkCacheEntry(key_, id, object, sum);
+    if (!why.empty()) {
+      discard(path, why);
+      return nullptr;
+    }
+    // A copy in our memory: what runs is exactly what was checked, whatever the file does next.
+    return llvm::MemoryBuffer::getMemBufferCopy(object, id);
   }
 
   void notifyObjectCompiled(const llvm::Module* m, llvm::MemoryBufferRef obj) override {
-    std::string path = pathFor(m->getModuleIdentifier());
+    const std::string id = m->getModuleIdentifier();
+    std::string path = pathFor(id);
     if (path.empty()) return;
-    // A cache that cannot be written is not an error: the code is already compiled.
-    std::error_code ec;
-    std::filesystem::create_directories(dir_, ec);
-    static std::atomic<unsigned> counter{0};
-    std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    {
-      std::ofstream out(tmp, std::ios::binary);
-      if (!out) return;
-      out.write(obj.getBufferStart(), static_cast<std::streamsize>(obj.getBufferSize()));
-      if (!out) {
-        std::filesystem::remove(tmp, ec);
-        return;
-      }
+    // A cache that cannot be written (a full disk) is not an error: the code is already compiled.
+    // The sum goes first: a reader that sees the object sees its sum. Concurrent writers of one
+    // key write identical bytes; if they ever did not, readers would discard the entry.
+    std::string_view bytes(obj.getBufferStart(), obj.getBufferSize());
+    if (!writeCacheFile(path + ".sum", makeCacheSum(key_, id, bytes))) return;
+    if (!writeCacheFile(path, bytes)) {
+      std::error_code ec;
+      std::filesystem::remove(path + ".sum", ec);
     }
-    // rename() is atomic: concurrent writers of the same key both write whole, identical files.
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) std::filesystem::remove(tmp, ec);
   }
 
-private:
+  /// Deletes a bad entry and says so (one line naming the file).
+  void discard(const std::string& path, const std::string& why) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    std::filesystem::remove(path + ".sum", ec);
+    if (stats_) stats_->cacheRejected++;
+    warnUser(*options_, "JIT cache entry " + path + ": " + why +
+                            "; discarded, compiling again (GPTC_CACHE_DIR=off disables the cache)");
+  }
+
   std::string pathFor(const std::string& id) const {
     if (dir_.empty() || id.rfind(kKeyPrefix, 0) != 0) return "";
     return dir_ + "/" + id + ".o";
   }
+
+private:
   std::string dir_;
+  CacheKey key_{};
+  const JitOptions* options_ = nullptr;
+  JitStats* stats_ = nullptr;
 };
 
 std::string printModule(const llvm::Module& m) {
@@ -213,9 +258,9 @@ std::unique_ptr<Jit> Jit::create(const JitOptions& options, std::string* err) {
   std::unique_ptr<Jit> j(new Jit());
   Impl& I = *j->impl_;
   I.options = options;
-  I.cache.setDirectory(options.useCache
-                           ? (options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir)
-                           : std::string());
+  I.cache.open(options.useCache ? (options.cacheDir.empty() ? defaultCacheDir() : options.cacheDir)
+                                : std::string(),
+               &I.options, &I.stats);
 
   const HostTarget& host = hostTarget();
   llvm::orc::JITTargetMachineBuilder jtmb{llvm::Triple(host.triple)};
@@ -292,11 +337,14 @@ bool Jit::addModule(ModuleBuilder&& builder, std::string* err) {
 
   if (I.cache.enabled() && !capturing) {
     if (std::unique_ptr<llvm::MemoryBuffer> obj = I.cache.getObject(m.get())) {
-      m.reset();
-      if (auto e = I.jit->addObjectFile(std::move(obj)))
-        return fail(err, "cannot add cached object for '" + name + "': " + errText(std::move(e)));
-      I.stats.cacheHits++;
-      return true;
+      // A verified entry that LLVM still refuses is discarded like a corrupt one.
+      if (auto e = I.jit->addObjectFile(std::move(obj))) {
+        I.cache.discard(I.cache.pathFor(key), "not a loadable object: " + errText(std::move(e)));
+      } else {
+        m.reset();
+        I.stats.cacheHits++;
+        return true;
+      }
     }
   }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,6 +26,8 @@ class ModuleBuilder; // codegen/llvm_context.h (LLVM-facing)
 ///   ~/.cache/gptc. GPTC_CACHE_DIR=off (or useCache=false) disables the cache.
 ///   key: SHA-256 of (module IR text before optimisation, CPU name, CPU features, opt level,
 ///   LLVM version, cache format version). Files are written atomically (temp file + rename).
+///   Trust: codegen/object_cache.h (a 0700 folder of the user's, a keyed checksum per entry; a
+///   bad entry is discarded with a warning and compiled again, never executed).
 struct JitOptions {
   bool useCache = true;
   std::string cacheDir; ///< empty: the default directory described above
@@ -33,13 +36,16 @@ struct JitOptions {
   bool captureIR = false;
   bool captureAsm = false;
   int optLevel = 3; ///< 0..3: the PassBuilder default pipeline and codegen level
+  /// Where cache warnings go (a discarded entry, an unusable folder); unset: one line on stderr.
+  std::function<void(const std::string&)> warn;
 };
 
 /// Counters, for tests and `--stats`.
 struct JitStats {
   int modulesAdded = 0;
-  int cacheHits = 0;   ///< modules loaded from the object cache (no optimisation, no codegen)
-  int cacheMisses = 0; ///< modules optimised and compiled (and then written to the cache)
+  int cacheHits = 0;     ///< modules loaded from the object cache (no optimisation, no codegen)
+  int cacheMisses = 0;   ///< modules optimised and compiled (and then written to the cache)
+  int cacheRejected = 0; ///< bad entries discarded (then compiled: they count as misses too)
   double optimizeSeconds = 0; ///< time in the O3 pipeline
 };
 

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <regex>
@@ -186,6 +187,9 @@ private:
       advance();
       return t;
     }
+    if (pos_ == 0 && text_.compare(0, 3, "\xEF\xBB\xBF") == 0)
+      fail("the file starts with a UTF-8 byte-order mark (bytes EF BB BF); save it without one",
+           t.loc);
     if ((unsigned char)c < 32 || (unsigned char)c >= 127)
       fail(fmt::format("unexpected byte 0x{:02x}", (unsigned char)c), t.loc);
     fail(fmt::format("unexpected character '{}'", c), t.loc);
@@ -679,12 +683,37 @@ Expected<Graph> parseGraph(const std::string& text, const std::string& file, con
 }
 
 Expected<std::string> readTextFile(const std::string& path) {
+  // A Diag naming the file, without a line (built in one place: GCC 12 misreads brace temporaries
+  // in many returns as uninitialised).
+  auto fail = [&path](std::string message) -> Expected<std::string> {
+    Diag d;
+    d.loc.file = path;
+    d.message = std::move(message);
+    return d;
+  };
+  // The size is checked before reading: /dev/zero or a 100 MB file is refused at once, not after
+  // gigabytes of buffering. Non-regular files (pipes, devices) are read up to the limit.
+  std::error_code ec;
+  std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st)) return fail("is a directory, not a model file");
+  if (!ec && std::filesystem::is_regular_file(st)) {
+    uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size > kMaxModelFileBytes)
+      return fail(fmt::format("the file is {} bytes; a model file is at most {} MiB", size,
+                              kMaxModelFileBytes >> 20));
+  }
   std::ifstream f(path, std::ios::binary);
-  if (!f) return Diag{{path, 0, 0}, std::string("cannot open file: ") + std::strerror(errno)};
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Diag{{path, 0, 0}, "cannot read file"};
-  return ss.str();
+  if (!f) return fail(std::string("cannot open file: ") + std::strerror(errno));
+  std::string text;
+  std::vector<char> buf(size_t(1) << 16);
+  while (f.read(buf.data(), std::streamsize(buf.size())) || f.gcount() > 0) {
+    text.append(buf.data(), size_t(f.gcount()));
+    if (text.size() > kMaxModelFileBytes)
+      return fail(fmt::format("more than {0} MiB: a model file is at most {0} MiB",
+                              kMaxModelFileBytes >> 20));
+  }
+  if (f.bad()) return fail("cannot read file");
+  return text;
 }
 
 } // namespace gptc

@@ -4,6 +4,7 @@
 #include "ir/ast.h"
 #include "ir/graph.h"
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -22,7 +23,10 @@ Expected<Graph> expandProgram(const ast::Program& program, const ConstOverrides&
 Expected<Graph> parseGraph(const std::string& text, const std::string& file,
                            const ConstOverrides& overrides = {});
 
-/// Reads a file; a missing or unreadable file is a Diag naming it.
+/// The largest model file readTextFile accepts (gpt2.graph is ~3 KB; a dump of it ~100 KB).
+constexpr uint64_t kMaxModelFileBytes = uint64_t(16) << 20;
+
+/// Reads a model file; a missing, unreadable or too large file or a directory is a Diag naming it.
 Expected<std::string> readTextFile(const std::string& path);
 
 } // namespace gptc

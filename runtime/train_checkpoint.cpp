@@ -98,6 +98,15 @@ IoStatus writeTrainCheckpoint(const std::string& root, const TrainCheckpoint& c,
   const fs::path final = fs::path(root) / name;
   fs::create_directories(tmp, ec);
   if (ec) return ioError(tmp.string(), ec.message());
+  // A failed write (a full disk) leaves nothing behind; after the rename there is nothing to
+  // remove.
+  struct RemoveOnExit {
+    fs::path path;
+    ~RemoveOnExit() {
+      std::error_code e;
+      fs::remove_all(path, e);
+    }
+  } cleanup{tmp};
 
   // model.bin
   if (c.gpt2) {

@@ -27,6 +27,7 @@
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
 #include "runtime/safetensors.h"
+#include "tools/input_checks.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -77,6 +78,7 @@ struct Codec {
   IoResult<std::vector<int32_t>> encode(const std::string& s) const {
     if (chars) return chars->encode(s);
     if (bpe) return bpe->encode(s);
+    if (digits) return ioError("prompt", "an encoder-decoder model reads --src \"3 9 1 4\"");
     return ioError("prompt", "this model has no tokenizer; give --prompt-ids");
   }
   std::string piece(int32_t id) const {
@@ -132,9 +134,13 @@ int cmdGenerate(int argc, char** argv) {
   if (int code = parseCommandLine(app, argc, argv, "run --generate"); code >= 0) return code;
   if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
   if (f.numSamples < 1) return usageError("--num-samples must be >= 1");
-  if (f.temperature <= 0 && !f.greedy) return usageError("--temperature must be > 0 (or --greedy)");
-  if (f.topP <= 0 || f.topP > 1) return usageError("--top-p must be in (0, 1]");
-  if (f.beam < 0) return usageError("--beam must be >= 1");
+  // tools/input_checks.h: the values the trainer refuses are refused here too.
+  for (const std::string& e :
+       {checkSamplingFlags(f.temperature, f.greedy, f.topK, f.topP),
+        checkBeamFlag(app.count("--beam") > 0, f.beam), checkThreadsFlag(f.threads),
+        f.evalSort < 0 ? fmt::format("--eval-sort must be >= 0, got {}", f.evalSort)
+                       : std::string()})
+    if (!e.empty()) return usageError(e);
 
   // No --init: the checkpoint the trainer writes for this model by default, so `gptc run --train`
   // then `gptc run --generate --prompt "ROMEO:"` samples from what was trained.
@@ -156,8 +162,16 @@ int cmdGenerate(int argc, char** argv) {
     IoResult<FileReader> file = FileReader::open(f.init);
     if (!file) return usageError(file.error());
     char magic[8] = {};
-    if (file->size() >= 8 && file->readAt(0, magic, 8) &&
-        !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
+    const bool readable = file->size() >= 8 && file->readAt(0, magic, 8);
+    // Neither gptc's nor llm.c's magic: say so before the model's own errors can hide it.
+    if (!f.init.ends_with(".safetensors") &&
+        !(readable && (!std::memcmp(magic, kGptcCheckpointMagic, 8) ||
+                       loadI32(reinterpret_cast<const uint8_t*>(magic)) == kLlmcModelMagic)))
+      return usageError(
+          f.init + ": not a checkpoint (" +
+          (file->size() < 8 ? std::string("truncated or empty") : std::string("unknown magic")) +
+          "; expected gptc's or llm.c's)");
+    if (readable && !std::memcmp(magic, kGptcCheckpointMagic, 8)) {
       IoResult<GptcCheckpoint> ck = readGptcCheckpoint(f.init);
       if (!ck) return usageError(ck.error());
       IoResult<RunCard> card = RunCard::fromText(ck->metadata);
@@ -190,6 +204,7 @@ int cmdGenerate(int argc, char** argv) {
   }
   Expected<std::shared_ptr<ast::Program>> program = loadModel(source);
   if (!program) return usageError(program.error().render());
+  if (std::optional<Diag> e = checkModelNotEmpty(**program)) return usageError(e->render());
   // What the model is (its `card` lines, driver/model_card.h): no file names, no token ids here.
   Expected<ModelCard> card = readModelCard(**program);
   if (!card) return usageError(card.error().render());

@@ -11,6 +11,7 @@
 // flags. Leaves to others: the kernels, the training loop, sampling.
 #include "tools/commands.h"
 #include "tools/generate_command.h"
+#include "tools/input_checks.h"
 #include "tools/options.h"
 #include "tools/train_command.h"
 
@@ -75,8 +76,14 @@ int64_t idLimit(const Graph& g, int input) {
 }
 
 /// Tokens from a file: an llm.c shard when the magic says so, else raw little-endian uint16.
+/// A file that starts with the shard magic is a shard, and its header's errors are reported (a
+/// count beyond the file is "truncated", not tokens out of range read from the header's bytes).
 IoResult<std::vector<uint16_t>> readTokens(const std::string& path, int32_t vocab) {
-  if (readLlmcTokensHeader(path)) return readLlmcTokens(path, vocab);
+  IoResult<FileReader> f = FileReader::open(path);
+  if (!f) return f.ioError();
+  uint8_t magic[4] = {};
+  if (f->size() >= 4 && f->readAt(0, magic, 4) && loadI32(magic) == kLlmcTokensMagic)
+    return readLlmcTokens(path, vocab);
   return readRawTokens(path, vocab);
 }
 
@@ -419,7 +426,7 @@ int runStep(int argc, char** argv, Mode mode) {
   if (int code = parseCommandLine(app, argc, argv, fixed ? "run --train --tokens" : "run --eval");
       code >= 0)
     return code;
-  if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
+  if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
   if (f.threads == 0) f.threads = defaultThreadCount();
   if (f.repeat < 1) return usageError(fmt::format("--repeat must be at least 1, got {}", f.repeat));
   if (f.profile && f.interpret) return usageError("--profile times JIT kernels; drop --interpret");

@@ -15,6 +15,7 @@
 // (runtime/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
 #include "tools/train_command.h"
 
+#include "tools/input_checks.h"
 #include "tools/options.h"
 #include "tools/trace_flags.h"
 
@@ -25,6 +26,7 @@
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
 #include "runtime/run_sample.h"
+#include "runtime/run_lock.h"
 #include "runtime/safetensors.h"
 #include "runtime/train_checkpoint.h"
 #include "runtime/trainer.h"
@@ -78,6 +80,7 @@ struct TrainFlags {
   std::string tokenizer;    // decodes samples of *.bin data; default assets/gpt2_tokenizer
   std::string resume;       // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget; // --memory-budget: the training step's plan (passes/remat.h)
+  bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -342,8 +345,14 @@ int train(TrainFlags f) {
         split = std::move(*s);
       }
       if (f.tokenizer.empty()) f.tokenizer = assetPath("gpt2_tokenizer");
-      if (IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer); b && b->vocabSize() <= V)
+      IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer);
+      if (b && b->vocabSize() <= V)
         bpe = std::move(*b); // for the sample's text; without it the sample is skipped
+      else if (f.tokenizerGiven)
+        return usageError("--tokenizer " +
+                          (b ? fmt::format("{}: {} tokens, more than the model's vocabulary {}",
+                                           f.tokenizer, b->vocabSize(), V)
+                             : b.error()));
     } else {
       IoResult<std::string> text = readFileText(f.data);
       if (!text) return usageError(text.error());
@@ -452,6 +461,14 @@ int train(TrainFlags f) {
   }
   const std::string ckptRoot = f.out + "/checkpoints";
 
+  // One trainer per run folder (runtime/run_lock.h), taken before anything in it is read or
+  // written; released when this process ends, however it ends.
+  std::error_code lockEc;
+  std::filesystem::create_directories(f.out, lockEc);
+  if (lockEc) return usageError(fmt::format("--out {}: {}", f.out, lockEc.message()));
+  IoResult<RunLock> runLock = RunLock::acquire(f.out);
+  if (!runLock) return usageError(runLock.error());
+
   // --init: start from given weights (the AdamW moments stay zero).
   if (!f.init.empty()) {
     if (!f.resume.empty()) return usageError("--init and --resume exclude each other");
@@ -472,7 +489,12 @@ int train(TrainFlags f) {
     }
     IoResult<TrainCheckpoint> c = readTrainCheckpoint(folder);
     if (!c) return usageError("--resume: " + c.error());
-    for (const auto& [key, value] : info) {
+    // The model and its constants first: a folder of another model is named as such.
+    std::vector<std::string> keys = {"model", "sets"};
+    for (const auto& kv : info)
+      if (kv.first != "model" && kv.first != "sets") keys.push_back(kv.first);
+    for (const std::string& key : keys) {
+      const std::string& value = info.at(key);
       auto it = c->info.find(key);
       if (it != c->info.end() && it->second != value && key == "model_hash")
         return usageError(fmt::format("--resume {}: {} was edited since the run started (source "
@@ -569,7 +591,9 @@ int train(TrainFlags f) {
         f.checkpointEvery > 0 && r.step % f.checkpointEvery == 0 && !trainer->finished();
     if (due || gInterrupted) {
       std::string folder;
-      if (std::string e = saveCheckpoint(&folder); !e.empty()) return runError(e);
+      // A checkpoint that cannot be written (a full disk) is the user's to fix: exit 2, as for
+      // the CLI's other errors; the previous checkpoint stays the latest.
+      if (std::string e = saveCheckpoint(&folder); !e.empty()) return usageError(e);
       if (gInterrupted) {
         std::printf("%sinterrupted at step %lld: saved %s; continue with --resume %s\n",
                     tty ? "\r\033[K" : "", static_cast<long long>(r.step), folder.c_str(),
@@ -700,6 +724,13 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("SIZE");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
+  // An explicit 0 is an error, not the default (tools/input_checks.h).
+  if (std::string e =
+          checkShapeFlags(app.count("--batch") > 0, f.batch, app.count("--seq") > 0, f.seq);
+      !e.empty())
+    return usageError(e);
+  if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
+  f.tokenizerGiven = app.count("--tokenizer") > 0;
   return train(std::move(f));
 }
 

@@ -5,6 +5,8 @@
 #include "tools/options.h"
 
 #include "driver/driver.h"
+#include "tools/input_checks.h"
+
 #include "passes/instruments.h"
 #include "passes/optimizer.h"
 #include "passes/pipeline.h"
@@ -244,6 +246,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
 
   Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(modelPath));
   if (!program) return program.error();
+  if (std::optional<Diag> e = checkModelNotEmpty(**program)) return *e;
   Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
   if (!overrides) return overrides.error();
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of every reader of files written by others (fuzz/, docs/reliability.md):
+# builds the libFuzzer targets with Debian's clang-19 + ASan + UBSan in build-fuzz/ (installing
+# clang-19 and its runtime when missing), then runs each target for SECONDS (default 60) from its
+# seed corpus tests/fuzz/<target>/, with tests/fuzz/<target>.dict when present.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     e.g. scripts/fuzz.sh 600; scripts/fuzz.sh 30 graph bpe
+# New corpus units go to build-fuzz/corpus/<target>/ (not committed), crashes to
+# build-fuzz/crashes/. A crash's input belongs in tests/fuzz/<target>/ once fixed (the g++ test
+# suite replays that folder: tests/fuzz_replay/). Prints one summary line per target and exits 1
+# if any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}; shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(graph llmc_checkpoint gptc_checkpoint safetensors token_shard bpe \
+                                     char_vocab object_cache)
+
+need=()
+for p in clang-19 libclang-rt-19-dev cmake llvm-19-dev libfmt-dev libpcre2-dev nlohmann-json3-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "fuzz: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+build=${GPTC_FUZZ_BUILD:-build-fuzz}
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DGPTC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+
+mkdir -p "$build/crashes"
+status=0
+printf '%-16s %10s %8s %8s %8s %s\n' target execs exec/s edges corpus crashes
+for t in "${targets[@]}"; do
+  corpus="$build/corpus/$t"
+  mkdir -p "$corpus"
+  dict=()
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
+  log="$build/fuzz_$t.log"
+  set +e
+  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$build/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+    -rss_limit_mb=2048 -artifact_prefix="$build/crashes/$t-" "${dict[@]}" \
+    "$corpus" "tests/fuzz/$t" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  units=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  crashes=0
+  if [ $rc -ne 0 ]; then crashes=1; status=1; fi
+  printf '%-16s %10s %8s %8s %8s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${edges:-?}" "${units:-?}" \
+    "$crashes$([ $rc -ne 0 ] && echo " (see $log)")"
+done
+exit $status

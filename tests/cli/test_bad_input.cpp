@@ -1,0 +1,178 @@
+// tests/cli/test_bad_input.cpp — the hostile-user catalogue of issue #21, through the built
+// binary: each input is refused quickly with exit code 2 and a short message that says what is
+// wrong (never a crash, never exit 0 on wrong input, never megabytes of stderr).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+  double seconds = 0;
+  int errLines() const {
+    int n = 0;
+    for (char c : err)
+      n += c == '\n';
+    return n;
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path scratch() {
+  static const fs::path d = [] {
+    fs::path p = fs::temp_directory_path() / ("gptc_bad_input_" + std::to_string(::getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+Run gptc(const std::string& args) {
+  fs::path d = scratch();
+  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
+                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
+  auto t0 = std::chrono::steady_clock::now();
+  int status = std::system(cmd.c_str());
+  Run r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(d / "out");
+  r.err = slurp(d / "err");
+  return r;
+}
+
+fs::path write(const std::string& name, const std::string& bytes) {
+  fs::path p = scratch() / name;
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
+  return p;
+}
+
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+/// An llm.c token shard header claiming `count` tokens, followed by `tokens` tokens of id 1.
+std::string shard(int32_t count, size_t tokens) {
+  std::string h(1024, '\0');
+  int32_t magic = 20240520, version = 1;
+  std::memcpy(h.data(), &magic, 4);
+  std::memcpy(h.data() + 4, &version, 4);
+  std::memcpy(h.data() + 8, &count, 4);
+  std::string body;
+  for (size_t i = 0; i < tokens; ++i)
+    body += std::string("\x01\x00", 2);
+  return h + body;
+}
+
+} // namespace
+
+TEST_CASE("bad model files: exit 2, a clear message, at once") {
+  fs::create_directories(scratch() / "a_folder");
+  fs::path big = scratch() / "big.graph";
+  { std::ofstream(big) << "input x : f32[2]\n"; }
+  fs::resize_file(big, uint64_t(100) << 20); // 100 MB (sparse)
+  std::string longName(1 << 20, 'a');
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {"compile " + q(scratch() / "a_folder"), "is a directory"},
+      {"compile " + q(write("empty.graph", "")), "declares nothing"},
+      {"compile " + q(write("comments.graph", "# only a comment\n\n# and another\n")),
+       "declares nothing"},
+      {"compile " + q(write("consts.graph", "const B = 4\n")), "declares nothing"},
+      {"compile /dev/zero", "at most 16 MiB"},
+      {"compile " + q(big), "a model file is at most 16 MiB"},
+      {"compile " + q(write("bom.graph", "\xEF\xBB\xBFinput x : f32[2]\noutput y = relu(x)\n")),
+       "byte-order mark"},
+      {"compile " + q(write("long.graph", "input x : f32[2]\noutput y = relu(" + longName + ")\n")),
+       "long.graph:2:"},
+      {"run " + q(scratch() / "a_folder") + " --generate --prompt-ids 1", "is a directory"},
+      {"run " + q(write("empty2.graph", "")) + " --generate --prompt-ids 1", "declares nothing"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args.substr(0, 120));
+    Run r = gptc(c.args);
+    CHECK(r.code == 2);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, r.err.substr(0, 2000));
+    CHECK(r.err.size() < 2000); // a 1 MB identifier is not echoed
+    CHECK(r.errLines() <= 3);   // the message, the line, the caret
+    CHECK(r.seconds < 20);
+  }
+}
+
+TEST_CASE("--generate refuses the values the trainer refuses") {
+  const std::string gen = "run models/seq2seq.graph --generate --src '3 1 2' ";
+  const std::string chr = "run models/chargpt.graph --generate --prompt-ids 1 -n 2 ";
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {chr + "--temperature nan", "--temperature"},
+      {chr + "--temperature inf", "--temperature"},
+      {chr + "--temperature -1", "--temperature"},
+      {chr + "--top-k -3", "--top-k"},
+      {chr + "--top-p nan", "--top-p"},
+      {chr + "--threads 100000", "--threads"},
+      {gen + "--beam 0", "--beam must be in 1..64"},
+      {gen + "--beam 100000", "--beam must be in 1..64"},
+      {gen + "--eval-sort -1", "--eval-sort"},
+      {"run models/seq2seq.graph --generate --prompt 'hello'", "--src"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    Run r = gptc(c.args);
+    CHECK(r.code == 2);
+    CHECK(r.errLines() == 1);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, r.err);
+  }
+}
+
+TEST_CASE("run --train: explicit zeros and a broken --tokenizer are refused, not replaced") {
+  const std::string tiny = "run --train --set L=1 C=32 NH=2 maxT=16 --steps 1 --sample 0 "
+                           "--val-every 0 -o " +
+                           q(scratch() / "zeros") + " ";
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {tiny + "-b 0 -t 8", "--batch must be at least 1"},
+      {tiny + "-b 2 -t 0", "--seq must be at least 1"},
+      {tiny + "--threads 100000", "--threads"},
+      {tiny + "-b 2 -t 8 --data " + q(write("tok_train.bin", shard(64, 64))) + " --tokenizer " +
+           q(scratch() / "no_tokenizer_here"),
+       "--tokenizer"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.args);
+    Run r = gptc(c.args);
+    CHECK(r.code == 2);
+    CHECK(r.errLines() == 1);
+    CHECK_MESSAGE(r.err.find(c.says) != std::string::npos, r.err);
+  }
+}
+
+TEST_CASE("run --tokens: a shard whose header claims more tokens than the file holds") {
+  Run r = gptc("run models/chargpt.graph --eval --set L=1 --set C=32 --set NH=2 --batch 1 --seq 8 "
+               "--tokens " +
+               q(write("short_shard.bin", shard(1000, 20))));
+  CHECK(r.code == 2);
+  CHECK(r.errLines() == 1);
+  CHECK_MESSAGE(r.err.find("short_shard.bin") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("vocabulary") == std::string::npos, r.err); // not "out of range"
+}

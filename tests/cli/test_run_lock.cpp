@@ -1,0 +1,90 @@
+// tests/cli/test_run_lock.cpp — one trainer per run folder (runtime/run_lock.h), through the
+// built binary: a second `gptc run --train` on an --out that is in use refuses at once with exit
+// code 2 and the holder's pid, writing nothing; the lock goes with its process, so a lock file
+// left behind by a finished (or killed) run does not block the next one.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out, err;
+  int errLines() const {
+    int n = 0;
+    for (char c : err)
+      n += c == '\n';
+    return n;
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+fs::path scratch() {
+  static const fs::path d = [] {
+    fs::path p = fs::temp_directory_path() / ("gptc_run_lock_" + std::to_string(::getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+Run gptc(const std::string& args) {
+  fs::path d = scratch();
+  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
+                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
+  int status = std::system(cmd.c_str());
+  Run r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(d / "out");
+  r.err = slurp(d / "err");
+  return r;
+}
+
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
+
+} // namespace
+
+TEST_CASE("a run folder in use: the second trainer refuses; a stale lock file does not block") {
+  fs::path out = scratch() / "locked_run";
+  fs::create_directories(out);
+  const std::string train = "run --train --set L=1 C=32 NH=2 maxT=16 -b 2 -t 8 --steps 1 "
+                            "--sample 0 --val-every 0 -n 0 -o " +
+                            q(out);
+  // This process plays the first trainer: it holds the lock as gptc does.
+  int fd = ::open((out / "lock").c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  std::string pid = std::to_string(::getpid());
+  REQUIRE(::write(fd, pid.data(), pid.size()) == ssize_t(pid.size()));
+  Run second = gptc(train);
+  CHECK(second.code == 2);
+  CHECK(second.errLines() == 1);
+  CHECK_MESSAGE(second.err.find("in use by another gptc run --train (pid " + pid + ")") !=
+                    std::string::npos,
+                second.err);
+  CHECK(!fs::exists(out / "main.log")); // it wrote nothing
+  ::close(fd);                          // the first trainer ends (or dies): the lock is gone
+  Run third = gptc(train);
+  CHECK_MESSAGE(third.code == 0, third.err);
+  CHECK(fs::exists(out / "main.log"));
+  CHECK(fs::exists(out / "lock")); // left behind, and harmless: the flock is what locks
+}
