@@ -18,6 +18,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
+           {"quantize", "--weights bf16|int8 (else no change): on the final graph, before fuse "
+                        "joins gelu to the dequantized weight's linear"},
            {"fuse", "after the graph is final and clean; fused ops change what memory must hold"},
            {"plan-memory", "last: every pass above may add, remove or reorder values"},
            {"check-plan", "an independent proof that the plan is safe before code uses it"},
@@ -32,6 +34,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
+           {"quantize", "--weights bf16|int8 (else no change): narrower weights, fewer bytes per "
+                        "token; the planner counts them"},
            {"plan-memory", "last: the caches are state, updated in place"},
            {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},

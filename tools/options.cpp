@@ -185,6 +185,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   ctx.noMemoryPlan = pf.noMemoryPlan;
   ctx.explainMemory = pf.explainMemory;
   ctx.explainFusion = pf.explainFusion;
+  ctx.options["quantize.weights"] = pf.weights;
 
   PassManager pm(*passes, PassManagerOptions{pf.disablePasses, pf.stopAfter});
   pm.addInstrument(std::make_unique<WarningPrinter>(log, &result.warnings));

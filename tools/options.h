@@ -67,6 +67,7 @@ struct PipelineFlags {
   bool noMemoryPlan = false;              ///< --no-memory-plan: every value its own buffer
   bool explainMemory = false;             ///< --explain-memory: why each in-place reuse was refused
   bool explainFusion = false;             ///< --explain-fusion: why each candidate was not fused
+  std::string weights = "f32"; ///< --weights (run --eval): the quantize pass's dtype
 };
 
 /// Registers --set, --batch and --seq on `app`, writing into `flags`.

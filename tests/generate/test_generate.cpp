@@ -6,6 +6,7 @@
 #include "passes/decode_step.h"
 #include "runtime/beam_search.h"
 #include "runtime/generator.h"
+#include "runtime/quantize.h"
 #include "runtime/sampling.h"
 
 #include <doctest/doctest.h>
@@ -54,7 +55,8 @@ void bindStrong(StepEngine& e) {
 /// Greedy tokens by full recomputation (runtime/sampling.h) on the inference graph with T = the
 /// context, so no window slides.
 std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, int64_t ctx,
-                               std::vector<int32_t> prompt, int n, int64_t vocab) {
+                               std::vector<int32_t> prompt, int n, int64_t vocab,
+                               const std::function<void(ParamMap&)>& edit = {}) {
   sets["B"] = "1";
   sets["T"] = std::to_string(ctx);
   Expected<Graph> g = buildGraph(load(model), sets, "inference");
@@ -63,7 +65,10 @@ std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, in
   auto e = makeEngine(Engine::Interpreter, std::move(*g), 1, {}, &err);
   REQUIRE_MESSAGE(e, err);
   REQUIRE(e->initParams(kSeed) == "");
-  bindStrong(*e);
+  ParamMap strong = strongParams(e->graph());
+  if (edit) edit(strong);
+  for (const auto& [name, t] : strong)
+    REQUIRE(e->bind(name, t) == "");
   std::vector<int32_t> ctxTokens = prompt;
   SamplingOptions greedy;
   greedy.temperature = 0;
@@ -87,17 +92,22 @@ std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, in
 
 std::vector<std::vector<int32_t>> kvGreedy(const std::string& model, const ConstOverrides& sets,
                                            Engine engine, std::vector<std::vector<int32_t>> prompts,
-                                           int n, int64_t vocab, bool prefill = true) {
+                                           int n, int64_t vocab, bool prefill = true,
+                                           const std::string& weights = "f32") {
   GeneratorConfig cfg;
   cfg.engine = engine;
   cfg.threads = 2;
   cfg.batch = int64_t(prompts.size());
   cfg.prefill = prefill;
+  cfg.weights = weights;
   std::string err;
   auto gen = Generator::create(load(model), sets, cfg, &err);
   REQUIRE_MESSAGE(gen, err);
   REQUIRE(gen->initParams(kSeed) == "");
-  REQUIRE(gen->setParams(strongParams(gen->decodeEngine().graph())) == "");
+  // Params are given as the model declares them (f32), whatever the step's weights.
+  Expected<Graph> f32 = expandProgram(*load(model), sets);
+  REQUIRE(bool(f32));
+  REQUIRE(gen->setParams(strongParams(*f32)) == "");
   GenerateRequest req;
   req.prompts = prompts;
   req.maxNew = n;
@@ -267,6 +277,55 @@ TEST_CASE("seq2seq: encoder once, greedy decoder with a KV cache == full recompu
     }
     CHECK_MESSAGE(got[0] == want,
                   fmt::format("got {} want {}", fmt::join(got[0], " "), fmt::join(want, " ")));
+  }
+}
+
+} // namespace gptc
+
+namespace gptc {
+
+TEST_CASE("quantized weights: KV-cache decoding == recomputation with the dequantized weights") {
+  // bf16 values are f32 values, and q·scale is what the i8 kernels multiply by: the f32 graph
+  // with the weights replaced by their quantized values must pick the same greedy tokens.
+  std::vector<int32_t> prompt = {3, 14, 15, 9, 2, 6};
+  const int n = 12;
+  for (const char* weights : {"bf16", "int8", "int8-row"}) {
+    CAPTURE(weights);
+    GeneratorConfig cfg;
+    cfg.weights = weights;
+    std::string err;
+    auto gen = Generator::create(load("chargpt.graph"), kChar, cfg, &err);
+    REQUIRE_MESSAGE(gen, err);
+    const Graph& d = gen->decodeEngine().graph();
+    int quantized = 0;
+    for (const Value& v : d.values)
+      quantized +=
+          v.kind == ValueKind::Param && v.type.dtype != DType::f32 && v.type.dtype != DType::i32;
+    CHECK(quantized == 5);     // wte (the tied head), qkvw, projw, fcw, fc2w
+    CHECK(d.find("wte") >= 0); // the embedding still reads f32 rows
+    auto dequantized = [&](ParamMap& p) {
+      ParamMap q;
+      REQUIRE(quantizeParams(d, p, &q) == "");
+      for (const Value& v : d.values) {
+        if (v.kind != ValueKind::Param || v.name.size() < 2 || !v.name.ends_with(".q")) continue;
+        std::string src = v.name.substr(0, v.name.size() - 2);
+        Tensor& w = p[src];
+        const Tensor& qv = q[v.name];
+        const Tensor* s = q.count(src + ".scale") ? &q[src + ".scale"] : nullptr;
+        int64_t K = w.type.shape.back(), blocks = s ? s->type.shape.back() : 1;
+        for (int64_t i = 0; i < w.numel(); ++i)
+          w.f[i] = s ? qv.f[i] * s->f[(i / K) * blocks + (i % K) / (K / blocks)] : qv.f[i];
+      }
+    };
+    std::vector<int32_t> want = recompute("chargpt.graph", kChar, 24, prompt, n, 65, dequantized);
+    std::vector<int32_t> f32 = recompute("chargpt.graph", kChar, 24, prompt, n, 65);
+    MESSAGE(fmt::format("{}: {} (f32: {})", weights, fmt::join(want, " "), fmt::join(f32, " ")));
+    for (Engine e : {Engine::Interpreter, Engine::Jit}) {
+      CAPTURE(e == Engine::Jit ? "JIT" : "interpreter");
+      CHECK(kvGreedy("chargpt.graph", kChar, e, {prompt}, n, 65, true, weights)[0] == want);
+    }
+    CHECK(kvGreedy("chargpt.graph", kChar, Engine::Jit, {prompt}, n, 65, false, weights)[0] ==
+          want);
   }
 }
 
