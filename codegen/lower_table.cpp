@@ -83,6 +83,10 @@ LOWERED(MaskedSoftmaxGrad)
 LOWERED(LinearGelu)
 LOWERED(MatMulGeluGrad)
 LOWERED(EmbeddingGradAdd) // in lower_embedding.cpp, beside embedding_grad
+// lower_quantize.cpp (ops made by passes/quantize.cpp)
+LOWERED(Dequantize)
+LOWERED(QMatMul)
+LOWERED(QLinear)
 
 #undef LOWERED
 

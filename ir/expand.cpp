@@ -182,7 +182,8 @@ private:
     int id;
     if (d.isParam) {
       ParamInit init;
-      if (t.dtype != DType::f32) fail("parameters and state must be f32", d.type.loc);
+      // bf16 and i8 params are quantized weights (passes/quantize.cpp), read back from a dump.
+      if (t.dtype == DType::i32) fail("parameters and state must be f32 (or bf16, i8)", d.type.loc);
       if (d.init == "zeros") init.kind = ParamInit::Zeros;
       else if (d.init == "ones") init.kind = ParamInit::Ones;
       else {

@@ -439,10 +439,12 @@ private:
   ast::TypeExpr typeExpr() {
     ast::TypeExpr t;
     t.loc = peek().loc;
-    Token dt = expectName("a type (f32[...] or i32[...])");
+    Token dt = expectName("a type (f32[...], i32[...], bf16[...] or i8[...])");
     if (dt.text == "f32") t.dtype = DType::f32;
     else if (dt.text == "i32") t.dtype = DType::i32;
-    else fail(fmt::format("unknown dtype '{}' (f32 or i32)", dt.text), dt.loc);
+    else if (dt.text == "bf16") t.dtype = DType::bf16;
+    else if (dt.text == "i8") t.dtype = DType::i8;
+    else fail(fmt::format("unknown dtype '{}' (f32, i32, bf16 or i8)", dt.text), dt.loc);
     Token open = expectPunct("[", "after the dtype");
     if (!isPunct("]")) {
       do t.dims.push_back(cexpr());

@@ -427,6 +427,52 @@ R infer_Alibi(const Types& t, const Attrs&) {
   return needF32(t[0], "x");
 }
 
+/// A quantized weight q[..., K]: bf16 without a scale, or i8 with scale f32[..., K/block] (same
+/// leading dims, block dividing K). "" or why not.
+std::string checkQuantized(const TensorType& q, const TensorType* scale, const char* op) {
+  if (q.dtype == DType::bf16)
+    return scale ? fmt::format("{}: a bf16 weight takes no scale", op) : "";
+  if (q.dtype != DType::i8) return fmt::format("{}: the weight must be bf16 or i8, got {}", op, ts(q));
+  if (!scale) return fmt::format("{}: an i8 weight needs its scale operand", op);
+  const TensorType& s = *scale;
+  if (s.dtype != DType::f32 || q.rank() == 0 || s.rank() != q.rank() ||
+      !std::equal(q.shape.begin(), q.shape.end() - 1, s.shape.begin()) || s.shape.back() <= 0 ||
+      q.shape.back() % s.shape.back() != 0)
+    return fmt::format("{}: the scale of {} must be f32[..., K/block] with the weight's leading "
+                       "dims and a block dividing K, got {}",
+                       op, ts(q), ts(s));
+  return "";
+}
+
+R infer_Dequantize(const Types& t, const Attrs&) {
+  if (std::string e = checkQuantized(t[0], t.size() > 1 ? &t[1] : nullptr, "dequantize"); !e.empty())
+    return err(e);
+  return TensorType{DType::f32, t[0].shape};
+}
+
+/// x[...,K] · w[N,K]ᵀ -> [...,N], the contraction of qmatmul and qlinear.
+R quantizedContraction(const TensorType& x, const TensorType& w, const TensorType* scale,
+                       const char* op) {
+  if (std::string e = checkQuantized(w, scale, op); !e.empty()) return err(e);
+  if (!isF32(x) || x.rank() < 1 || w.rank() != 2 || x.shape.back() != w.shape[1])
+    return err(fmt::format("{}: x[...,K] (f32) and w[N,K] do not fit: {} and {}", op, ts(x), ts(w)));
+  Shape s = x.shape;
+  s.back() = w.shape[0];
+  return TensorType{DType::f32, s};
+}
+
+R infer_QMatMul(const Types& t, const Attrs&) {
+  return quantizedContraction(t[0], t[1], t.size() > 2 ? &t[2] : nullptr, "qmatmul");
+}
+
+R infer_QLinear(const Types& t, const Attrs&) {
+  R r = quantizedContraction(t[0], t[1], t.size() > 3 ? &t[3] : nullptr, "qlinear");
+  if (!r) return r;
+  if (t[2] != TensorType{DType::f32, {t[1].shape[0]}})
+    return err(fmt::format("qlinear: b must be f32[{}], got {}", t[1].shape[0], ts(t[2])));
+  return r;
+}
+
 R infer_AdamWMoment1(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment1"); }
 R infer_AdamWMoment2(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment2"); }
 R infer_AdamWUpdate(const Types& t, const Attrs& a) {

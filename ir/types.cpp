@@ -15,7 +15,15 @@ int64_t numelOf(const Shape& s) {
 
 int64_t TensorType::numel() const { return numelOf(shape); }
 
-const char* dtypeName(DType d) { return d == DType::f32 ? "f32" : "i32"; }
+const char* dtypeName(DType d) {
+  switch (d) {
+  case DType::f32: return "f32";
+  case DType::i32: return "i32";
+  case DType::bf16: return "bf16";
+  case DType::i8: return "i8";
+  }
+  return "?";
+}
 
 std::string shapeToString(const Shape& s) {
   std::string out = "[";

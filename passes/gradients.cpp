@@ -529,6 +529,17 @@ std::string grad_EmbeddingGradAdd(G& c) {
   return notDifferentiable(c);
 }
 
+// Quantized weights are for inference (passes/quantize.cpp runs after everything that trains).
+std::string grad_Dequantize(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_QMatMul(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_QLinear(G& c) {
+  return notDifferentiable(c);
+}
+
 constexpr GradRule kRules[] = {
 #define OP(E, NAME, OPERANDS, ATTRS, CAT, INPLACE) &grad_##E,
 #include "ir/ops.def"

@@ -19,6 +19,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
+           {"quantize", "--weights bf16|int8 (else no change): on the final graph, before fuse "
+                        "joins gelu to the dequantized weight's linear"},
            {"fuse", "after the graph is final and clean; fused ops change what memory must hold"},
            {"remat",
             "--memory-budget only: probes real plans, so after every pass that changes ops"},
@@ -36,6 +38,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
+           {"quantize", "--weights bf16|int8 (else no change): narrower weights, fewer bytes per "
+                        "token; the planner counts them"},
            {"plan-memory", "last: the caches are state, updated in place"},
            {"check-plan", "an independent proof that the plan is safe before code uses it"},
        }},

@@ -19,6 +19,8 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
   }
   case OpKind::Linear:
   case OpKind::LinearGelu:
+  case OpKind::QMatMul:
+  case OpKind::QLinear:
     return 2 * out.numel() * g.type(n.operands[0]).shape.back();
   case OpKind::LayerNorm:
   case OpKind::LayerNormGradX:

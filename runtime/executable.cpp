@@ -3,6 +3,7 @@
 // guards afterwards, so a kernel that writes past its region is reported instead of silently
 // corrupting the heap (ASan cannot see inside one allocation).
 #include "runtime/executable.h"
+#include "runtime/quantize.h"
 
 #include "codegen/thread_count.h"
 #include "codegen/thread_team.h"
@@ -132,6 +133,19 @@ std::string Executable::bind(const std::string& name, std::span<const int32_t> d
 }
 std::string Executable::bind(const std::string& name, const Tensor& t) {
   if (t.type.dtype == DType::f32) return bind(name, std::span<const float>(t.f));
+  if (t.type.dtype == DType::bf16 || t.type.dtype == DType::i8) {
+    // Host tensors hold bf16/i8 as floats; the step reads the narrow bytes.
+    int v = g_.find(name);
+    if (v < 0) return fmt::format("no value named '{}'", name);
+    if (g_.value(v).kind == ValueKind::Op)
+      return fmt::format("'{}' is computed by the step, not bound", name);
+    if (g_.type(v) != t.type || int64_t(t.f.size()) != t.numel())
+      return fmt::format("'{}' is {}, got {}", name, typeToString(g_.type(v)),
+                         typeToString(t.type));
+    packFloats(t.type.dtype, t.f.data(), t.numel(), addressOf(v));
+    bound_[v] = true;
+    return "";
+  }
   return bind(name, std::span<const int32_t>(t.i));
 }
 
@@ -230,6 +244,10 @@ std::string Executable::read(const std::string& name, Tensor* out) const {
     return fmt::format("'{}' is an intermediate: its arena bytes are reused; make it an output",
                        name);
   *out = Tensor(g_.type(v));
+  if (out->type.dtype == DType::bf16 || out->type.dtype == DType::i8) {
+    unpackFloats(out->type.dtype, addressOf(v), out->numel(), out->f.data());
+    return "";
+  }
   void* dst = out->type.dtype == DType::f32 ? static_cast<void*>(out->f.data()) : out->i.data();
   std::memcpy(dst, addressOf(v), size_t(g_.type(v).bytes()));
   return "";

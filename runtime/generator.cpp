@@ -4,6 +4,8 @@
 
 #include "driver/driver.h"
 #include "passes/decode_step.h"
+#include "passes/pipeline.h"
+#include "runtime/quantize.h"
 
 #include <algorithm>
 #include <chrono>
@@ -63,6 +65,8 @@ std::unique_ptr<Generator> Generator::create(std::shared_ptr<ast::Program> progr
         fmt::format("the model has no `input {} : i32[B, T]` to generate with", config.tokenInput);
     return nullptr;
   }
+  for (const Value& v : full->values)
+    if (v.kind == ValueKind::Param) gen->f32Params_.push_back(v);
   if (gen->config_.context == 0 &&
       std::any_of(full->nodes.begin(), full->nodes.end(), [](const Node& n) {
         return n.kind == OpKind::Sinusoidal || n.kind == OpKind::Rope;
@@ -108,10 +112,11 @@ Expected<std::unique_ptr<StepEngine>> Generator::buildStep(int64_t t,
   for (const std::string& c : config_.cut)
     cut += (cut.empty() ? "" : ",") + c;
   if (!cut.empty()) options["decode.cut"] = cut;
-  Expected<Graph> g =
-      runPasses(program_, o,
-                {"expand", "infer-shapes", "lower-einsum", "decode-step", "simplify", "cse", "dce"},
-                std::move(options));
+  options["quantize.weights"] = config_.weights;
+  Expected<Graph> g = runPasses(program_, o,
+                                {"expand", "infer-shapes", "lower-einsum", "decode-step", "simplify",
+                                 "cse", "dce", "quantize"},
+                                std::move(options));
   if (!g) return g.error();
   std::string err;
   std::unique_ptr<StepEngine> e =
@@ -121,13 +126,25 @@ Expected<std::unique_ptr<StepEngine>> Generator::buildStep(int64_t t,
 }
 
 std::string Generator::setParams(const ParamMap& params) {
-  for (const auto& [name, t] : params) {
-    int id = decode_->graph().find(name);
-    if (id < 0 || decode_->graph().values[id].kind != ValueKind::Param) continue;
+  const Graph& d = decode_->graph();
+  const bool quantized = hasQuantizedParams(d);
+  ParamMap q;
+  if (quantized)
+    if (std::string e = quantizeParams(d, params, &q); !e.empty()) return e;
+  for (const auto& [name, t] : quantized ? q : params) {
+    int id = d.find(name);
+    if (id < 0 || d.values[id].kind != ValueKind::Param) continue;
     if (std::string e = decode_->bind(name, t); !e.empty()) return e;
   }
-  if (encoder_)
+  if (encoder_ && quantized) { // the encoder keeps f32 weights: from the f32 params themselves
+    for (const auto& [name, t] : params) {
+      int id = encoder_->graph().find(name);
+      if (id < 0 || encoder_->graph().values[id].kind != ValueKind::Param) continue;
+      if (std::string e = encoder_->bind(name, t); !e.empty()) return e;
+    }
+  } else if (encoder_) {
     if (std::string e = decode_->copyParamsTo(*encoder_); !e.empty()) return e;
+  }
   prefills_.clear(); // rebuilt with the new params on first use
   return "";
 }
@@ -141,6 +158,12 @@ std::string Generator::copyParamsFrom(const StepEngine& from) {
 }
 
 std::string Generator::initParams(uint64_t seed) {
+  if (hasQuantizedParams(decode_->graph())) { // quantized from the f32 values a seed gives
+    ParamMap f32;
+    for (const Value& v : f32Params_)
+      f32.emplace(v.name, initValue(v, seed));
+    return setParams(f32);
+  }
   if (std::string e = decode_->initParams(seed); !e.empty()) return e;
   if (encoder_)
     if (std::string e = decode_->copyParamsTo(*encoder_); !e.empty()) return e;

@@ -35,6 +35,9 @@ struct GeneratorConfig {
   std::vector<std::string> cut;      ///< seq2seq: {"mem"}
   std::string tokenInput = "tokens"; ///< the decoder's token input (seq2seq: tgt_in)
   bool prefill = true;               ///< compile prefill steps; false: prompts go through decode
+  /// Weights: "f32", "bf16", "int8" or "int8-row" (passes/quantize.h); params are still given
+  /// in f32 and quantized as they are set.
+  std::string weights = "f32";
 };
 
 class Generator {
@@ -51,7 +54,9 @@ public:
   int64_t logitsWidth() const { return width_; }
   StepEngine& decodeEngine() { return *decode_; }
 
-  /// Params by name into the decode step (prefill steps copy them when built); "" or why not.
+  /// Params by name into the decode step (prefill steps copy them when built), f32 as the model
+  /// declares them: with quantized weights they are quantized here (runtime/quantize.h). "" or
+  /// why not.
   std::string setParams(const ParamMap& params);
   /// Every param of the decode step copied by name from `from` (the trainer's training step).
   std::string copyParamsFrom(const StepEngine& from);
@@ -85,6 +90,7 @@ private:
   std::unique_ptr<StepEngine> decode_, encoder_;
   std::map<int64_t, std::unique_ptr<StepEngine>> prefills_;
   std::map<std::string, Tensor> fixed_; // bound into prefill steps too
+  std::vector<Value> f32Params_;        // the model's params as declared (f32), for initParams
   double compileMs_ = 0;
 };
 

@@ -61,7 +61,7 @@ const char* kindName(ValueKind k) {
 } // namespace
 
 Tensor::Tensor(TensorType t) : type(std::move(t)) {
-  if (type.dtype == DType::f32)
+  if (isFloatStored(type.dtype))
     f.assign(size_t(type.numel()), 0.0f);
   else
     i.assign(size_t(type.numel()), 0);
@@ -88,7 +88,7 @@ std::string evalOp(OpKind kind, const std::vector<const Tensor*>& operands, cons
                        info.operandList(), operands.size());
   std::vector<TensorType> types;
   for (const Tensor* t : operands) {
-    size_t have = t->type.dtype == DType::f32 ? t->f.size() : t->i.size();
+    size_t have = isFloatStored(t->type.dtype) ? t->f.size() : t->i.size();
     if (int64_t(have) != t->numel())
       return fmt::format("{}: an operand of type {} holds {} elements", name, typeToString(t->type),
                          have);
@@ -126,7 +126,7 @@ std::string Interpreter::bind(const std::string& name, Tensor t) {
   if (t.type != v.type)
     return fmt::format("{} '{}' is {} but the tensor bound to it is {}", kindName(v.kind), name,
                        typeToString(v.type), typeToString(t.type));
-  size_t have = t.type.dtype == DType::f32 ? t.f.size() : t.i.size();
+  size_t have = isFloatStored(t.type.dtype) ? t.f.size() : t.i.size();
   if (int64_t(have) != t.numel())
     return fmt::format("the tensor bound to '{}' holds {} elements, not {}", name, have, t.numel());
   values_[id] = std::move(t);

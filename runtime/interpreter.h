@@ -12,7 +12,8 @@
 
 namespace gptc {
 
-/// A host tensor: f32 data in `f`, or i32 data in `i`, never both.
+/// A host tensor: f32 data in `f`, or i32 data in `i`, never both. bf16 and i8 tensors (quantized
+/// weights) are held in `f` as the floats they represent exactly (runtime/quantize.h).
 struct Tensor {
   TensorType type;
   std::vector<float> f;

@@ -48,10 +48,10 @@ private:
   std::vector<int64_t> inStride_; // aligned to out's axes; 0 where the operand repeats
 };
 
-/// Copies element `from` of `src` into element `to` of `dst` (same dtype, f32 or i32): lets the
+/// Copies element `from` of `src` into element `to` of `dst` (same dtype; f32, bf16, i8 or i32): lets the
 /// layout kernels (reshape, slice, concat, ...) move tokens and masks as well as activations.
 inline void copyElement(Tensor& dst, int64_t to, const Tensor& src, int64_t from) {
-  if (dst.type.dtype == DType::f32)
+  if (isFloatStored(dst.type.dtype))
     dst.f[to] = src.f[from];
   else
     dst.i[to] = src.i[from];

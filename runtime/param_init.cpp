@@ -6,9 +6,11 @@
 //
 // It leaves loading trained values to runtime/param_store.h.
 #include "runtime/interpreter.h"
+#include "runtime/quantize.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 namespace gptc {
@@ -50,8 +52,18 @@ void fillNormal(float* out, size_t n, double stddev, std::mt19937_64& gen) {
 
 void initValueInto(const Value& v, uint64_t seed, void* out) {
   size_t n = size_t(v.type.numel());
-  if (v.type.dtype != DType::f32) { // i32 state (e.g. a step counter) starts at zero
-    std::fill_n(static_cast<int32_t*>(out), n, 0);
+  if (v.type.dtype == DType::i32 || v.type.dtype == DType::i8) {
+    // i32 state (a step counter) starts at zero; so do i8 weights, which come from quantizing f32
+    // ones at load (runtime/quantize.h), not from a seed of their own.
+    std::memset(out, 0, size_t(v.type.bytes()));
+    return;
+  }
+  if (v.type.dtype == DType::bf16) { // the f32 draws, rounded: what quantizing them at load gives
+    Value f32 = v;
+    f32.type.dtype = DType::f32;
+    std::vector<float> tmp(n);
+    initValueInto(f32, seed, tmp.data());
+    packFloats(DType::bf16, tmp.data(), int64_t(n), out);
     return;
   }
   float* f = static_cast<float*>(out);
@@ -72,6 +84,12 @@ void initValueInto(const Value& v, uint64_t seed, void* out) {
 
 Tensor initValue(const Value& v, uint64_t seed) {
   Tensor t(v.type);
+  if (v.type.dtype == DType::bf16 || v.type.dtype == DType::i8) {
+    std::vector<char> bytes(size_t(v.type.bytes()));
+    initValueInto(v, seed, bytes.data());
+    unpackFloats(v.type.dtype, bytes.data(), t.numel(), t.f.data());
+    return t;
+  }
   initValueInto(v, seed, v.type.dtype == DType::f32 ? static_cast<void*>(t.f.data()) : t.i.data());
   return t;
 }

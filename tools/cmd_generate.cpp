@@ -59,6 +59,7 @@ struct GenFlags {
   int evalSort = 0; // seq2seq: exact-match accuracy on this many random sequences
   bool stats = false;
   std::vector<std::string> sets;
+  std::string weights = "f32"; // --weights: f32 | bf16 | int8 (passes/quantize.h)
 };
 
 int usageError(const std::string& message) {
@@ -130,6 +131,9 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
+  app.add_option("--weights", f.weights,
+                 "weights f32 | bf16 | int8 (quantized at load; default f32)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "int8-row"}));
   addSetFlag(app, f.sets); // B and T are the generator's: the prompts' count and the cache
   if (int code = parseCommandLine(app, argc, argv, "run --generate"); code >= 0) return code;
   if (f.n < 0) return usageError(fmt::format("-n must be >= 0, got {}", f.n));
@@ -303,6 +307,7 @@ int cmdGenerate(int argc, char** argv) {
   cfg.threads = f.threads;
   cfg.batch = seq2seq ? std::max(1, f.beam) : std::max<int64_t>(1, int64_t(prompts.size()));
   cfg.prefill = !f.interactive; // a prefill compiles per prompt length; interactive lines vary
+  cfg.weights = f.weights;
   cfg.tokenInput = card->tokenInput;
   if (seq2seq) cfg.cut = {card->memory};
   auto t0 = std::chrono::steady_clock::now();

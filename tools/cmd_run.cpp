@@ -20,6 +20,7 @@
 #include "runtime/kernel_profiler.h"
 #include "runtime/lr_schedule.h"
 #include "runtime/param_store.h"
+#include "runtime/quantize.h"
 #include "runtime/step_engine.h"
 #include "runtime/token_data.h"
 
@@ -199,7 +200,31 @@ int runEval(const RunFlags& f) {
   int64_t paramCount = 0;
   for (const Value& v : g.values)
     if (v.kind == ValueKind::Param) paramCount += v.type.numel();
-  if (!f.initPath.empty()) {
+  if (hasQuantizedParams(g)) {
+    // --weights bf16|int8: the params are read (or seeded) as the f32 model declares them, then
+    // quantized (runtime/quantize.h).
+    PipelineFlags plain;
+    plain.pipeline = f.pipeline.pipeline;
+    plain.stopAfter = "infer-shapes";
+    Expected<CompiledModel> f32 = compileModel(f.model, f.model_, plain, nullptr);
+    if (!f32) return usageError(f32.error().render());
+    ParamMap params;
+    if (!f.initPath.empty()) {
+      IoResult<ParamMap> loaded = loadParams(f32->graph, f.initPath);
+      if (!loaded) return usageError(loaded.error());
+      params = std::move(*loaded);
+    } else {
+      params = initParams(f32->graph, f.seed);
+    }
+    ParamMap q;
+    if (std::string e = quantizeParams(g, params, &q); !e.empty()) return usageError(e);
+    for (const auto& [name, t] : q)
+      if (std::string e = engine->bind(name, t); !e.empty()) return usageError(e);
+    paramsFrom =
+        fmt::format("{}, weights {}",
+                    f.initPath.empty() ? fmt::format("seeded init, seed {}", f.seed) : f.initPath,
+                    f.pipeline.weights);
+  } else if (!f.initPath.empty()) {
     IoResult<ParamMap> loaded = loadParams(g, f.initPath);
     if (!loaded) return usageError(loaded.error());
     for (const auto& [name, t] : *loaded)
@@ -423,6 +448,9 @@ int runStep(int argc, char** argv, Mode mode) {
       ->excludes(init);
   addModelFlags(app, f.model_);
   addPipelineFlags(app, f.pipeline, fixed ? "train" : "inference");
+  app.add_option("--weights", f.pipeline.weights,
+                 "--eval: weights f32 | bf16 | int8 (quantized at load; default f32)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8", "int8-row"}));
   if (int code = parseCommandLine(app, argc, argv, fixed ? "run --train --tokens" : "run --eval");
       code >= 0)
     return code;

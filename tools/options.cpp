@@ -268,6 +268,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
     if (!budget) return usageError(budget.error().message);
     request.memoryBudget = *budget;
   }
+  request.passOptions["quantize.weights"] = pf.weights;
   // The dump comes before the verifier, so a run that fails verification still leaves the
   // offending IR on disk.
   if (!pf.irDumpDir.empty()) request.instruments.push_back(makeDumpDir(pf.irDumpDir));

@@ -83,6 +83,7 @@ struct PipelineFlags {
   /// Pass options set by the command, not a flag of their own (the optimizer's settings).
   std::map<std::string, std::string> passOptions;
   std::string memoryBudget; ///< --memory-budget SIZE|sweep: the remat pass (passes/remat.h)
+  std::string weights = "f32"; ///< --weights (run --eval): the quantize pass's dtype
 };
 
 /// Registers --set, -b/--batch and -t/--seq on `app`, writing into `flags`. Every command spells

@@ -5,8 +5,10 @@
 // interpreter and on the JIT. Also: the decode graph's shape (caches, pos, last-position logits),
 // batch == one at a time, and the context errors.
 #include "passes/decode_step.h"
+#include "passes/quantize.h"
 #include "runtime/beam_search.h"
 #include "runtime/generator.h"
+#include "runtime/quantize.h"
 #include "runtime/sampling.h"
 
 #include <doctest/doctest.h>
@@ -56,16 +58,29 @@ void bindStrong(StepEngine& e) {
 /// Greedy tokens by full recomputation (runtime/sampling.h) on the inference graph with T = the
 /// context, so no window slides.
 std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, int64_t ctx,
-                               std::vector<int32_t> prompt, int n, int64_t vocab) {
+                               std::vector<int32_t> prompt, int n, int64_t vocab,
+                               const std::string& weights = "f32") {
   sets["B"] = "1";
   sets["T"] = std::to_string(ctx);
   Expected<Graph> g = buildGraph(load(model), sets, "inference");
   REQUIRE_MESSAGE(bool(g), (g ? "" : g.error().render()));
+  ParamMap strong = strongParams(*g);
+  if (weights != "f32") { // the same weights as the decode step, read through dequantize
+    QuantizeOptions o;
+    o.dtype = weights == "bf16" ? DType::bf16 : DType::i8;
+    o.block = weights == "int8-row" ? 0 : 32;
+    Expected<Graph> q = quantizeWeights(*g, o);
+    REQUIRE(bool(q));
+    ParamMap qp;
+    REQUIRE(quantizeParams(*q, strong, &qp) == "");
+    strong = std::move(qp);
+    g = std::move(q);
+  }
   std::string err;
   auto e = makeEngine(Engine::Interpreter, std::move(*g), 1, {}, &err);
   REQUIRE_MESSAGE(e, err);
-  REQUIRE(e->initParams(kSeed) == "");
-  bindStrong(*e);
+  for (const auto& [name, t] : strong)
+    REQUIRE(e->bind(name, t) == "");
   std::vector<int32_t> ctxTokens = prompt;
   SamplingOptions greedy;
   greedy.temperature = 0;
@@ -89,17 +104,25 @@ std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, in
 
 std::vector<std::vector<int32_t>> kvGreedy(const std::string& model, const ConstOverrides& sets,
                                            Engine engine, std::vector<std::vector<int32_t>> prompts,
-                                           int n, int64_t vocab, bool prefill = true) {
+                                           int n, int64_t vocab, bool prefill = true,
+                                           const std::string& weights = "f32") {
   GeneratorConfig cfg;
   cfg.engine = engine;
   cfg.threads = 2;
   cfg.batch = int64_t(prompts.size());
   cfg.prefill = prefill;
+  cfg.weights = weights;
   std::string err;
   auto gen = Generator::create(load(model), sets, cfg, &err);
   REQUIRE_MESSAGE(gen, err);
   REQUIRE(gen->initParams(kSeed) == "");
-  REQUIRE(gen->setParams(strongParams(gen->decodeEngine().graph())) == "");
+  // Params are given as the model declares them (f32), whatever the step's weights.
+  ConstOverrides one = sets; // the params do not depend on B and T; the model's own T may not fit
+  one["B"] = "1";
+  one["T"] = "1";
+  Expected<Graph> f32 = expandProgram(*load(model), one);
+  REQUIRE(bool(f32));
+  REQUIRE(gen->setParams(strongParams(*f32)) == "");
   GenerateRequest req;
   req.prompts = prompts;
   req.maxNew = n;
@@ -270,6 +293,42 @@ TEST_CASE("seq2seq: encoder once, greedy decoder with a KV cache == full recompu
     }
     CHECK_MESSAGE(got[0] == want,
                   fmt::format("got {} want {}", fmt::join(got[0], " "), fmt::join(want, " ")));
+  }
+}
+
+} // namespace gptc
+
+namespace gptc {
+
+TEST_CASE("quantized weights: KV-cache decoding == recomputation with the same weights") {
+  // The inference graph over the whole context, quantized the same way (its contractions read
+  // dequantize(w.q, w.scale): the packed matmul's path), must pick the same greedy tokens as the
+  // KV-cache steps, whose few-row contractions dequantize in registers.
+  std::vector<int32_t> prompt = {3, 14, 15, 9, 2, 6};
+  const int n = 12;
+  for (std::string weights : {"bf16", "int8", "int8-row"}) {
+    CAPTURE(weights);
+    GeneratorConfig cfg;
+    cfg.weights = weights;
+    std::string err;
+    auto gen = Generator::create(load("chargpt.graph"), kChar, cfg, &err);
+    REQUIRE_MESSAGE(gen, err);
+    const Graph& d = gen->decodeEngine().graph();
+    int quantized = 0;
+    for (const Value& v : d.values)
+      quantized +=
+          v.kind == ValueKind::Param && v.type.dtype != DType::f32 && v.type.dtype != DType::i32;
+    CHECK(quantized == 5);     // wte (the tied head), qkvw, projw, fcw, fc2w
+    CHECK(d.find("wte") >= 0); // the embedding still reads f32 rows
+    std::vector<int32_t> want = recompute("chargpt.graph", kChar, 24, prompt, n, 65, weights);
+    std::vector<int32_t> f32 = recompute("chargpt.graph", kChar, 24, prompt, n, 65);
+    MESSAGE(fmt::format("{}: {} (f32: {})", weights, fmt::join(want, " "), fmt::join(f32, " ")));
+    for (Engine e : {Engine::Interpreter, Engine::Jit}) {
+      CAPTURE(e == Engine::Jit ? "JIT" : "interpreter");
+      CHECK(kvGreedy("chargpt.graph", kChar, e, {prompt}, n, 65, true, weights)[0] == want);
+    }
+    CHECK(kvGreedy("chargpt.graph", kChar, Engine::Jit, {prompt}, n, 65, false, weights)[0] ==
+          want);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "jit_test_util.h"
 
 #include "passes/plan_memory.h"
+#include "runtime/quantize.h"
 
 #include <array>
 #include <fmt/format.h>
@@ -34,6 +35,12 @@ TensorType f(Shape s) {
 TensorType i(Shape s) {
   return {DType::i32, std::move(s)};
 }
+TensorType bf(Shape s) {
+  return {DType::bf16, std::move(s)};
+}
+TensorType q8(Shape s) {
+  return {DType::i8, std::move(s)};
+}
 
 bool isGradientOp(OpKind k) {
   switch (k) {
@@ -57,6 +64,15 @@ bool isGradientOp(OpKind k) {
 }
 
 Tensor defaultFill(const TensorType& t, std::mt19937& gen) {
+  if (t.dtype == DType::bf16 || t.dtype == DType::i8) {
+    // Quantized weights: values the dtype holds exactly (bf16-rounded floats, integers).
+    Tensor x = randomF32(t.shape, gen, t.dtype == DType::i8 ? -127.0f : -2.0f,
+                         t.dtype == DType::i8 ? 127.0f : 2.0f);
+    Tensor q(t);
+    for (size_t j = 0; j < x.f.size(); ++j)
+      q.f[j] = t.dtype == DType::i8 ? std::round(x.f[j]) : roundToBf16(x.f[j]);
+    return q;
+  }
   return t.dtype == DType::f32 ? randomF32(t.shape, gen) : randomI32(t.shape, gen, 0, 4);
 }
 
@@ -382,6 +398,19 @@ std::vector<Case> cases() {
                "sum and transpose"});
   c.push_back({K::Einsum, {f({4, 9}), f({4, 9})}, A({{"spec", std::string("i j, i j ->")}}), {},
                "a scalar"});
+  // Quantized weights: the vector path (K a multiple of 32: blocks of 32, per-row scales, bf16)
+  // and the scalar one (odd K, blocks of 8), up to the GEMV's 4 rows and past them.
+  c.push_back({K::Dequantize, {bf({3, 40})}, {}, {}, "bf16"});
+  c.push_back({K::Dequantize, {q8({2, 3, 64}), f({2, 3, 2})}, {}, {}, "i8 blocks of 32"});
+  c.push_back({K::Dequantize, {q8({5, 40}), f({5, 1})}, {}, {}, "i8 row scales"});
+  c.push_back({K::QMatMul, {f({1, 1, 64}), bf({37, 64})}, {}, {}, "bf16, one row"});
+  c.push_back({K::QMatMul, {f({3, 40}), bf({9, 40})}, {}, {}, "bf16, odd K"});
+  c.push_back({K::QMatMul, {f({2, 96}), q8({19, 96}), f({19, 3})}, {}, {}, "i8 blocks of 32"});
+  c.push_back({K::QMatMul, {f({1, 96}), q8({7, 96}), f({7, 1})}, {}, {}, "i8 row scales"});
+  c.push_back({K::QMatMul, {f({3, 40}), q8({5, 40}), f({5, 5})}, {}, {}, "i8 odd K, blocks of 8"});
+  c.push_back({K::QLinear, {f({1, 1, 96}), bf({33, 96}), f({33})}, {}, {}, "bf16"});
+  c.push_back({K::QLinear, {f({4, 64}), q8({17, 64}), f({17}), f({17, 2})}, {}, {}, "i8, 4 rows"});
+  c.push_back({K::QLinear, {f({2, 3, 64}), q8({11, 64}), f({11}), f({11, 2})}, {}, {}, "6 rows"});
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});
