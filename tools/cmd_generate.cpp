@@ -79,7 +79,7 @@ struct Codec {
   IoResult<std::vector<int32_t>> encode(const std::string& s) const {
     if (chars) return chars->encode(s);
     if (bpe) return bpe->encode(s);
-    if (digits) return ioError("prompt", "an encoder-decoder model reads --src \"3 9 1 4\"");
+    if (digit0 >= 0) return ioError("prompt", "an encoder-decoder model reads --src \"3 9 1 4\"");
     return ioError("prompt", "this model has no tokenizer; give --prompt-ids");
   }
   std::string piece(int32_t id) const {
@@ -128,7 +128,8 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--eval-sort", f.evalSort,
                  "seq2seq: sort N random digit sequences (lengths 1-10, seeded by --seed) greedily "
                  "and with --beam, print exact-match accuracy");
-  app.add_option("--threads", f.threads, "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)");
+  app.add_option("--threads", f.threads,
+                 "threads (default: OMP_NUM_THREADS, else the CPUs this process may use)");
   app.add_flag("--interpret", f.interpret, "the reference interpreter instead of the JIT");
   app.add_flag("--stats", f.stats, "print timings (compile, prefill, tokens/s) to stderr");
   app.add_option("--weights", f.weights,

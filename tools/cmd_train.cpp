@@ -25,8 +25,8 @@
 #include "runtime/char_tokenizer.h"
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
-#include "runtime/run_sample.h"
 #include "runtime/run_lock.h"
+#include "runtime/run_sample.h"
 #include "runtime/safetensors.h"
 #include "runtime/train_checkpoint.h"
 #include "runtime/trainer.h"
@@ -76,10 +76,10 @@ struct TrainFlags {
   TraceFlags trace;              // --trace and friends (runtime/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
-  std::string init;         // weights to start from
-  std::string tokenizer;    // decodes samples of *.bin data; default assets/gpt2_tokenizer
-  std::string resume;       // a step folder or a run folder; "-" = --out's latest
-  std::string memoryBudget; // --memory-budget: the training step's plan (passes/remat.h)
+  std::string init;            // weights to start from
+  std::string tokenizer;       // decodes samples of *.bin data; default assets/gpt2_tokenizer
+  std::string resume;          // a step folder or a run folder; "-" = --out's latest
+  std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
 };
 
@@ -725,8 +725,8 @@ int cmdTrain(int argc, char** argv) {
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   // An explicit 0 is an error, not the default (tools/input_checks.h).
-  if (std::string e =
-          checkShapeFlags(app.count("--batch") > 0, f.batch, app.count("--seq") > 0, f.seq);
+  if (std::string e = checkShapeFlags(app.count("--batch") > 0, f.model_.batch,
+                                      app.count("--seq") > 0, f.model_.seq);
       !e.empty())
     return usageError(e);
   if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
