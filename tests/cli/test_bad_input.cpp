@@ -1,72 +1,34 @@
 // tests/cli/test_bad_input.cpp — the hostile-user catalogue of issue #21, through the built
 // binary: each input is refused quickly with exit code 2 and a short message that says what is
 // wrong (never a crash, never exit 0 on wrong input, never megabytes of stderr).
+#include "tests/cli/cli_test_util.h"
+
 #include <doctest/doctest.h>
 
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  double seconds = 0;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cli_test::q;
+using cli_test::Run;
+using cli_test::slurp;
 
 fs::path scratch() {
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("gptc_bad_input_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = cli_test::makeScratch("gptc_bad_input_");
   return d;
 }
 
 Run gptc(const std::string& args) {
-  fs::path d = scratch();
-  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
-                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
-  auto t0 = std::chrono::steady_clock::now();
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
+  return cli_test::runGptcIn(scratch(), args);
 }
 
 fs::path write(const std::string& name, const std::string& bytes) {
-  fs::path p = scratch() / name;
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
-  return p;
-}
-
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return cli_test::writeBytes(scratch() / name, bytes);
 }
 
 /// An llm.c token shard header claiming `count` tokens, followed by `tokens` tokens of id 1.

@@ -2,63 +2,31 @@
 // and stderr. Usage errors are one line on stderr with exit code 2; IR errors are the Diag
 // rendering (file:line:col, the line, a caret), also exit 2.
 #include "ir/parser.h"
+#include "tests/cli/cli_test_util.h"
 
 #include <doctest/doctest.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cli_test::Run;
+using cli_test::slurp;
 
 fs::path scratch() {
   // Per process: test runs from several build folders at once must not share their files.
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("gptc_cli_test_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = cli_test::makeScratch("gptc_cli_test_");
   return d;
 }
 
 /// Runs `gptc <args>` from the repo root (tests run there), capturing both streams.
 Run runGptc(const std::string& args) {
-  fs::path d = scratch();
-  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
-                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
+  return cli_test::runGptcIn(scratch(), args);
 }
 
 fs::path writeModel(const std::string& name, const std::string& text) {
-  fs::path p = scratch() / name;
-  std::ofstream(p) << text;
-  return p;
+  return cli_test::writeBytes(scratch() / name, text);
 }
 
 } // namespace
@@ -103,10 +71,9 @@ TEST_CASE("--ir-dump-dir writes numbered dumps and an index") {
   fs::remove_all(dir);
   Run r = runGptc("compile models/seq2seq.graph --ir-dump-dir=" + dir.string());
   REQUIRE_MESSAGE(r.code == 0, r.err);
-  for (const char* f :
-       {"000_input.graph", "001_after_expand.graph", "002_after_infer-shapes.graph",
-        "003_after_lower-einsum.graph", "004_after_simplify.graph", "005_after_cse.graph",
-        "006_after_dce.graph", "index.json"})
+  for (const char* f : {"000_input.graph", "001_after_expand.graph", "002_after_infer-shapes.graph",
+                        "003_after_lower-einsum.graph", "004_after_simplify.graph",
+                        "005_after_cse.graph", "006_after_dce.graph", "index.json"})
     CHECK_MESSAGE(fs::exists(dir / f), f);
   fs::remove_all(dir);
 }
@@ -224,13 +191,7 @@ TEST_CASE("gptc run --generate without --init samples from the main job's checkp
   const std::string inDir = "cd '" + dir.string() + "' && '" + GPTC_BINARY_DIR + "/tools/gptc' ";
 
   auto inScratch = [&](const std::string& args) {
-    Run r;
-    std::string cmd = inDir + args + " > out.txt 2> err.txt";
-    int status = std::system(cmd.c_str());
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(dir / "out.txt");
-    r.err = slurp(dir / "err.txt");
-    return r;
+    return cli_test::runShell(inDir + args, dir / "out.txt", dir / "err.txt");
   };
 
   Run missing = inScratch("run " + model + " --generate --prompt ROMEO:");

@@ -3,59 +3,29 @@
 // true, --set takes several assignments after one flag everywhere, -b/-t conflict only with a
 // --set B=/T= that was given, and the optimizer's flags reach the step, main.log, the run card
 // and --resume's check. The built binary, its exit codes and what it prints.
+#include "tests/cli/cli_test_util.h"
+
 #include <cstdint>
 #include <doctest/doctest.h>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-  bool says(const std::string& s) const {
-    return out.find(s) != std::string::npos || err.find(s) != std::string::npos;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cli_test::Run;
+using cli_test::slurp;
 
 fs::path scratch() {
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("gptc_run_cli_test_" + std::to_string(::getpid()));
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = cli_test::makeScratch("gptc_run_cli_test_");
   return d;
 }
 
 Run gptc(const std::string& args) {
-  fs::path d = scratch();
-  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
-                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
+  return cli_test::runGptcIn(scratch(), args);
 }
 
 /// The tiny GPT-2 of the parity fixtures: compiles and runs in well under a second.

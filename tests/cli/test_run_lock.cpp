@@ -2,63 +2,30 @@
 // built binary: a second `gptc run --train` on an --out that is in use refuses at once with exit
 // code 2 and the holder's pid, writing nothing; the lock goes with its process, so a lock file
 // left behind by a finished (or killed) run does not block the next one.
+#include "tests/cli/cli_test_util.h"
+
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cli_test::q;
+using cli_test::Run;
 
 fs::path scratch() {
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("gptc_run_lock_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = cli_test::makeScratch("gptc_run_lock_");
   return d;
 }
 
 Run gptc(const std::string& args) {
-  fs::path d = scratch();
-  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
-                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
-}
-
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return cli_test::runGptcIn(scratch(), args);
 }
 
 } // namespace

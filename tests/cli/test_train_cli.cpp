@@ -3,6 +3,8 @@
 // (one generation path: the KV-cache decode step); model.ckpt names the final step folder instead
 // of holding the weights twice; and a catalogue of data/model vocabulary mismatches, each exit 2
 // with one line on stderr, before anything compiles.
+#include "tests/cli/cli_test_util.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -10,55 +12,24 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cli_test::Run;
+using cli_test::slurp;
 
 fs::path scratch() {
   // Per process: test runs from several build folders at once must not share their files.
-  static const fs::path d = [] {
-    fs::path p = fs::temp_directory_path() / ("gptc_train_cli_test_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-  }();
+  static const fs::path d = cli_test::makeScratch("gptc_train_cli_test_");
   return d;
 }
 
 /// Runs `gptc <args>` from the repo root (tests run there), capturing both streams.
 Run runGptc(const std::string& args) {
-  fs::path d = scratch();
-  std::string cmd = std::string("'") + GPTC_BINARY_DIR + "/tools/gptc' " + args + " > '" +
-                    (d / "out").string() + "' 2> '" + (d / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(d / "out");
-  r.err = slurp(d / "err");
-  return r;
+  return cli_test::runGptcIn(scratch(), args);
 }
 
 /// An llm.c token shard: the 1024-byte header (magic 20240520, version 1, count), then the ids.

@@ -6,14 +6,13 @@
 // where the uninterrupted run ended; and every file a run writes, truncated or with one flipped
 // bit, is refused in one line with exit 2 by the command that reads it.
 #include "runtime/train_checkpoint.h"
+#include "tests/cli/cli_test_util.h"
 
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -24,27 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out, err;
-  int errLines() const {
-    int n = 0;
-    for (char c : err)
-      n += c == '\n';
-    return n;
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;
-}
+using cli_test::Run;
+using cli_test::slurp;
+using cli_test::writeBytes;
 
 fs::path scratch() {
   static const fs::path d = [] {
@@ -87,7 +68,7 @@ Run runGptc(const std::vector<std::string>& args, rlim_t fileLimit = 0,
   int status = 0;
   ::waitpid(pid, &status, 0);
   Run r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.code = cli_test::exitCode(status);
   r.out = slurp(outPath);
   r.err = slurp(errPath);
   return r;
@@ -206,14 +187,14 @@ TEST_CASE("every file a run writes, truncated or bit-flipped: one line, exit 2")
     for (const std::string& bytes : damaged) {
       CAPTURE(t.file.string());
       CAPTURE(bytes.size());
-      spit(t.file, bytes);
+      writeBytes(t.file, bytes);
       Run r = runGptc(t.reader);
       CHECK(r.code == 2);
       CHECK_MESSAGE(r.errLines() == 1, r.err);
       CHECK_MESSAGE(r.err.find(t.file.filename().string()) != std::string::npos, r.err);
       ++tried;
     }
-    spit(t.file, good);
+    writeBytes(t.file, good);
   }
   MESSAGE(tried << " damaged files refused");
 }
