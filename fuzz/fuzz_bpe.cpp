@@ -12,7 +12,7 @@ const gptc::BpeTokenizer* gpt2() {
   static std::optional<gptc::BpeTokenizer> tok = [] {
     const char* dir = std::getenv("GPTC_FUZZ_TOKENIZER");
     gptc::IoResult<gptc::BpeTokenizer> t =
-        gptc::BpeTokenizer::loadDir(dir ? dir : GPTC_SOURCE_DIR "/tests/fixtures/gpt2_tokenizer");
+        gptc::BpeTokenizer::loadDir(dir ? dir : GPTC_SOURCE_DIR "/assets/gpt2_tokenizer");
     if (!t) gptc::fuzz::fuzzFail("cannot load the GPT-2 tokenizer: " + t.error());
     return std::optional<gptc::BpeTokenizer>(std::move(*t));
   }();

@@ -113,8 +113,8 @@ TEST_CASE("run --train: explicit zeros and a broken --tokenizer are refused, not
   struct Case {
     std::string args, says;
   } cases[] = {
-      {tiny + "-b 0 -t 8", "--batch must be at least 1"},
-      {tiny + "-b 2 -t 0", "--seq must be at least 1"},
+      {tiny + "-b 0 -t 8", "--batch: '0' is not a positive integer"},
+      {tiny + "-b 2 -t 0", "--seq: '0' is not a positive integer"},
       {tiny + "--threads 100000", "--threads"},
       {tiny + "-b 2 -t 8 --data " + q(write("tok_train.bin", shard(64, 64))) + " --tokenizer " +
            q(scratch() / "no_tokenizer_here"),
