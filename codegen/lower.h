@@ -57,6 +57,15 @@ std::string emitStandard(ModuleBuilder& mb, const KernelSpec& spec, const std::s
                          LoweredKernel* out,
                          const std::function<std::string(KernelEmitter&)>& body);
 
+/// xhat at element index i of one row (the normalized input a norm's weight multiplies).
+using XhatAt = std::function<llvm::Value*(llvm::Value* i)>;
+/// The weight gradient of a row norm (layernorm_grad_w, rmsnorm_grad_w): operand 1 is dy (R,C),
+/// the result dw (C) = Σ_rows dy·xhat. Chunks are disjoint column ranges (no atomics, the same sum
+/// order for any thread count); `rowXhat(base)` emits the row's statistics once per row and chunk
+/// (base = r·C) and returns how to form xhat at an index of that row.
+void emitNormGradW(KernelEmitter& E, int64_t rows, int64_t C,
+                   const std::function<XhatAt(llvm::Value* base)>& rowXhat);
+
 /// Shorthand for a two-phase reduction (LoweredKernel::combine) with `partials` f32 slots in the
 /// kernel's global `<name>.partials`: `spread` is the body of fn (every thread), `combine` the body
 /// of the combine function (usually onOneThread). Both receive the partials' pointer.

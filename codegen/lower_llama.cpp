@@ -117,31 +117,15 @@ std::string lower_RMSNormGradX(ModuleBuilder& mb, const KernelSpec& spec, const 
 
 std::string lower_RMSNormGradW(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                LoweredKernel* out) {
-  // x (R,C), dy (R,C) -> dw (C) = Σ_rows dy·xhat. Chunks are disjoint column ranges (the same sum
-  // order for any thread count), each recomputing the row statistics, as layernorm_grad_w.
+  // x (R,C), dy (R,C) -> dw (C) = Σ_rows dy·xhat, xhat = x·rstd (lower.h's emitNormGradW).
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     int64_t C = lastDim(spec.operands[0]), rows = spec.operands[0].numel() / C;
     double eps = attrFloat(spec.attrs, "eps");
-    E.parallelRanges(
-        C,
-        [&](Value* c0, Value* c1) {
-          E.loop(c0, c1, [&](Value* c) { E.storeF(E.result(), c, E.cf(0.0)); });
-          E.ifThen(b.CreateICmpSLT(c0, c1), [&, c0 = c0, c1 = c1] {
-            E.loop(E.ci(0), E.ci(rows), [&](Value* r) {
-              Value* base = b.CreateMul(r, E.ci(C));
-              Value* rstd = rmsRstd(E, E.operand(0), base, C, eps);
-              E.loop(c0, c1, [&](Value* c) {
-                Value* i = b.CreateAdd(base, c);
-                Value* xhat = b.CreateFMul(E.loadF(E.operand(0), i), rstd);
-                Value* acc = E.loadF(E.result(), c);
-                E.storeF(E.result(), c,
-                         b.CreateFAdd(acc, b.CreateFMul(E.loadF(E.operand(1), i), xhat)));
-              });
-            });
-          });
-        },
-        /*perThread=*/1); // every chunk recomputes the row statistics
+    emitNormGradW(E, rows, C, [&](Value* base) -> XhatAt {
+      Value* rstd = rmsRstd(E, E.operand(0), base, C, eps);
+      return [&E, &b, rstd](Value* i) { return b.CreateFMul(E.loadF(E.operand(0), i), rstd); };
+    });
     return "";
   });
 }

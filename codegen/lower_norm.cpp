@@ -106,33 +106,42 @@ std::string lower_LayerNormGradX(ModuleBuilder& mb, const KernelSpec& spec, cons
   });
 }
 
+void emitNormGradW(KernelEmitter& E, int64_t rows, int64_t C,
+                   const std::function<XhatAt(llvm::Value* base)>& rowXhat) {
+  auto& b = E.b();
+  E.parallelRanges(
+      C,
+      [&](Value* c0, Value* c1) {
+        E.loop(c0, c1, [&](Value* c) { E.storeF(E.result(), c, E.cf(0.0)); });
+        E.ifThen(b.CreateICmpSLT(c0, c1), [&, c0 = c0, c1 = c1] {
+          E.loop(E.ci(0), E.ci(rows), [&](Value* r) {
+            Value* base = b.CreateMul(r, E.ci(C));
+            XhatAt xhatAt = rowXhat(base);
+            E.loop(c0, c1, [&](Value* c) {
+              Value* i = b.CreateAdd(base, c);
+              Value* acc = E.loadF(E.result(), c);
+              E.storeF(E.result(), c,
+                       b.CreateFAdd(acc, b.CreateFMul(E.loadF(E.operand(1), i), xhatAt(i))));
+            });
+          });
+        });
+      },
+      /*perThread=*/1); // every chunk recomputes the row statistics
+}
+
 std::string lower_LayerNormGradW(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                  LoweredKernel* out) {
-  // x (R,C), dy (R,C) -> dw (C) = Σ_rows dy·xhat. Chunks are disjoint column ranges (no atomics,
-  // the same sum order for any thread count); each recomputes the row statistics it needs.
+  // x (R,C), dy (R,C) -> dw (C) = Σ_rows dy·xhat, xhat = (x - mean)·rstd.
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     int64_t C = lastDim(spec.operands[0]), rows = spec.operands[0].numel() / C;
     double eps = attrFloat(spec.attrs, "eps");
-    E.parallelRanges(
-        C,
-        [&](Value* c0, Value* c1) {
-          E.loop(c0, c1, [&](Value* c) { E.storeF(E.result(), c, E.cf(0.0)); });
-          E.ifThen(b.CreateICmpSLT(c0, c1), [&, c0 = c0, c1 = c1] {
-            E.loop(E.ci(0), E.ci(rows), [&](Value* r) {
-              Value* base = b.CreateMul(r, E.ci(C));
-              RowStats s = rowStats(E, E.operand(0), base, C, eps);
-              E.loop(c0, c1, [&](Value* c) {
-                Value* i = b.CreateAdd(base, c);
-                Value* xhat = b.CreateFMul(b.CreateFSub(E.loadF(E.operand(0), i), s.mean), s.rstd);
-                Value* acc = E.loadF(E.result(), c);
-                E.storeF(E.result(), c,
-                         b.CreateFAdd(acc, b.CreateFMul(E.loadF(E.operand(1), i), xhat)));
-              });
-            });
-          });
-        },
-        /*perThread=*/1); // every chunk recomputes the row statistics
+    emitNormGradW(E, rows, C, [&](Value* base) -> XhatAt {
+      RowStats s = rowStats(E, E.operand(0), base, C, eps);
+      return [&E, &b, s](Value* i) {
+        return b.CreateFMul(b.CreateFSub(E.loadF(E.operand(0), i), s.mean), s.rstd);
+      };
+    });
     return "";
   });
 }
