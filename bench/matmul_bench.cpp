@@ -7,7 +7,8 @@
 // that both results agree, so a fast wrong kernel cannot win).
 //
 // Usage: matmul_bench [--reps N] [--threads 1,2] [--only SUBSTR] [--lanes L] [--tile MRxNR]
-//                     [--kc N] [--mc N] [--nc N] [--markdown] [--plan] [--asm FILE] [--cpu-time]
+//                     [--kc N] [--mc N] [--nc N] [--run R] [--markdown] [--plan] [--asm FILE]
+//                     [--cpu-time]
 //   --cpu-time measures process CPU time instead of wall time (tuning on a loaded machine).
 //   --plan prints each shape's blocking; --asm writes the first shape's assembly to FILE.
 #include "codegen/matmul.h"
@@ -163,6 +164,8 @@ int main(int argc, char** argv) {
       tuning.mc = std::atoll(next());
     else if (a == "--nc")
       tuning.nc = std::atoll(next());
+    else if (a == "--run")
+      tuning.runM = std::atoll(next());
     else if (a == "--markdown")
       markdown = true;
     else if (a == "--plan")
@@ -172,9 +175,10 @@ int main(int argc, char** argv) {
     else if (a == "--asm")
       asmFile = next();
     else {
-      std::fprintf(stderr, "usage: matmul_bench [--reps N] [--threads 1,2] [--only SUBSTR] "
-                           "[--lanes L] [--tile MRxNR] [--kc N] [--mc N] [--nc N] [--markdown] "
-                           "[--plan] [--asm FILE] [--cpu-time]\n");
+      std::fprintf(stderr,
+                   "usage: matmul_bench [--reps N] [--threads 1,2] [--only SUBSTR] "
+                   "[--lanes L] [--tile MRxNR] [--kc N] [--mc N] [--nc N] [--run R] [--markdown] "
+                   "[--plan] [--asm FILE] [--cpu-time]\n");
       return 2;
     }
   }

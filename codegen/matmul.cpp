@@ -99,6 +99,39 @@ MatmulPlan planMatmul(const MatmulShape& s, const MatmulTuning& t) {
       }
     }
   }
+  // Runs of M blocks per item. An item packs its B panel (kc × nc, every K block) once and reuses
+  // it for each of its M blocks; with one M block per item the panel is packed again for every M
+  // block, which costs ~5-10% when mc is small (GPT-2's 256-row matmuls: 2 blocks of 132 rows).
+  // Short M (≤ 2 blocks): whole columns of C blocks per item, splitting N further if that gives
+  // enough columns for the claim loop to balance (≥ 4 per thread, or ≥ 2 per thread and a
+  // multiple of the thread count). Tall M: the longest runs that still leave ≥ 4 items per
+  // thread. The result does not depend on the choice: each C block is computed by one thread,
+  // K blocks in order.
+  auto setRun = [&](int64_t run) {
+    p.runM = std::clamp<int64_t>(run, 1, p.mBlocks);
+    p.items = s.batch * p.nBlocks * ceilDiv(p.mBlocks, p.runM);
+  };
+  auto columnsBalance = [&](int64_t units) {
+    return units >= 4 * threads || (units >= 2 * threads && units % threads == 0);
+  };
+  if (t.runM) {
+    setRun(t.runM);
+  } else if (p.mBlocks <= 2) {
+    int64_t nb = p.nBlocks;
+    if (!t.nc)
+      while (!columnsBalance(s.batch * nb) && ceilDiv(s.N, nb + 1) >= 4 * p.nr)
+        ++nb;
+    if (columnsBalance(s.batch * nb)) {
+      if (nb != p.nBlocks) setN(nb);
+      setRun(p.mBlocks);
+    }
+  } else {
+    const int64_t units = s.batch * p.nBlocks, wanted = 4 * threads;
+    int64_t run = p.mBlocks;
+    while (run > 1 && units * ceilDiv(p.mBlocks, run) < wanted)
+      --run;
+    setRun(run);
+  }
   p.packABytes = roundUp(p.mc * p.kc * 4, 64);
   p.packBBytes = roundUp(p.nc * p.kc * 4, 64);
   return p;
@@ -109,6 +142,7 @@ std::string describe(const MatmulPlan& p) {
          std::to_string(p.nr) + " kc=" + std::to_string(p.kc) + "x" + std::to_string(p.kBlocks) +
          " mc=" + std::to_string(p.mc) + "x" + std::to_string(p.mBlocks) +
          " nc=" + std::to_string(p.nc) + "x" + std::to_string(p.nBlocks) +
+         (p.runM > 1 ? " run=" + std::to_string(p.runM) : std::string()) +
          " items=" + std::to_string(p.items);
 }
 

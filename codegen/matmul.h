@@ -48,6 +48,7 @@ struct MatmulTuning {
   int64_t kc = 0;      ///< K block (packed panels hold kc rows of K)
   int64_t mc = 0;      ///< M block: rows of A packed at once (kept in L2)
   int64_t nc = 0;      ///< N block: columns of B packed at once
+  int64_t runM = 0;    ///< M blocks per work item (0: planMatmul chooses; see MatmulPlan::runM)
   int threadsHint = 0; ///< the thread count to balance the work items for (0: defaultThreadCount())
 };
 
@@ -57,8 +58,9 @@ struct MatmulPlan {
   int64_t kc = 0, kBlocks = 0, kcLast = 0; ///< K = (kBlocks-1)·kc + kcLast
   int64_t mc = 0, mBlocks = 0;             ///< M = split in mBlocks blocks of ≤ mc rows
   int64_t nc = 0, nBlocks = 0;             ///< N = split in nBlocks blocks of ≤ nc columns
-  int64_t items = 0;                       ///< batch·nBlocks·mBlocks work items
-  int64_t packABytes = 0, packBBytes = 0;  ///< the two regions of a thread's scratch
+  int64_t runM = 1;  ///< M blocks per work item: B's panel is packed once per item and reused
+  int64_t items = 0; ///< batch·nBlocks·ceil(mBlocks/runM) work items
+  int64_t packABytes = 0, packBBytes = 0; ///< the two regions of a thread's scratch
 };
 MatmulPlan planMatmul(const MatmulShape& shape, const MatmulTuning& tuning = {});
 /// One line, e.g. "lanes=16 tile=14x32 kc=256x3 mc=256x1 nc=384x6 items=6", for logs and docs.
@@ -66,8 +68,8 @@ std::string describe(const MatmulPlan& plan);
 
 /// The kernel calling convention. The caller (runtime) is already inside a job of the thread team;
 /// the kernel never starts threads and contains no barrier. Threads claim whole C blocks (work
-/// items: batch × N-block × M-block) from the counter at `work` (zeroed before the call; see
-/// codegen/kernel_emitter.h), so a descheduled thread takes fewer; with work null, thread
+/// items: batch × N-block × run of runM M-blocks) from the counter at `work` (zeroed before the
+/// call; see codegen/kernel_emitter.h), so a descheduled thread takes fewer; with work null, thread
 /// `thread_id` of `num_threads` takes items thread_id, thread_id + num_threads, ...
 ///   scratch: this thread's private workspace, matmulScratchBytes(shape) bytes, 64-byte aligned.
 ///   bias:    read only with MatmulEpilogue::Bias/BiasGelu (N floats) or GeluGradAux (C's

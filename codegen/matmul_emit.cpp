@@ -3,9 +3,9 @@
 // edge sizes) is a constant in the IR; only pointers and the thread id/count are arguments.
 //
 //   kernel(A, B, C, bias, scratch, tid, nt, work)
-//     items = batch × nBlocks × mBlocks; threads claim items from work's counter
+//     items = batch × nBlocks × runs of runM M blocks; threads claim items from work's counter
 //     (kernel_emitter.h's claim loop; work null: items tid, tid+nt, ...)
-//     for each claimed item (b, jn, im):                     (an N block of ≤ nc columns)
+//     for each claimed item (b, jn, run):                    (an N block of ≤ nc columns)
 //       for pc in K blocks:                                   (≤ kc rows of K)
 //         packB: B[b][pc, jn] → Bp  as NR-wide slivers [k][NR]       (L2/L3; one sliver in L1)
 //         for im in the run's M blocks:                       (≤ mc rows)
@@ -510,16 +510,17 @@ Function* MatmulEmitter::emit() {
   Value* nt = b_.CreateSExt(nt32, i64_);
   Value* Ap = scratch;
   Value* Bp = gepF(scratch, p.packABytes / 4);
-  const int64_t perBatch = p.nBlocks * p.mBlocks;
+  const int64_t runs = (p.mBlocks + p.runM - 1) / p.runM; // runs of M blocks per N block
+  const int64_t perBatch = p.nBlocks * runs;
 
-  // One claimed item at a time: an item is a whole block of C (every K block, in order), so C
+  // One claimed item at a time: an item is whole blocks of C (every K block, in order), so C
   // does not depend on which thread computed which item.
   emitClaimLoop(b_, f, work, 0, tid, nt, c64(p.items), [&](Value* item) {
     Value* bi = b_.CreateUDiv(item, c64(perBatch));
     Value* rem = b_.CreateURem(item, c64(perBatch));
-    Value* jn = b_.CreateUDiv(rem, c64(p.mBlocks));
-    Value* im0 = b_.CreateURem(rem, c64(p.mBlocks));
-    Value* imEnd = b_.CreateAdd(im0, c64(1));
+    Value* jn = b_.CreateUDiv(rem, c64(runs));
+    Value* im0 = b_.CreateMul(b_.CreateURem(rem, c64(runs)), c64(p.runM));
+    Value* imEnd = min64(b_.CreateAdd(im0, c64(p.runM)), c64(p.mBlocks));
     Value* n0 = b_.CreateMul(jn, c64(p.nc));
     Value* nb = min64(c64(p.nc), b_.CreateSub(c64(s.N), n0));
     Value* Ab = gepF(A, b_.CreateMul(bi, c64(s.M * s.K)));

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -240,4 +241,50 @@ TEST_CASE("matmul: the micro-kernel is vector FMA code") {
   REQUIRE_MESSAGE(cm, err);
   CHECK(cm->optimizedIR().find("llvm.fmuladd.v") != std::string::npos);
   CHECK(cm->assembly().find("vfmadd") != std::string::npos);
+}
+
+TEST_CASE("matmul: runs of M blocks per item give the same bits as one M block per item") {
+  // The plan may give an item several M blocks so that B's panel is packed once for them; each C
+  // block is still computed by one thread with K blocks in order, so the bits cannot change.
+  MatmulShape s;
+  s.batch = 2, s.M = 61, s.N = 70, s.K = 45, s.transB = true, s.accumulate = true;
+  s.epilogue = MatmulEpilogue::Bias;
+  Problem p = makeProblem(s, 7);
+  std::vector<std::vector<float>> results;
+  for (int64_t run : {1, 2, 3, 5}) {
+    CAPTURE(run);
+    MatmulTuning t;
+    t.mc = 12, t.nc = 32, t.kc = 16, t.runM = run; // 6 M blocks, 3 N blocks, 3 K blocks
+    std::string err;
+    auto cm = CompiledMatmul::compile(s, &err, t);
+    REQUIRE_MESSAGE(cm, err);
+    CHECK(cm->plan().runM == run);
+    CHECK(cm->plan().items ==
+          s.batch * cm->plan().nBlocks * ((cm->plan().mBlocks + run - 1) / run));
+    for (int threads : {1, 2, 3}) {
+      std::vector<float> C = initialC(p);
+      cm->run(p.A.data(), p.B.data(), C.data(), p.bias.data(), threads);
+      CHECK(relError(p, C) <= kTolerance);
+      results.push_back(C);
+    }
+  }
+  for (const auto& C : results)
+    CHECK(std::memcmp(C.data(), results[0].data(), C.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("matmul: the plan gives GPT-2's short matmuls whole columns of C blocks per item") {
+  MatmulShape s; // GPT-2 124M at B 4, T 64: the attention projection, x · Wᵀ
+  s.M = 256, s.N = 768, s.K = 768, s.transB = true;
+  MatmulTuning t;
+  t.lanes = 8, t.threadsHint = 2;
+  MatmulPlan p = planMatmul(s, t);
+  CAPTURE(describe(p));
+  CHECK(p.mBlocks == 2);
+  CHECK(p.runM == p.mBlocks);          // B's panel packed once per item
+  CHECK(p.items >= 2 * t.threadsHint); // still enough items to balance
+  CHECK(p.items % t.threadsHint == 0);
+  s.M = 50304, s.N = 768, s.K = 256, s.transB = false, s.transA = true; // the LM head's dW
+  p = planMatmul(s, t);
+  CAPTURE(describe(p));
+  CHECK(p.items >= 4 * t.threadsHint); // tall M: runs short enough for ≥ 4 items per thread
 }
