@@ -16,7 +16,8 @@ and their ratio. Workloads (all with --threads, default 2):
 
 --baseline runs a second gptc binary in the same interleaved rounds (quiet and busy), for the
 "no slower on a quiet machine" check. --pin N pins the busy loop to CPU N (default: not pinned,
-the scheduler places it). The machine's load average before each round is printed: on a shared
+the scheduler places it). "same results" says whether every run of a binary (quiet and busy) printed the same losses, or
+decoded the same tokens: the side load must not change a bit. The machine's load average before each round is printed: on a shared
 machine, other people's builds are a second side load this script cannot remove.
 """
 
@@ -78,19 +79,25 @@ def median_after_first(pattern, text):
     return statistics.median(v[1:] if len(v) > 1 else v) if v else None
 
 
+def losses(s):
+    """The run's results, for the bit-identity check: every printed loss and gradient norm."""
+    return " ".join(re.findall(r"(?:loss|norm|grad_norm) +([0-9.e+-]+)", s))
+
+
 def workload_cmd(name, gptc, threads, a, tmp):
-    """(command, parser) of one workload; the parser returns one figure (lower is better: ms/step,
-    or s per token for decode, reported as tokens/s)."""
+    """(command, parser, results) of one workload; the parser returns one figure (lower is better:
+    ms/step, or s per token for decode, reported as tokens/s); results returns the printed results
+    (losses, or the decoded tokens), which must not depend on the side load."""
     base = [gptc, "run"]
     if name == "chargpt":
         out = os.path.join(tmp, "chargpt_run")
         cmd = base + ["--train", "--steps", str(a.steps), "--threads", str(threads), "-o", out,
                       "--sample", "0", "--val-every", "0"]
-        return cmd, lambda s: median_after_first(r"\| ([0-9.]+) ms \|", s)
+        return cmd, lambda s: median_after_first(r"\| ([0-9.]+) ms \|", s), losses
     if name == "gpt2":
         cmd = base + [os.path.join(ROOT, "models/gpt2.graph"), "--train", "--tokens", token_file(50257, tmp),
                       "--steps", str(a.gpt2_steps), "--threads", str(threads)]
-        return cmd, lambda s: median_after_first(r"^step\s+\d+ .* ([0-9.]+) ms$", s)
+        return cmd, lambda s: median_after_first(r"^step\s+\d+ .* ([0-9.]+) ms$", s), losses
     if name == "decode":
         cmd = base + [os.path.join(ROOT, "models/gpt2.graph"), "--generate", "--prompt-ids", "0", "-n",
                       str(a.tokens), "--greedy", "--stats", "--threads", str(threads)]
@@ -99,12 +106,15 @@ def workload_cmd(name, gptc, threads, a, tmp):
             m = re.search(r"generated \d+ x \d+ tokens in ([0-9.]+) ms", s)
             return float(m.group(1)) / a.tokens if m else None
 
-        return cmd, ms_per_token
+        def tokens(s):  # the decoded ids: stdout's lines of integers
+            return " ".join(l for l in s.splitlines() if re.fullmatch(r"[0-9 ]+", l.strip() or "x"))
+
+        return cmd, ms_per_token, tokens
     raise ValueError(name)
 
 
 def run_once(name, gptc, threads, a, tmp, busy):
-    cmd, parse = workload_cmd(name, gptc, threads, a, tmp)
+    cmd, parse, results = workload_cmd(name, gptc, threads, a, tmp)
     loop = BusyLoop(a.busy_limit, a.pin) if busy else None
     try:
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
@@ -115,7 +125,7 @@ def run_once(name, gptc, threads, a, tmp, busy):
     v = parse(p.stdout + "\n" + p.stderr) if p.returncode == 0 else None
     if v is None:
         sys.exit(f"contention.py: {' '.join(cmd)} failed (rc {p.returncode}):\n{p.stderr[-2000:]}")
-    return v
+    return v, results(p.stdout + "\n" + p.stderr)
 
 
 UNITS = {"chargpt": ("ms/step", 1.0), "gpt2": ("s/step", 1e-3), "decode": ("tokens/s", None)}
@@ -152,22 +162,26 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             res = {b: {"quiet": [], "busy": []} for b, _ in binaries}
+            seen = {b: set() for b, _ in binaries}  # each binary's results, quiet and busy
             for r in range(a.rounds):
                 order = ["quiet", "busy"] if r % 2 == 0 else ["busy", "quiet"]
                 for label, path in binaries:
                     for mode in order:
                         load = os.getloadavg()[0]
-                        v = run_once(name, path, a.threads, a, tmp, mode == "busy")
+                        v, result = run_once(name, path, a.threads, a, tmp, mode == "busy")
                         res[label][mode].append(v)
+                        seen[label].add(result)
                         print(f"  {name:8s} {label:8s} round {r + 1} {mode:5s} {shown(name, v):>8s} "
                               f"{UNITS[name][0]} (load {load:.2f})", flush=True)
             for label, _ in binaries:
                 q, b = statistics.median(res[label]["quiet"]), statistics.median(res[label]["busy"])
-                rows.append((name, label, q, b))
-    head = ["workload", "binary", "unit", "quiet", "one busy process", "slowdown"]
-    lines = [[n, l, UNITS[n][0], shown(n, q), shown(n, b), f"{b / q:.2f}x"] for n, l, q, b in rows]
+                same = len(seen[label]) == 1 and "" not in seen[label]
+                rows.append((name, label, q, b, "yes" if same else "NO"))
+    head = ["workload", "binary", "unit", "quiet", "one busy process", "slowdown", "same results"]
+    lines = [[n, l, UNITS[n][0], shown(n, q), shown(n, b), f"{b / q:.2f}x", same]
+             for n, l, q, b, same in rows]
     if a.baseline:  # quiet-machine change, new vs baseline
-        quiet = {(n, l): q for n, l, q, _ in rows}
+        quiet = {(n, l): q for n, l, q, _, _ in rows}
         for n in names:
             print(f"# {n}: quiet time gptc / baseline = {quiet[(n, 'gptc')] / quiet[(n, 'baseline')]:.3f}")
     if a.markdown:
