@@ -30,7 +30,6 @@ int64_t roundUp(int64_t a, int64_t b) {
 constexpr int64_t kL1Budget = 32 * 1024;   // one packed B sliver: kc × NR floats
 constexpr int64_t kL2BudgetA = 384 * 1024; // the packed A block: mc × kc floats
 constexpr int64_t kL2BudgetB = 512 * 1024; // the packed B panel: kc × nc floats
-constexpr int64_t kKeepBBudget = 4 << 20;  // B's panels of every K block, kept between items
 
 } // namespace
 
@@ -133,12 +132,8 @@ MatmulPlan planMatmul(const MatmulShape& s, const MatmulTuning& t) {
       --run;
     setRun(run);
   }
-  // Keep the packed B panel of every K block (nc × K) in the thread's scratch when it is small
-  // enough: a thread whose next item is in the same N block (the next M run of a tall matmul,
-  // or the next item on one thread) then packs nothing. The panel is read from L2/L3 as before.
-  p.keepB = p.kBlocks * p.kc * p.nc * 4 <= kKeepBBudget;
   p.packABytes = roundUp(p.mc * p.kc * 4, 64);
-  p.packBBytes = roundUp(p.nc * (p.keepB ? p.kBlocks * p.kc : p.kc) * 4, 64);
+  p.packBBytes = roundUp(p.nc * p.kc * 4, 64);
   return p;
 }
 

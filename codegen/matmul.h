@@ -58,9 +58,8 @@ struct MatmulPlan {
   int64_t kc = 0, kBlocks = 0, kcLast = 0; ///< K = (kBlocks-1)·kc + kcLast
   int64_t mc = 0, mBlocks = 0;             ///< M = split in mBlocks blocks of ≤ mc rows
   int64_t nc = 0, nBlocks = 0;             ///< N = split in nBlocks blocks of ≤ nc columns
-  int64_t runM = 1;   ///< M blocks per work item: B's panel is packed once per item and reused
-  int64_t items = 0;  ///< batch·nBlocks·ceil(mBlocks/runM) work items
-  bool keepB = false; ///< B's panel is packed for every K block at once and kept between items
+  int64_t runM = 1;  ///< M blocks per work item: B's panel is packed once per item and reused
+  int64_t items = 0; ///< batch·nBlocks·ceil(mBlocks/runM) work items
   int64_t packABytes = 0, packBBytes = 0; ///< the two regions of a thread's scratch
 };
 MatmulPlan planMatmul(const MatmulShape& shape, const MatmulTuning& tuning = {});

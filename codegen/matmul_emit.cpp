@@ -509,16 +509,12 @@ Function* MatmulEmitter::emit() {
   Value* tid = b_.CreateSExt(tid32, i64_);
   Value* nt = b_.CreateSExt(nt32, i64_);
   Value* Ap = scratch;
-  Value* BpAll = gepF(scratch, p.packABytes / 4);
+  Value* Bp = gepF(scratch, p.packABytes / 4);
   const int64_t runs = (p.mBlocks + p.runM - 1) / p.runM; // runs of M blocks per N block
   const int64_t perBatch = p.nBlocks * runs;
 
   // One claimed item at a time: an item is whole blocks of C (every K block, in order), so C
   // does not depend on which thread computed which item.
-  // With keepB, the N block (b, jn) whose panels are in Bp; -1: none yet (scratch is shared with
-  // other kernels, so the tag lives in this call's frame, not in scratch).
-  llvm::AllocaInst* keptUnit = b_.CreateAlloca(i64_, nullptr, "kept_unit");
-  b_.CreateStore(c64(-1), keptUnit);
   emitClaimLoop(b_, f, work, 0, tid, nt, c64(p.items), [&](Value* item) {
     Value* bi = b_.CreateUDiv(item, c64(perBatch));
     Value* rem = b_.CreateURem(item, c64(perBatch));
@@ -530,28 +526,13 @@ Function* MatmulEmitter::emit() {
     Value* Ab = gepF(A, b_.CreateMul(bi, c64(s.M * s.K)));
     Value* Bb = s.batchedB ? gepF(B, b_.CreateMul(bi, c64(s.K * s.N))) : B;
     Value* Cb = gepF(Cm, b_.CreateMul(bi, c64(s.M * s.N)));
-    Value* unit = b_.CreateUDiv(item, c64(runs)); // b·nBlocks + jn
-    Value* havePanel = nullptr;
-    if (p.keepB) {
-      havePanel = b_.CreateICmpEQ(b_.CreateLoad(i64_, keptUnit), unit);
-      b_.CreateStore(unit, keptUnit);
-    }
 
     forLoop(c64(0), c64(p.kBlocks), 1, "pc", [&](Value* pc) {
       Value* isLast = b_.CreateICmpEQ(pc, c64(p.kBlocks - 1));
       Value* kc = b_.CreateSelect(isLast, c64(p.kcLast), c64(p.kc));
       Value* k0 = b_.CreateMul(pc, c64(p.kc));
       Value* loadC = s.accumulate ? llvm::ConstantInt::getTrue(C_) : b_.CreateICmpNE(pc, c64(0));
-      // This K block's panel: its own slot when every K block's panel is kept, else the one slot.
-      Value* Bp = p.keepB ? gepF(BpAll, b_.CreateMul(k0, c64(p.nc))) : BpAll;
-      if (p.keepB)
-        ifThenElse(
-            havePanel, [] {},
-            [&] {
-              b_.CreateCall(packB, {Bb, Bp, n0, nb, k0, kc});
-            });
-      else
-        b_.CreateCall(packB, {Bb, Bp, n0, nb, k0, kc});
+      b_.CreateCall(packB, {Bb, Bp, n0, nb, k0, kc});
       forLoop(im0, imEnd, 1, "im", [&](Value* im) {
         Value* m0 = b_.CreateMul(im, c64(p.mc));
         Value* mbv = min64(c64(p.mc), b_.CreateSub(c64(s.M), m0));
