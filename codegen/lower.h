@@ -103,5 +103,10 @@ void emitCopyRows(KernelEmitter& E, llvm::Value* src, int64_t srcOff, int64_t sr
 
 /// numpy-broadcast operand `index` of the spec to the result shape.
 MapOperand broadcastOperand(const KernelSpec& spec, int index);
+/// Operand `index` of the spec read contiguously (its own row-major strides).
+MapOperand contiguousOperand(const KernelSpec& spec, int index);
+
+/// 0 <= id < n, id an i32 (the embedding family's id checks; lower_embedding.cpp).
+llvm::Value* idInRange(KernelEmitter& E, llvm::Value* id, int64_t n);
 
 } // namespace gptc::codegen
