@@ -17,10 +17,6 @@ extern "C" void gptc_barrier() {
 
 namespace gptc {
 
-bool isLowered(OpKind k) {
-  return codegen::loweringFor(k) != nullptr;
-}
-
 CompiledStep::CompiledStep() = default;
 CompiledStep::~CompiledStep() = default;
 std::string CompiledStep::irBeforeOptimization() const {

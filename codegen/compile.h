@@ -126,9 +126,6 @@ private:
   int64_t workBytes_ = 0;
 };
 
-/// Whether op kind `k` has a lowering yet (codegen/lower_table.cpp).
-bool isLowered(OpKind k);
-
 /// Lowers every scheduled op of `g` (in plan.schedule order, skipping noCode views) and compiles
 /// the module. nullptr and *err on failure: an op kind with no lowering yet, a shape a lowering
 /// does not support, or an LLVM error.

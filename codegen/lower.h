@@ -1,7 +1,7 @@
 // codegen/lower.h — the lowering table: for each op kind, a function that emits one kernel
-// specialised to its static shapes and attributes. The table is indexed by OpKind and built with
-// the X-macro over ir/ops.def; an op without a lowering has a null entry, which compiling a graph
-// that uses it reports as an error (and tests/jit/test_lowering_table.cpp reports as a failure).
+// specialised to its static shapes and attributes. The table is indexed by OpKind and generated
+// with the X-macro over ir/ops.def (codegen/lower_table.cpp): every row declares lower_<Op> and
+// takes its address, so an op kind without a lowering does not build (an undefined reference).
 //
 // What it leaves to others: the kernels' bodies (codegen/lower_*.cpp, one file per family of ops),
 // dedup and the calls in schedule order (codegen/step_builder.cpp).
@@ -44,10 +44,10 @@ struct LoweredKernel {
 using LowerFn = std::string (*)(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                                 LoweredKernel* out);
 
-/// The table entry for an op kind; nullptr when the op is not lowered yet.
+/// The lowering of an op kind (lower_table.cpp: every ops.def row has one, or gptc does not build).
 LowerFn loweringFor(OpKind kind);
 
-// Each lower_*.cpp defines its ops' entries; lower_table.cpp collects them.
+// Each lower_*.cpp defines its family's lower_<E>; lower_table.cpp declares one per ops.def row.
 #define GPTC_DECLARE_LOWERING(E)                                                                   \
   std::string lower_##E(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,        \
                         LoweredKernel* out);
@@ -103,5 +103,10 @@ void emitCopyRows(KernelEmitter& E, llvm::Value* src, int64_t srcOff, int64_t sr
 
 /// numpy-broadcast operand `index` of the spec to the result shape.
 MapOperand broadcastOperand(const KernelSpec& spec, int index);
+/// Operand `index` of the spec read contiguously (its own row-major strides).
+MapOperand contiguousOperand(const KernelSpec& spec, int index);
+
+/// 0 <= id < n, id an i32 (the embedding family's id checks; lower_embedding.cpp).
+llvm::Value* idInRange(KernelEmitter& E, llvm::Value* id, int64_t n);
 
 } // namespace gptc::codegen

@@ -1,7 +1,7 @@
 // codegen/lower_elementwise.cpp — lowerings of the elementwise and broadcasting ops: arithmetic,
 // activations and their gradients, dropout, masks, fill, and the AdamW / clipping ops. Every one
 // is an emitMap (lower_map.cpp) with a per-element formula, matching runtime/
-// interpreter_ops_elementwise.cpp and interpreter_optim_ops.cpp in semantics; single f32 ops
+// interpreter_ops_elementwise.cpp and interpreter_ops_optim.cpp in semantics; single f32 ops
 // (add, scale, dropout's scaling, masks) are bit-identical to the interpreter, formulas with
 // transcendentals are within a few ulp (vector_math.h). Leaves loops and threads to emitMap.
 #include "codegen/lower.h"
@@ -19,10 +19,6 @@ namespace {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kGeluCubic = 0.044715;
-
-MapOperand contiguous(const KernelSpec& spec, int index) {
-  return {index, stridesOf(spec.operands[index].shape), spec.operands[index].dtype == DType::i32};
-}
 
 std::string binary(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                    LoweredKernel* out, llvm::Instruction::BinaryOps op) {
@@ -68,7 +64,7 @@ std::string lower_Scale(ModuleBuilder& mb, const KernelSpec& spec, const std::st
                         LoweredKernel* out) {
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     float s = float(attrFloat(spec.attrs, "s")); // rounded to f32 first, as the interpreter does
-    emitMap(E, spec.result.shape, {contiguous(spec, 0)},
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)},
             [&](const Vals& v, Value*) { return E.b().CreateFMul(v[0], E.cf(s)); });
     return "";
   });
@@ -78,7 +74,7 @@ std::string lower_Gelu(ModuleBuilder& mb, const KernelSpec& spec, const std::str
                        LoweredKernel* out) {
   // 0.5x(1 + tanh u) = x·sigmoid(2u)
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    emitMap(E, spec.result.shape, {contiguous(spec, 0)},
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)},
             [&](const Vals& v, Value*) { return E.b().CreateFMul(v[0], geluSigmoid(E, v[0])); });
     return "";
   });
@@ -87,7 +83,7 @@ std::string lower_Gelu(ModuleBuilder& mb, const KernelSpec& spec, const std::str
 std::string lower_Relu(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                        LoweredKernel* out) {
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    emitMap(E, spec.result.shape, {contiguous(spec, 0)}, [&](const Vals& v, Value*) {
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)}, [&](const Vals& v, Value*) {
       auto& b = E.b(); // x > 0 ? x : 0 (NaN -> 0, as the interpreter)
       return b.CreateSelect(b.CreateFCmpOGT(v[0], E.cf(0.0)), v[0], E.cf(0.0));
     });
@@ -101,7 +97,7 @@ std::string lower_GeluGrad(ModuleBuilder& mb, const KernelSpec& spec, const std:
   // 1-t² = 4s(1-s), 1-s = sigmoid(-2u), so gelu' = s + 2x·s·(1-s)·u', u' =
   // sqrt(2/pi)(1+3·0.044715x²).
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0), contiguousOperand(spec, 1)},
             [&](const Vals& v, Value*) {
               auto& b = E.b();
               Value* x = v[0];
@@ -124,7 +120,7 @@ std::string lower_GeluGrad(ModuleBuilder& mb, const KernelSpec& spec, const std:
 std::string lower_ReluGrad(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                            LoweredKernel* out) {
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0), contiguousOperand(spec, 1)},
             [&](const Vals& v, Value*) {
               auto& b = E.b();
               return b.CreateSelect(b.CreateFCmpOGT(v[0], E.cf(0.0)), v[1], E.cf(0.0));
@@ -145,7 +141,7 @@ std::string lower_Dropout(ModuleBuilder& mb, const KernelSpec& spec, const std::
     Value* seed = E.loadI(E.operand(1), E.ci(0));
     Value* seedMix = b.CreateMul(seed, E.ci32(0xC2B2AE3Du));
     Value* saltMix = E.ci32(uint32_t(salt * 0x85EBCA77u));
-    emitMap(E, spec.result.shape, {contiguous(spec, 0)}, [&](const Vals& v, Value* flat) {
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)}, [&](const Vals& v, Value* flat) {
       Value* i = b.CreateTrunc(flat, E.i32());
       Value* x = b.CreateXor(b.CreateXor(b.CreateMul(i, E.ci32(0x9E3779B1u)), saltMix), seedMix);
       x = b.CreateXor(x, b.CreateLShr(x, 16));
@@ -190,7 +186,7 @@ std::string lower_MaskFill(ModuleBuilder& mb, const KernelSpec& spec, const std:
     auto& b = E.b();
     float value = float(attrFloat(spec.attrs, "value"));
     bool keepInt = spec.operands[1].dtype == DType::i32;
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), broadcastOperand(spec, 1)},
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0), broadcastOperand(spec, 1)},
             [&](const Vals& v, Value*) {
               Value* kept =
                   keepInt ? b.CreateICmpNE(v[1], E.ci32(0)) : b.CreateFCmpUNE(v[1], E.cf(0.0));
@@ -205,7 +201,7 @@ std::string lower_PadMask(ModuleBuilder& mb, const KernelSpec& spec, const std::
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     int64_t pad = attrInt(spec.attrs, "pad");
-    emitMap(E, spec.result.shape, {contiguous(spec, 0)}, [&](const Vals& v, Value*) {
+    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)}, [&](const Vals& v, Value*) {
       return b.CreateSelect(b.CreateICmpNE(b.CreateSExt(v[0], E.i64()), E.ci(pad)), E.cf(1.0),
                             E.cf(0.0));
     });
@@ -218,110 +214,6 @@ std::string lower_Fill(ModuleBuilder& mb, const KernelSpec& spec, const std::str
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     float value = float(attrFloat(spec.attrs, "value"));
     emitMap(E, spec.result.shape, {}, [&](const Vals&, Value*) { return E.cf(value); });
-    return "";
-  });
-}
-
-// ---- optimizer ops (torch.optim.AdamW's single-tensor path, as the interpreter) ----
-
-namespace {
-
-/// The moments' gradient: g, or with a clip operand (a scalar, loaded once) g·clip rounded to f32
-/// on its own — what the unfused mul(g, clip) kernel stored — then the unclipped formula. The
-/// multiply carries no `reassoc`, so LLVM may not regroup take·(g·clip) as (take·clip)·g, which
-/// would round differently: the clipped moments are bit-identical to mul + moment.
-Value* momentGrad(KernelEmitter& E, Value* g, Value* clip) {
-  if (!clip) return g;
-  auto* m = llvm::cast<llvm::Instruction>(E.b().CreateFMul(g, clip));
-  m->setHasAllowReassoc(false);
-  return m;
-}
-
-/// The clip operand of a moment op (f32[], loaded once), or null.
-Value* loadClip(KernelEmitter& E) {
-  return E.spec().operands.size() > 2 ? E.loadF(E.operand(2), E.ci(0)) : nullptr;
-}
-
-} // namespace
-
-std::string lower_AdamWMoment1(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                               LoweredKernel* out) {
-  // m·beta + (1-beta)·g, g clipped first when there is a clip operand
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    double beta = attrFloat(spec.attrs, "beta");
-    float keep = float(beta), take = float(1.0 - beta);
-    Value* clip = loadClip(E);
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
-            [&](const Vals& v, Value*) {
-              Value* g = momentGrad(E, v[1], clip);
-              return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)), b.CreateFMul(E.cf(take), g));
-            });
-    return "";
-  });
-}
-
-std::string lower_AdamWMoment2(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                               LoweredKernel* out) {
-  // v·beta + (1-beta)·g·g, g clipped first when there is a clip operand
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    double beta = attrFloat(spec.attrs, "beta");
-    float keep = float(beta), take = float(1.0 - beta);
-    Value* clip = loadClip(E);
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1)},
-            [&](const Vals& v, Value*) {
-              Value* g = momentGrad(E, v[1], clip);
-              return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)),
-                                  b.CreateFMul(E.cf(take), b.CreateFMul(g, g)));
-            });
-    return "";
-  });
-}
-
-std::string lower_AdamWUpdate(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                              LoweredKernel* out) {
-  // p·(1 - lr·wd) - lr/(1-beta1^step) · m / (sqrt(v)/sqrt(1-beta2^step) + eps); the scalar
-  // coefficients in double once per call (lr and step are runtime scalars), as the interpreter.
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    llvm::Type* f64 = b.getDoubleTy();
-    auto cd = [&](double v) { return llvm::ConstantFP::get(f64, v); };
-    double beta1 = attrFloat(spec.attrs, "beta1"), beta2 = attrFloat(spec.attrs, "beta2");
-    double eps = attrFloat(spec.attrs, "eps"), wd = attrFloat(spec.attrs, "wd");
-    Value* lr = b.CreateFPExt(E.loadF(E.operand(3), E.ci(0)), f64);
-    Value* step = b.CreateSIToFP(E.loadI(E.operand(4), E.ci(0)), f64);
-    Value* decay = b.CreateFPTrunc(b.CreateFSub(cd(1.0), b.CreateFMul(lr, cd(wd))), E.f32());
-    Value* bc1 =
-        b.CreateFSub(cd(1.0), b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, cd(beta1), step));
-    Value* bc2 =
-        b.CreateFSub(cd(1.0), b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, cd(beta2), step));
-    Value* negStep = b.CreateFPTrunc(b.CreateFNeg(b.CreateFDiv(lr, bc1)), E.f32());
-    Value* bc2Sqrt = b.CreateFPTrunc(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, bc2), E.f32());
-    emitMap(E, spec.result.shape, {contiguous(spec, 0), contiguous(spec, 1), contiguous(spec, 2)},
-            [&](const Vals& v, Value*) {
-              Value* denom = b.CreateFAdd(
-                  b.CreateFDiv(b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v[2]), bc2Sqrt),
-                  E.cf(float(eps)));
-              return b.CreateFAdd(b.CreateFMul(v[0], decay),
-                                  b.CreateFMul(negStep, b.CreateFDiv(v[1], denom)));
-            });
-    return "";
-  });
-}
-
-std::string lower_ClipScale(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                            LoweredKernel* out) {
-  // min(max_norm / (norm + 1e-6), 1) as std::min: 1 < coef ? 1 : coef (a NaN norm stays NaN)
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    float maxNorm = float(attrFloat(spec.attrs, "max_norm"));
-    E.onOneThread([&] {
-      Value* coef =
-          b.CreateFDiv(E.cf(maxNorm), b.CreateFAdd(E.loadF(E.operand(0), E.ci(0)), E.cf(1e-6f)));
-      E.storeF(E.result(), E.ci(0),
-               b.CreateSelect(b.CreateFCmpOLT(E.cf(1.0), coef), E.cf(1.0), coef));
-    });
     return "";
   });
 }

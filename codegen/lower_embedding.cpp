@@ -1,7 +1,7 @@
 // codegen/lower_embedding.cpp — lowerings of the ops that index by token: embedding and its
 // scatter-add gradient (and embedding_grad_add, the fused scatter into an existing gradient, made
 // by passes/fuse.cpp), sinusoidal positions, cross-entropy and its gradient. Semantics are
-// runtime/interpreter_ops_embedding_loss.cpp's. The interpreter rejects an id or target outside
+// runtime/interpreter_ops_embedding.cpp's. The interpreter rejects an id or target outside
 // the table with an error; a kernel cannot return one, so it reads nothing out of bounds (a bad
 // id gives a zero row, a bad target row is skipped) and runtime/executable.cpp checks the inputs
 // that feed these ops before each run, so the user gets the interpreter's message.
@@ -16,13 +16,6 @@ using llvm::Value;
 using Vals = std::vector<Value*>;
 
 namespace {
-
-/// 0 <= id < n, id an i32.
-Value* inRange(KernelEmitter& E, Value* id, int64_t n) {
-  auto& b = E.b();
-  Value* w = b.CreateSExt(id, E.i64());
-  return b.CreateAnd(b.CreateICmpSGE(w, E.ci(0)), b.CreateICmpSLT(w, E.ci(n)));
-}
 
 int64_t classesOf(const KernelSpec& spec) {
   int64_t c = attrInt(spec.attrs, "classes");
@@ -50,6 +43,12 @@ Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) 
 
 } // namespace
 
+Value* idInRange(KernelEmitter& E, Value* id, int64_t n) {
+  auto& b = E.b();
+  Value* w = b.CreateSExt(id, E.i64());
+  return b.CreateAnd(b.CreateICmpSGE(w, E.ci(0)), b.CreateICmpSLT(w, E.ci(n)));
+}
+
 std::string lower_Embedding(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                             LoweredKernel* out) {
   // ids (N), table (V,C) -> (N,C): row ids[i] of the table
@@ -59,7 +58,7 @@ std::string lower_Embedding(ModuleBuilder& mb, const KernelSpec& spec, const std
             C = spec.operands[1].shape[1];
     E.parallelFor(N, [&](Value* i) {
       Value* id = E.loadI(E.operand(0), i);
-      Value* ok = inRange(E, id, V);
+      Value* ok = idInRange(E, id, V);
       Value* src = b.CreateMul(b.CreateSelect(ok, b.CreateSExt(id, E.i64()), E.ci(0)), E.ci(C));
       Value* dst = b.CreateMul(i, E.ci(C));
       E.loop(C, [&](Value* c) {
@@ -89,7 +88,7 @@ std::string lower_EmbeddingGrad(ModuleBuilder& mb, const KernelSpec& spec, const
           });
           E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
             Value* id = E.loadI(E.operand(0), i);
-            E.ifThen(inRange(E, id, rows), [&] {
+            E.ifThen(idInRange(E, id, rows), [&] {
               Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
               Value* src = b.CreateMul(i, E.ci(C));
               E.loop(c0, c1, [&](Value* c) {
@@ -97,79 +96,6 @@ std::string lower_EmbeddingGrad(ModuleBuilder& mb, const KernelSpec& spec, const
                 E.storeF(E.result(), d,
                          b.CreateFAdd(E.loadF(E.result(), d),
                                       E.loadF(E.operand(1), b.CreateAdd(src, c))));
-              });
-            });
-          });
-        },
-        /*perThread=*/1); // every chunk scans all N ids
-    return "";
-  });
-}
-
-std::string lower_EmbeddingGradAdd(ModuleBuilder& mb, const KernelSpec& spec,
-                                   const std::string& name, LoweredKernel* out) {
-  // acc (rows,C), ids (N), dy (N,C) -> (rows,C) = add(acc, embedding_grad(ids, dy)), rounded as
-  // those two kernels round: a row's contributions are summed first, 0 + dy[p1] + dy[p2] + ... in
-  // position order (embedding_grad's f32 order), into a stack buffer, and the sum is added to acc
-  // once (add's rounding). Chunks are column ranges as in embedding_grad, so no two threads write
-  // one element and every element is summed in the same order for any thread count.
-  // In place (acc is the result's bytes: the planner's in_place reuse) only the rows named by ids
-  // are read and written; otherwise acc is first copied to the result. Beyond the rows, the cost
-  // is id compares: finding each id's first position and scanning the later ones for the same id,
-  // at most N² per tile, 65k for GPT-2's N = B·T = 256.
-  bool inPlace = !spec.operandIsResult.empty() && spec.operandIsResult[0];
-  if (spec.operandAliasesResult[0] && !inPlace)
-    return "embedding_grad_add: acc overlaps the result without being it";
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    int64_t rows = spec.operands[0].shape[0], C = spec.operands[0].shape[1];
-    int64_t N = spec.operands[1].numel();
-    // One row's running sums, a tile of columns at a time (in the entry block: a static alloca).
-    const int64_t tile = std::min<int64_t>(C, 1024);
-    Value* sum = b.CreateAlloca(E.f32(), E.ci(tile), "rowsum");
-    E.parallelRanges(
-        C,
-        [&](Value* c0, Value* c1) {
-          if (!inPlace)
-            E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
-              Value* base = b.CreateMul(r, E.ci(C));
-              E.loop(c0, c1, [&](Value* c) {
-                Value* k = b.CreateAdd(base, c);
-                E.storeF(E.result(), k, E.loadF(E.operand(0), k));
-              });
-            });
-          Value* tiles = b.CreateUDiv(b.CreateAdd(b.CreateSub(c1, c0), E.ci(tile - 1)), E.ci(tile));
-          E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
-            Value* id = E.loadI(E.operand(1), i);
-            // Only the first position of each id sums its row; later positions were summed with it.
-            Value* seen = E.reduce(E.ci(0), i, {b.getFalse()}, [&](Value* j, const Vals& a) {
-              return Vals{b.CreateOr(a[0], b.CreateICmpEQ(E.loadI(E.operand(1), j), id))};
-            })[0];
-            E.ifThen(b.CreateAnd(inRange(E, id, rows), b.CreateNot(seen)), [&] {
-              Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
-              E.loop(E.ci(0), tiles, [&](Value* t) {
-                Value* t0 = b.CreateAdd(c0, b.CreateMul(t, E.ci(tile)));
-                Value* t1 =
-                    b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b.CreateAdd(t0, E.ci(tile)), c1);
-                auto addRow = [&](Value* p, bool first) {
-                  Value* src = b.CreateMul(p, E.ci(C));
-                  E.loop(t0, t1, [&](Value* c) {
-                    Value* k = b.CreateSub(c, t0);
-                    Value* prev = first ? E.cf(0.0) : E.loadF(sum, k);
-                    E.storeF(sum, k,
-                             b.CreateFAdd(prev, E.loadF(E.operand(2), b.CreateAdd(src, c))));
-                  });
-                };
-                addRow(i, true);
-                E.loop(b.CreateAdd(i, E.ci(1)), E.ci(N), [&](Value* j) {
-                  E.ifThen(b.CreateICmpEQ(E.loadI(E.operand(1), j), id), [&] { addRow(j, false); });
-                });
-                E.loop(t0, t1, [&](Value* c) {
-                  Value* d = b.CreateAdd(dst, c);
-                  E.storeF(
-                      E.result(), d,
-                      b.CreateFAdd(E.loadF(E.operand(0), d), E.loadF(sum, b.CreateSub(c, t0))));
-                });
               });
             });
           });
@@ -217,7 +143,7 @@ std::string lower_CrossEntropy(ModuleBuilder& mb, const KernelSpec& spec, const 
   auto isCounted = [&](KernelEmitter& E, Value* t) {
     auto& b = E.b();
     return b.CreateAnd(b.CreateICmpNE(b.CreateSExt(t, E.i64()), E.ci(ignore)),
-                       inRange(E, t, classes));
+                       idInRange(E, t, classes));
   };
   auto rowLosses = [&](KernelEmitter& E, Value* partial) {
     auto& b = E.b();
@@ -269,7 +195,7 @@ std::string lower_CrossEntropyGrad(ModuleBuilder& mb, const KernelSpec& spec,
     int64_t ignore = attrInt(spec.attrs, "ignore_index");
     auto isCounted = [&](Value* t) {
       return b.CreateAnd(b.CreateICmpNE(b.CreateSExt(t, E.i64()), E.ci(ignore)),
-                         inRange(E, t, classes));
+                         idInRange(E, t, classes));
     };
     Value* count = E.reduce(E.ci(0), E.ci(R), {E.ci(0)}, [&](Value* r, const Vals& a) {
       return Vals{b.CreateAdd(a[0], b.CreateZExt(isCounted(E.loadI(E.operand(1), r)), E.i64()))};

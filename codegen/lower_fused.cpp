@@ -6,7 +6,8 @@
 //   masked_softmax_grad  softmax_grad with the mask and the scale applied as the row is stored;
 //   linear_gelu          the generated matmul with GELU in its register-tile epilogue;
 //   matmul_gelu_grad     the generated matmul with gelu' of an aux tensor in its epilogue;
-//   embedding_grad_add   lowered in lower_embedding.cpp beside embedding_grad (same id checks).
+//   embedding_grad_add   embedding_grad's scatter summed per row, then added to acc once (in
+//   place).
 // Semantics match runtime/interpreter_ops_fused.cpp (the unfused ops in sequence) to the same
 // tolerances as the unfused lowerings. What it leaves to others: the matmul kernel itself
 // (codegen/matmul_emit.cpp), loops and threads (KernelEmitter), deciding what to fuse (passes/).
@@ -147,6 +148,79 @@ std::string lower_MatMulGeluGrad(ModuleBuilder& mb, const KernelSpec& spec, cons
   }
   s.epilogue = MatmulEpilogue::GeluGradAux;
   return emitMatmulOp(mb, s, name, out);
+}
+
+std::string lower_EmbeddingGradAdd(ModuleBuilder& mb, const KernelSpec& spec,
+                                   const std::string& name, LoweredKernel* out) {
+  // acc (rows,C), ids (N), dy (N,C) -> (rows,C) = add(acc, embedding_grad(ids, dy)), rounded as
+  // those two kernels round: a row's contributions are summed first, 0 + dy[p1] + dy[p2] + ... in
+  // position order (embedding_grad's f32 order), into a stack buffer, and the sum is added to acc
+  // once (add's rounding). Chunks are column ranges as in embedding_grad, so no two threads write
+  // one element and every element is summed in the same order for any thread count.
+  // In place (acc is the result's bytes: the planner's in_place reuse) only the rows named by ids
+  // are read and written; otherwise acc is first copied to the result. Beyond the rows, the cost
+  // is id compares: finding each id's first position and scanning the later ones for the same id,
+  // at most N² per tile, 65k for GPT-2's N = B·T = 256.
+  bool inPlace = !spec.operandIsResult.empty() && spec.operandIsResult[0];
+  if (spec.operandAliasesResult[0] && !inPlace)
+    return "embedding_grad_add: acc overlaps the result without being it";
+  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
+    auto& b = E.b();
+    int64_t rows = spec.operands[0].shape[0], C = spec.operands[0].shape[1];
+    int64_t N = spec.operands[1].numel();
+    // One row's running sums, a tile of columns at a time (in the entry block: a static alloca).
+    const int64_t tile = std::min<int64_t>(C, 1024);
+    Value* sum = b.CreateAlloca(E.f32(), E.ci(tile), "rowsum");
+    E.parallelRanges(
+        C,
+        [&](Value* c0, Value* c1) {
+          if (!inPlace)
+            E.loop(E.ci(0), E.ci(rows), [&, c0 = c0, c1 = c1](Value* r) {
+              Value* base = b.CreateMul(r, E.ci(C));
+              E.loop(c0, c1, [&](Value* c) {
+                Value* k = b.CreateAdd(base, c);
+                E.storeF(E.result(), k, E.loadF(E.operand(0), k));
+              });
+            });
+          Value* tiles = b.CreateUDiv(b.CreateAdd(b.CreateSub(c1, c0), E.ci(tile - 1)), E.ci(tile));
+          E.loop(E.ci(0), E.ci(N), [&, c0 = c0, c1 = c1](Value* i) {
+            Value* id = E.loadI(E.operand(1), i);
+            // Only the first position of each id sums its row; later positions were summed with it.
+            Value* seen = E.reduce(E.ci(0), i, {b.getFalse()}, [&](Value* j, const Vals& a) {
+              return Vals{b.CreateOr(a[0], b.CreateICmpEQ(E.loadI(E.operand(1), j), id))};
+            })[0];
+            E.ifThen(b.CreateAnd(idInRange(E, id, rows), b.CreateNot(seen)), [&] {
+              Value* dst = b.CreateMul(b.CreateSExt(id, E.i64()), E.ci(C));
+              E.loop(E.ci(0), tiles, [&](Value* t) {
+                Value* t0 = b.CreateAdd(c0, b.CreateMul(t, E.ci(tile)));
+                Value* t1 =
+                    b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b.CreateAdd(t0, E.ci(tile)), c1);
+                auto addRow = [&](Value* p, bool first) {
+                  Value* src = b.CreateMul(p, E.ci(C));
+                  E.loop(t0, t1, [&](Value* c) {
+                    Value* k = b.CreateSub(c, t0);
+                    Value* prev = first ? E.cf(0.0) : E.loadF(sum, k);
+                    E.storeF(sum, k,
+                             b.CreateFAdd(prev, E.loadF(E.operand(2), b.CreateAdd(src, c))));
+                  });
+                };
+                addRow(i, true);
+                E.loop(b.CreateAdd(i, E.ci(1)), E.ci(N), [&](Value* j) {
+                  E.ifThen(b.CreateICmpEQ(E.loadI(E.operand(1), j), id), [&] { addRow(j, false); });
+                });
+                E.loop(t0, t1, [&](Value* c) {
+                  Value* d = b.CreateAdd(dst, c);
+                  E.storeF(
+                      E.result(), d,
+                      b.CreateFAdd(E.loadF(E.operand(0), d), E.loadF(sum, b.CreateSub(c, t0))));
+                });
+              });
+            });
+          });
+        },
+        /*perThread=*/1); // every chunk scans all N ids
+    return "";
+  });
 }
 
 } // namespace gptc::codegen

@@ -50,6 +50,10 @@ std::string emitTwoPhase(ModuleBuilder& mb, const KernelSpec& spec, const std::s
   return "";
 }
 
+MapOperand contiguousOperand(const KernelSpec& spec, int index) {
+  return {index, stridesOf(spec.operands[index].shape), spec.operands[index].dtype == DType::i32};
+}
+
 MapOperand broadcastOperand(const KernelSpec& spec, int index) {
   return {index, broadcastStrides(spec.operands[index].shape, spec.result.shape),
           spec.operands[index].dtype == DType::i32};

@@ -1,10 +1,9 @@
-// codegen/lower_reduce.cpp — lowerings of reduce_sum/mean/max over any set of axes, and of
-// global_norm (the gradient-clipping norm over many tensors). When the reduced axes are one
+// codegen/lower_reduce.cpp — lowerings of reduce_sum/mean/max over any set of axes (global_norm,
+// the optimizer's reduction, is in lower_optim.cpp). When the reduced axes are one
 // contiguous block, x is (outer, R, inner): inner == 1 is a vectorized row reduction per output,
 // inner > 1 accumulates whole vectors of inner elements (the column sums of a bias gradient);
 // any other set of axes falls back to a per-output loop with index arithmetic. Sums are f32 with
 // several vector accumulators; the interpreter (runtime/interpreter_ops_reduce.cpp) sums in double.
-// global_norm is a two-phase reduction (lower.h): per-block sums on every thread, one total.
 // max propagates NaN (llvm.maximum), as the interpreter and torch.amax.
 #include "codegen/lower.h"
 
@@ -129,67 +128,6 @@ std::string lower_ReduceMean(ModuleBuilder& mb, const KernelSpec& s, const std::
 std::string lower_ReduceMax(ModuleBuilder& mb, const KernelSpec& s, const std::string& n,
                             LoweredKernel* o) {
   return reduceOp(mb, s, n, o, Reduction::Max);
-}
-
-std::string lower_GlobalNorm(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                             LoweredKernel* out) {
-  // sqrt(Σ over every operand of x²) -> f32[]. The operands are cut into blocks of 4096 elements,
-  // numbered across operands in order (block b of operand k is partial off[k] + b). Two phases
-  // (lower.h): threads claim chunks of consecutive blocks and store each block's f32 sum of
-  // squares (vector accumulators); after the barrier thread 0 adds the block sums in block order,
-  // in double — a two-level sum, accurate for 100M elements, and the same for any thread count.
-  constexpr int64_t kBlock = 4096;
-  std::vector<int64_t> off{0};
-  for (const TensorType& t : spec.operands)
-    off.push_back(off.back() + (t.numel() + kBlock - 1) / kBlock);
-  const int64_t blocks = off.back();
-  auto blockSums = [&](KernelEmitter& E, Value* partial) {
-    auto& b = E.b();
-    E.parallelRanges(blocks, [&](Value* g0, Value* g1) {
-      for (size_t k = 0; k < spec.operands.size(); ++k) {
-        int64_t n = spec.operands[k].numel();
-        Value* x = E.operand(int(k));
-        // this chunk's blocks of operand k: [max(g0, off), min(g1, off')) - off
-        auto clamp = [&](Value* g) {
-          Value* lo = b.CreateSelect(b.CreateICmpSLT(g, E.ci(off[k])), E.ci(off[k]), g);
-          Value* hi = b.CreateSelect(b.CreateICmpSGT(lo, E.ci(off[k + 1])), E.ci(off[k + 1]), lo);
-          return b.CreateSub(hi, E.ci(off[k]));
-        };
-        Value* lo = clamp(g0);
-        Value* hi = clamp(g1);
-        E.loop(
-            lo, hi,
-            [&](Value* blk) {
-              Value* first = b.CreateMul(blk, E.ci(kBlock));
-              Value* lastRaw = b.CreateAdd(first, E.ci(kBlock));
-              Value* last = b.CreateSelect(b.CreateICmpSLT(lastRaw, E.ci(n)), lastRaw, E.ci(n));
-              Value* s = E.reduce(first, last, {E.cf(0.0)}, [&](Value* i, const Vals& a) {
-                Value* v = E.loadF(x, i);
-                return Vals{b.CreateFAdd(a[0], b.CreateFMul(v, v))};
-              })[0];
-              E.storeF(partial, b.CreateAdd(blk, E.ci(off[k])), s);
-            },
-            /*keepScalar=*/true); // bounds depend on the thread count (see parallelFor)
-      }
-    });
-    return std::string();
-  };
-  auto norm = [&](KernelEmitter& E, Value* partial) {
-    auto& b = E.b();
-    llvm::Type* f64 = b.getDoubleTy();
-    E.onOneThread([&] {
-      Value* total = E.reduce(
-          E.ci(0), E.ci(blocks), {llvm::ConstantFP::get(f64, 0.0)},
-          [&](Value* i, const Vals& a) {
-            return Vals{b.CreateFAdd(a[0], b.CreateFPExt(E.loadF(partial, i), f64))};
-          },
-          /*keepScalar=*/true)[0]; // in block order
-      Value* r = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, total);
-      E.storeF(E.result(), E.ci(0), b.CreateFPTrunc(r, E.f32()));
-    });
-    return std::string();
-  };
-  return emitTwoPhase(mb, spec, name, out, blocks, blockSums, norm);
 }
 
 } // namespace gptc::codegen

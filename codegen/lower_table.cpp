@@ -1,98 +1,21 @@
-// codegen/lower_table.cpp — the lowering table, indexed by OpKind and expanded from ir/ops.def.
-// An op kind gets its entry by one LOWERED(E) line below (its lower_E lives in a lower_*.cpp);
-// a row added to ops.def without one gets nullptr: the codegen still builds (other engineers add
-// rows while lowerings are written), compiling a graph that uses the op says "not lowered yet",
-// and tests/jit/test_lowering_table.cpp fails until every op has a lowering.
+// codegen/lower_table.cpp — the lowering table, indexed by OpKind and generated from ir/ops.def as
+// the shape-rule, interpreter and gradient tables are: every row declares lower_<E> and takes its
+// address, so an op kind whose lowering no codegen/lower_*.cpp defines does not build (an
+// undefined reference to lower_<E> when gptc_codegen is linked), as a kernel missing from the
+// interpreter does not. Which file defines an op's lowering follows its family (the ops.def
+// section): lower_elementwise, lower_matmul, lower_norm, lower_layout, lower_reduce,
+// lower_embedding, lower_llama, lower_decode, lower_quantize, lower_optim, lower_fused.
 #include "codegen/lower.h"
 
 namespace gptc::codegen {
 
-template <OpKind K> struct Lowering { static constexpr LowerFn fn = nullptr; };
-
-#define LOWERED(E)                                                                                 \
-  GPTC_DECLARE_LOWERING(E)                                                                         \
-  template <> struct Lowering<OpKind::E> { static constexpr LowerFn fn = &lower_##E; };
-
-// lower_elementwise.cpp
-LOWERED(Add)
-LOWERED(Sub)
-LOWERED(Mul)
-LOWERED(Div)
-LOWERED(Scale)
-LOWERED(Gelu)
-LOWERED(Relu)
-LOWERED(GeluGrad)
-LOWERED(ReluGrad)
-LOWERED(Dropout)
-LOWERED(CausalMask)
-LOWERED(MaskFill)
-LOWERED(PadMask)
-LOWERED(Fill)
-LOWERED(AdamWMoment1)
-LOWERED(AdamWMoment2)
-LOWERED(AdamWUpdate)
-LOWERED(ClipScale)
-// lower_matmul.cpp
-LOWERED(MatMul)
-LOWERED(Linear)
-// lower_norm.cpp
-LOWERED(LayerNorm)
-LOWERED(LayerNormGradX)
-LOWERED(LayerNormGradW)
-LOWERED(Softmax)
-LOWERED(SoftmaxGrad)
-// lower_layout.cpp
-LOWERED(Reshape)
-LOWERED(Transpose)
-LOWERED(SplitHeads)
-LOWERED(MergeHeads)
-LOWERED(Slice)
-LOWERED(Pad)
-LOWERED(Concat)
-LOWERED(Select)
-LOWERED(Stack)
-LOWERED(Broadcast)
-// lower_reduce.cpp
-LOWERED(ReduceSum)
-LOWERED(ReduceMean)
-LOWERED(ReduceMax)
-LOWERED(GlobalNorm)
-// lower_embedding.cpp
-LOWERED(Embedding)
-LOWERED(EmbeddingGrad)
-LOWERED(Sinusoidal)
-LOWERED(CrossEntropy)
-LOWERED(CrossEntropyGrad)
-// lower_llama.cpp
-LOWERED(RMSNorm)
-LOWERED(RMSNormGradX)
-LOWERED(RMSNormGradW)
-LOWERED(Silu)
-LOWERED(SiluGrad)
-LOWERED(SwiGLU)
-LOWERED(Rope)
-LOWERED(Alibi)
-LOWERED(Einsum)
-// lower_decode.cpp
-LOWERED(DynamicSlice)
-LOWERED(DynamicUpdateSlice)
-LOWERED(CausalMaskAt)
-// lower_fused.cpp (ops made by passes/fuse.cpp)
-LOWERED(ScaleMaskSoftmax)
-LOWERED(MaskedSoftmaxGrad)
-LOWERED(LinearGelu)
-LOWERED(MatMulGeluGrad)
-LOWERED(EmbeddingGradAdd) // in lower_embedding.cpp, beside embedding_grad
-// lower_quantize.cpp (ops made by passes/quantize.cpp)
-LOWERED(Dequantize)
-LOWERED(QMatMul)
-LOWERED(QLinear)
-
-#undef LOWERED
+#define OP(E, ...) GPTC_DECLARE_LOWERING(E)
+#include "ir/ops.def"
+#undef OP
 
 namespace {
 constexpr LowerFn kLowerings[] = {
-#define OP(E, ...) Lowering<OpKind::E>::fn,
+#define OP(E, ...) &lower_##E,
 #include "ir/ops.def"
 #undef OP
 };

@@ -2,6 +2,7 @@
 // attributes, or saying in one sentence why the operands do not fit. The table at the bottom is
 // indexed by OpKind, so an op without a rule does not compile.
 #include "ir/einsum.h"
+#include "ir/fused_ops.h"
 #include "ir/graph.h"
 
 #include <algorithm>
@@ -500,32 +501,23 @@ R infer_ClipScale(const Types& t, const Attrs& a) {
   return t[0];
 }
 
-// ---- fused kernels (passes/fuse.cpp): the rule of the ops they replace, composed ----
-R infer_ScaleMaskSoftmax(const Types& t, const Attrs& a) { return infer_CausalMask(t, a); }
+// ---- fused kernels (passes/fuse.cpp): the types of the compositions they stand for
+// (ir/fused_ops.h), the steps' rules in turn ----
+R inferComposition(OpKind kind, const Types& t, const Attrs& a);
+R infer_ScaleMaskSoftmax(const Types& t, const Attrs& a) {
+  return inferComposition(OpKind::ScaleMaskSoftmax, t, a);
+}
 R infer_MaskedSoftmaxGrad(const Types& t, const Attrs& a) {
-  R r = gradPair({t[0], t[1]}, a);
-  if (!r) return r;
-  return infer_MaskFill({t[0], t[2]}, a);
+  return inferComposition(OpKind::MaskedSoftmaxGrad, t, a);
 }
-R infer_LinearGelu(const Types& t, const Attrs& a) { return infer_Linear(t, a); }
+R infer_LinearGelu(const Types& t, const Attrs& a) {
+  return inferComposition(OpKind::LinearGelu, t, a);
+}
 R infer_MatMulGeluGrad(const Types& t, const Attrs& a) {
-  R r = infer_MatMul({t[0], t[1]}, a);
-  if (!r) return r;
-  if (*r != t[2])
-    return err(fmt::format("matmul_gelu_grad: x {} must have the product's type {}", ts(t[2]), ts(*r)));
-  return r;
+  return inferComposition(OpKind::MatMulGeluGrad, t, a);
 }
-
-R infer_EmbeddingGradAdd(const Types& t, const Attrs&) {
-  if (t[0].rank() != 2 || !isF32(t[0]))
-    return err(fmt::format("embedding_grad_add: acc must be f32[rows,C], got {}", ts(t[0])));
-  R g = infer_EmbeddingGrad({t[1], t[2]}, {{"rows", t[0].shape[0]}});
-  if (!g) return g;
-  if (*g != t[0])
-    return err(
-        fmt::format("embedding_grad_add: acc {} must have the scatter's type {} (no broadcasting)",
-                    ts(t[0]), ts(*g)));
-  return t[0];
+R infer_EmbeddingGradAdd(const Types& t, const Attrs& a) {
+  return inferComposition(OpKind::EmbeddingGradAdd, t, a);
 }
 
 using Rule = R (*)(const Types&, const Attrs&);
@@ -535,6 +527,32 @@ constexpr Rule kRules[] = {
 #undef OP
 };
 static_assert(sizeof(kRules) / sizeof(kRules[0]) == kNumOpKinds);
+
+R inferComposition(OpKind kind, const Types& t, const Attrs& a) {
+  const Decomposition& d = *decompositionOf(kind);
+  Types results;
+  for (const FusedStep& s : d.steps) {
+    Types operands;
+    for (StepOperand o : s.operands)
+      operands.push_back(o.fromStep ? results[size_t(o.index)] : t[size_t(o.index)]);
+    if (d.resultIsOperand0 && &s == &d.steps.back())
+      for (size_t k = 0; k < operands.size(); ++k)
+        if (operands[k] != t[0]) {
+          StepOperand o = s.operands[k];
+          std::string what = o.fromStep ? std::string(opName(d.steps[size_t(o.index)].kind))
+                                        : opInfo(kind).operands[size_t(o.index)].name;
+          return err(fmt::format("{} {} must have {}'s type {} (no broadcasting: the result is "
+                                 "written over it)",
+                                 opInfo(kind).operands[0].name, ts(t[0]), what, ts(operands[k])));
+        }
+    Attrs attrs;
+    if (std::string e = stepAttrs(s, a, t, &attrs); !e.empty()) return err(e);
+    R r = kRules[static_cast<size_t>(s.kind)](operands, attrs);
+    if (!r) return err(fmt::format("{} (in its {})", r.error().message, opName(s.kind)));
+    results.push_back(*r);
+  }
+  return results.back();
+}
 
 } // namespace
 

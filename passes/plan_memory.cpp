@@ -140,114 +140,112 @@ const char* regionName(Region r) {
   return "?";
 }
 
-static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
-  MemoryPlan plan;
-  plan.planned = !naive;
-  StorageInfo s = analyzeViews(g);
-  plan.schedule = scheduleForMemory(g, s, /*preferFreeing=*/!naive && opts.reorder);
-  int steps = int(plan.schedule.size());
-  std::vector<bool> isOutputRoot(g.values.size(), false);
-  // Observed values (the tracer's): their storage owners never take an in-place write and live
-  // in the Persistent region, so they can be read after the step.
-  std::vector<bool> isObservedRoot(g.values.size(), false);
-  for (const std::string& name : opts.observe)
-    if (int v = g.find(name); v >= 0) isObservedRoot[s.root[v]] = true;
-  // The naive sum (llm.c-style): every value that is not a view gets its own buffer.
-  for (size_t v = 0; v < g.values.size(); ++v)
-    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
-      plan.naiveBytes += alignUp(g.type(int(v)).bytes());
+/// Storage owners that must keep their own bytes after the step: the graph's outputs and the
+/// values the tracer observes (their owners never take an in-place write and live in the
+/// Persistent region, so they can be read after the step). Indexed by value.
+struct KeptRoots {
+  std::vector<bool> output, observed;
+};
 
-  // (3) in-place reuse, decided in schedule order with intervals kept up to date.
-  if (!naive && opts.inPlace) {
-    Intervals iv = computeIntervals(g, plan.schedule, s);
-    for (int o : g.outputs)
-      isOutputRoot[s.root[o]] = true;
-    for (int p = 0; p < steps; ++p) {
-      const Node& node = g.nodes[plan.schedule[p]];
-      const OpInfo& info = opInfo(node.kind);
-      if (!info.inPlace || s.viewOf[node.result] >= 0 || node.operands.empty()) continue;
-      int x = node.operands[0], rx = s.root[x], r = node.result;
-      auto refuse = [&](const std::string& why) {
-        if (opts.explain)
-          plan.refusedReuse.push_back(fmt::format("%{} = {}(%{}, ...): {}", g.values[r].name,
-                                                  opName(node.kind), g.values[x].name, why));
-      };
-      if (g.values[rx].kind != ValueKind::Op) {
-        refuse(fmt::format("operand is {} ({}), not an arena temporary", g.values[x].name,
-                           g.values[rx].kind == ValueKind::Input ? "an input" : "persistent"));
-        continue;
-      }
-      if (g.type(x).bytes() != g.type(r).bytes()) {
-        refuse("operand and result differ in size (broadcast)");
-        continue;
-      }
-      if (isOutputRoot[rx]) {
-        refuse("operand is an output, read after the step");
-        continue;
-      }
-      if (isObservedRoot[rx]) {
-        refuse("operand is observed (--trace), read after the step");
-        continue;
-      }
-      if (iv.end[rx] != p) {
-        refuse(fmt::format("operand is still read later (last read at step {}, this op at {})",
-                           iv.end[rx], p));
-        continue;
-      }
-      bool shared = false;
-      for (size_t k = 1; k < node.operands.size(); ++k)
-        shared |= s.root[node.operands[k]] == rx;
-      if (shared) {
-        refuse("another operand shares the operand's bytes");
-        continue;
-      }
-      s.viewOf[r] = x;
-      iv.end[rx] = std::max(iv.end[rx], iv.end[r]);
-      isOutputRoot[rx] = isOutputRoot[rx] || isOutputRoot[r];
-      isObservedRoot[rx] = isObservedRoot[rx] || isObservedRoot[r];
-      // values that viewed r now view through x: re-resolve roots below
-      for (size_t v = 0; v < g.values.size(); ++v)
-        if (s.root[v] == r) s.root[v] = rx;
+/// (3) in-place reuse, decided in schedule order with intervals kept up to date: an in-place
+/// op's result takes its first operand's bytes when that operand dies there.
+static void reuseInPlace(const Graph& g, const PlanOptions& opts, MemoryPlan& plan, StorageInfo& s,
+                         KeptRoots& kept) {
+  const int steps = int(plan.schedule.size());
+  Intervals iv = computeIntervals(g, plan.schedule, s);
+  for (int o : g.outputs)
+    kept.output[s.root[o]] = true;
+  for (int p = 0; p < steps; ++p) {
+    const Node& node = g.nodes[plan.schedule[p]];
+    const OpInfo& info = opInfo(node.kind);
+    if (!info.inPlace || s.viewOf[node.result] >= 0 || node.operands.empty()) continue;
+    int x = node.operands[0], rx = s.root[x], r = node.result;
+    auto refuse = [&](const std::string& why) {
+      if (opts.explain)
+        plan.refusedReuse.push_back(fmt::format("%{} = {}(%{}, ...): {}", g.values[r].name,
+                                                opName(node.kind), g.values[x].name, why));
+    };
+    if (g.values[rx].kind != ValueKind::Op) {
+      refuse(fmt::format("operand is {} ({}), not an arena temporary", g.values[x].name,
+                         g.values[rx].kind == ValueKind::Input ? "an input" : "persistent"));
+      continue;
     }
-  }
-  // (3b) stack in place: each operand of a `stack` whose storage dies at the stack is computed
-  // straight into its slice of the stacked result, and the stack itself needs no code. This is how
-  // the per-layer gradients of llm.c-style stacked parameters become one buffer without a copy
-  // (and without the per-layer buffers and the stacked one being live together).
-  if (!naive && opts.stackInPlace) {
-    resolveRoots(s);
-    Intervals iv = computeIntervals(g, plan.schedule, s);
-    for (int p = 0; p < steps; ++p) {
-      const Node& node = g.nodes[plan.schedule[p]];
-      int r = node.result;
-      if (node.kind != OpKind::Stack || s.viewOf[r] >= 0 || node.operands.empty()) continue;
-      int64_t slice = g.type(r).bytes() / int64_t(node.operands.size());
-      if (slice % kBufferAlign) continue; // every slice must start where a buffer may start
-      std::vector<int> roots;
-      bool ok = true;
-      for (int o : node.operands) {
-        int rx = s.root[o];
-        int64_t d = 0;
-        for (int cur = o; s.viewOf[cur] >= 0; cur = s.viewOf[cur])
-          d += s.delta[cur];
-        ok = ok && g.values[rx].kind == ValueKind::Op && rx != s.root[r] && d == 0 &&
-             g.type(rx).bytes() == slice && iv.end[rx] == p && !isOutputRoot[rx] &&
-             !isObservedRoot[rx] && std::find(roots.begin(), roots.end(), rx) == roots.end();
-        roots.push_back(rx);
-      }
-      if (!ok) continue;
-      for (size_t i = 0; i < roots.size(); ++i) {
-        s.viewOf[roots[i]] = r;
-        s.delta[roots[i]] = int64_t(i) * slice;
-      }
-      s.noCode[r] = true;
-      resolveRoots(s);
+    if (g.type(x).bytes() != g.type(r).bytes()) {
+      refuse("operand and result differ in size (broadcast)");
+      continue;
     }
+    if (kept.output[rx]) {
+      refuse("operand is an output, read after the step");
+      continue;
+    }
+    if (kept.observed[rx]) {
+      refuse("operand is observed (--trace), read after the step");
+      continue;
+    }
+    if (iv.end[rx] != p) {
+      refuse(fmt::format("operand is still read later (last read at step {}, this op at {})",
+                         iv.end[rx], p));
+      continue;
+    }
+    bool shared = false;
+    for (size_t k = 1; k < node.operands.size(); ++k)
+      shared |= s.root[node.operands[k]] == rx;
+    if (shared) {
+      refuse("another operand shares the operand's bytes");
+      continue;
+    }
+    s.viewOf[r] = x;
+    iv.end[rx] = std::max(iv.end[rx], iv.end[r]);
+    kept.output[rx] = kept.output[rx] || kept.output[r];
+    kept.observed[rx] = kept.observed[rx] || kept.observed[r];
+    // values that viewed r now view through x: re-resolve roots below
+    for (size_t v = 0; v < g.values.size(); ++v)
+      if (s.root[v] == r) s.root[v] = rx;
   }
+}
+
+/// (3b) stack in place: each operand of a `stack` whose storage dies at the stack is computed
+/// straight into its slice of the stacked result, and the stack itself needs no code. This is how
+/// the per-layer gradients of llm.c-style stacked parameters become one buffer without a copy
+/// (and without the per-layer buffers and the stacked one being live together).
+static void stackInPlace(const Graph& g, const MemoryPlan& plan, StorageInfo& s,
+                         const KeptRoots& kept) {
+  const int steps = int(plan.schedule.size());
   resolveRoots(s);
   Intervals iv = computeIntervals(g, plan.schedule, s);
+  for (int p = 0; p < steps; ++p) {
+    const Node& node = g.nodes[plan.schedule[p]];
+    int r = node.result;
+    if (node.kind != OpKind::Stack || s.viewOf[r] >= 0 || node.operands.empty()) continue;
+    int64_t slice = g.type(r).bytes() / int64_t(node.operands.size());
+    if (slice % kBufferAlign) continue; // every slice must start where a buffer may start
+    std::vector<int> roots;
+    bool ok = true;
+    for (int o : node.operands) {
+      int rx = s.root[o];
+      int64_t d = 0;
+      for (int cur = o; s.viewOf[cur] >= 0; cur = s.viewOf[cur])
+        d += s.delta[cur];
+      ok = ok && g.values[rx].kind == ValueKind::Op && rx != s.root[r] && d == 0 &&
+           g.type(rx).bytes() == slice && iv.end[rx] == p && !kept.output[rx] &&
+           !kept.observed[rx] && std::find(roots.begin(), roots.end(), rx) == roots.end();
+      roots.push_back(rx);
+    }
+    if (!ok) continue;
+    for (size_t i = 0; i < roots.size(); ++i) {
+      s.viewOf[roots[i]] = r;
+      s.delta[roots[i]] = int64_t(i) * slice;
+    }
+    s.noCode[r] = true;
+    resolveRoots(s);
+  }
+}
 
-  // Regions for declarations: persistent (params, state) and inputs, in declaration order.
+/// Regions for declarations: persistent (params, state) and inputs, in declaration order; then
+/// the observed storage owners, persistent, after the declarations, in value order. Returns
+/// which values are such observed owners.
+static std::vector<bool> placeDeclarations(const Graph& g, const StorageInfo& s,
+                                           const KeptRoots& kept, MemoryPlan& plan) {
   plan.placement.assign(g.values.size(), {});
   for (size_t v = 0; v < g.values.size(); ++v) {
     const Value& val = g.values[v];
@@ -259,19 +257,24 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
     pl.offset = top;
     top += alignUp(pl.bytes);
   }
-
-  // Observed storage owners: persistent, after the declarations, in value order.
   std::vector<bool> observedOwner(g.values.size(), false);
   for (size_t v = 0; v < g.values.size(); ++v)
-    if (isObservedRoot[v] && s.root[v] == int(v) && g.values[v].kind == ValueKind::Op) {
+    if (kept.observed[v] && s.root[v] == int(v) && g.values[v].kind == ValueKind::Op) {
       observedOwner[v] = true;
       ValuePlacement& pl = plan.placement[v];
       pl.region = Region::Persistent;
       pl.offset = plan.persistentBytes;
       plan.persistentBytes += alignUp(pl.bytes);
     }
+  return observedOwner;
+}
 
-  // (4) arena buffers and the lower bound.
+/// (4) arena buffers (one per storage owner that is a temporary) and the lower bound: the most
+/// bytes live at one schedule position.
+static std::vector<Buffer> arenaBuffers(const Graph& g, const StorageInfo& s, const Intervals& iv,
+                                        const std::vector<bool>& observedOwner, bool naive,
+                                        MemoryPlan& plan) {
+  const int steps = int(plan.schedule.size());
   std::vector<Buffer> bufs;
   for (size_t v = 0; v < g.values.size(); ++v)
     if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op && !observedOwner[v])
@@ -294,8 +297,12 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
       if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
         plan.naiveBytes += alignUp(g.type(int(v)).bytes());
   }
+  return bufs;
+}
 
-  // (5) placement.
+/// (5) placement: the arena offsets of the buffers, one after another when naive, else the best
+/// of placeIntervals' orders.
+static void placeArena(const std::vector<Buffer>& bufs, bool naive, MemoryPlan& plan) {
   std::vector<int64_t> offsets;
   if (naive) {
     offsets.resize(bufs.size());
@@ -320,9 +327,12 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
     pl.region = Region::Arena;
     pl.offset = offsets[i];
   }
+}
 
-  // Every value: its root's region and offset plus its delta; live ranges for the report.
-  std::vector<int64_t> delta(g.values.size(), 0);
+/// Every value: its root's region and offset plus its delta; live ranges for the report.
+static void placeViews(const Graph& g, const StorageInfo& s, const Intervals& iv,
+                       MemoryPlan& plan) {
+  const int steps = int(plan.schedule.size());
   for (size_t v = 0; v < g.values.size(); ++v) {
     int64_t d = 0;
     for (int cur = int(v); s.viewOf[cur] >= 0; cur = s.viewOf[cur])
@@ -352,6 +362,32 @@ static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
     plan.placement[v].liveEnd = std::max(plan.placement[v].liveEnd, iv.end[v]);
     plan.placement[v].liveStart = std::min(plan.placement[v].liveStart, iv.start[v]);
   }
+}
+
+/// The plan, stage by stage: schedule, in-place reuse (3, 3b), declarations, arena buffers and
+/// the lower bound (4), placement (5), views and live ranges.
+static MemoryPlan build(const Graph& g, const PlanOptions& opts, bool naive) {
+  MemoryPlan plan;
+  plan.planned = !naive;
+  StorageInfo s = analyzeViews(g);
+  plan.schedule = scheduleForMemory(g, s, /*preferFreeing=*/!naive && opts.reorder);
+  KeptRoots kept{std::vector<bool>(g.values.size(), false),
+                 std::vector<bool>(g.values.size(), false)};
+  for (const std::string& name : opts.observe)
+    if (int v = g.find(name); v >= 0) kept.observed[s.root[v]] = true;
+  // The naive sum (llm.c-style): every value that is not a view gets its own buffer.
+  for (size_t v = 0; v < g.values.size(); ++v)
+    if (s.root[v] == int(v) && g.values[v].kind == ValueKind::Op)
+      plan.naiveBytes += alignUp(g.type(int(v)).bytes());
+
+  if (!naive && opts.inPlace) reuseInPlace(g, opts, plan, s, kept);
+  if (!naive && opts.stackInPlace) stackInPlace(g, plan, s, kept);
+  resolveRoots(s);
+  Intervals iv = computeIntervals(g, plan.schedule, s);
+  std::vector<bool> observedOwner = placeDeclarations(g, s, kept, plan);
+  std::vector<Buffer> bufs = arenaBuffers(g, s, iv, observedOwner, naive, plan);
+  placeArena(bufs, naive, plan);
+  placeViews(g, s, iv, plan);
   return plan;
 }
 

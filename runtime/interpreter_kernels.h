@@ -2,7 +2,7 @@
 // row without a kernel is a link error (the dispatch table in runtime/interpreter.cpp takes the
 // address of every eval_<Op>). Kernels are defined by family in runtime/interpreter_ops_*.cpp; an
 // engineer adding op rows defines their kernels in a file of their own (e.g.
-// runtime/interpreter_optim_ops.cpp) with the same signature.
+// runtime/interpreter_ops_optim.cpp) with the same signature.
 //
 // A kernel receives operands whose types the op's shape rule accepted and an `out` already sized to
 // the rule's result type, so it only computes; it returns "" or a one-line reason that the data

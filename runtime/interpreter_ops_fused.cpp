@@ -1,83 +1,59 @@
 // Interpreter kernels for the fused op kinds (ir/ops.def's last section, made by passes/fuse.cpp).
-// Each runs the ops it replaces one after the other through evalOp, with the same attributes and
-// the same f32 rounding between steps, so a fused graph's interpreter result is bit-identical to
-// the unfused graph's: the interpreter stays the oracle for the fused JIT kernels, and fusion can
-// be checked on the interpreter alone. Speed is the JIT's job (codegen/lower_fused.cpp).
+// Each runs the composition its op stands for (ir/fused_ops.h, the one definition of its math)
+// step by step through evalOp, with the same attributes and the same f32 rounding between steps,
+// so a fused graph's interpreter result is bit-identical to the unfused graph's: the interpreter
+// stays the oracle for the fused JIT kernels, and fusion can be checked on the interpreter alone.
+// Speed is the JIT's job (codegen/lower_fused.cpp).
 #include "runtime/interpreter_kernels.h"
+
+#include "ir/fused_ops.h"
 
 namespace gptc {
 namespace {
 
-/// Runs `kind` on `operands` into `out`; the message names the step that failed.
-std::string step(OpKind kind, std::vector<const Tensor*> operands, Attrs attrs, Tensor& out) {
-  return evalOp(kind, operands, attrs, out);
-}
-
-/// Moves `t` into the kernel's result (same type: the fused op's shape rule is the composition's).
-void give(EvalArgs& e, Tensor& t) {
-  e.out.f = std::move(t.f);
+/// Evaluates the steps of `kind`'s composition in turn and moves the last one's values into the
+/// kernel's result (same type: the fused op's shape rule is the composition's).
+std::string evalComposition(OpKind kind, EvalArgs& e) {
+  const Decomposition& d = *decompositionOf(kind);
+  std::vector<TensorType> types;
+  for (const Tensor* t : e.in)
+    types.push_back(t->type);
+  std::vector<Tensor> results(d.steps.size());
+  for (size_t k = 0; k < d.steps.size(); ++k) {
+    const FusedStep& s = d.steps[k];
+    std::vector<const Tensor*> operands;
+    for (StepOperand o : s.operands)
+      operands.push_back(o.fromStep ? &results[size_t(o.index)] : e.in[size_t(o.index)]);
+    Attrs attrs;
+    if (std::string err = stepAttrs(s, e.attrs, types, &attrs); !err.empty()) return err;
+    if (std::string err = evalOp(s.kind, operands, attrs, results[k]); !err.empty()) return err;
+  }
+  e.out.f = std::move(results.back().f);
+  return "";
 }
 
 } // namespace
 
+// x (...,Tq,Tk) -> softmax(causal_mask(scale(x, s), offset))
 std::string eval_ScaleMaskSoftmax(EvalArgs& e) {
-  // x (...,Tq,Tk) -> softmax(causal_mask(scale(x, s), offset))
-  Tensor scaled, masked, y;
-  if (auto err = step(OpKind::Scale, {e.in[0]}, {{"s", attrFloat(e.attrs, "s")}}, scaled);
-      !err.empty())
-    return err;
-  if (auto err =
-          step(OpKind::CausalMask, {&scaled}, {{"offset", attrInt(e.attrs, "offset")}}, masked);
-      !err.empty())
-    return err;
-  if (auto err = step(OpKind::Softmax, {&masked}, {}, y); !err.empty()) return err;
-  give(e, y);
-  return "";
+  return evalComposition(OpKind::ScaleMaskSoftmax, e);
 }
-
+// y, dy (...,C), keep broadcasting to them -> scale(mask_fill(softmax_grad(y, dy), keep, 0), s)
 std::string eval_MaskedSoftmaxGrad(EvalArgs& e) {
-  // y, dy (...,C), keep broadcasting to them -> scale(mask_fill(softmax_grad(y, dy), keep, 0), s)
-  Tensor g, masked, out;
-  if (auto err = step(OpKind::SoftmaxGrad, {e.in[0], e.in[1]}, {}, g); !err.empty()) return err;
-  if (auto err = step(OpKind::MaskFill, {&g, e.in[2]}, {{"value", 0.0}}, masked); !err.empty())
-    return err;
-  if (auto err = step(OpKind::Scale, {&masked}, {{"s", attrFloat(e.attrs, "s")}}, out);
-      !err.empty())
-    return err;
-  give(e, out);
-  return "";
+  return evalComposition(OpKind::MaskedSoftmaxGrad, e);
 }
-
+// x (...,K), w (N,K), b (N) -> gelu(x @ w^T + b) (...,N)
 std::string eval_LinearGelu(EvalArgs& e) {
-  // x (...,K), w (N,K), b (N) -> gelu(x @ w^T + b) (...,N)
-  Tensor pre, y;
-  if (auto err = step(OpKind::Linear, {e.in[0], e.in[1], e.in[2]}, {}, pre); !err.empty())
-    return err;
-  if (auto err = step(OpKind::Gelu, {&pre}, {}, y); !err.empty()) return err;
-  give(e, y);
-  return "";
+  return evalComposition(OpKind::LinearGelu, e);
 }
-
+// a, b as matmul's; x (...,M,N) the GELU's input -> gelu_grad(x, a @ b)
 std::string eval_MatMulGeluGrad(EvalArgs& e) {
-  // a, b as matmul's; x (...,M,N) the GELU's input -> gelu_grad(x, a @ b)
-  Tensor dy, dx;
-  Attrs mm{{"ta", attrInt(e.attrs, "ta")}, {"tb", attrInt(e.attrs, "tb")}};
-  if (auto err = step(OpKind::MatMul, {e.in[0], e.in[1]}, mm, dy); !err.empty()) return err;
-  if (auto err = step(OpKind::GeluGrad, {e.in[2], &dy}, {}, dx); !err.empty()) return err;
-  give(e, dx);
-  return "";
+  return evalComposition(OpKind::MatMulGeluGrad, e);
 }
-
+// acc (rows,C), ids (...), dy (...,C) -> add(acc, embedding_grad(ids, dy){rows}). The add is
+// commutative bit for bit, so add(embedding_grad, acc) fuses to the same op.
 std::string eval_EmbeddingGradAdd(EvalArgs& e) {
-  // acc (rows,C), ids (...), dy (...,C) -> add(acc, embedding_grad(ids, dy){rows}). The add is
-  // commutative bit for bit, so add(embedding_grad, acc) fuses to the same op.
-  Tensor scattered, sum;
-  Attrs rows{{"rows", e.in[0]->type.shape[0]}};
-  if (auto err = step(OpKind::EmbeddingGrad, {e.in[1], e.in[2]}, rows, scattered); !err.empty())
-    return err;
-  if (auto err = step(OpKind::Add, {e.in[0], &scattered}, {}, sum); !err.empty()) return err;
-  give(e, sum);
-  return "";
+  return evalComposition(OpKind::EmbeddingGradAdd, e);
 }
 
 } // namespace gptc

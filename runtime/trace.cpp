@@ -227,37 +227,55 @@ std::string Tracer::attention(const StepEngine& engine, Tensor* out) const {
   return engine.read(p_.probs, out);
 }
 
-std::string Tracer::report(const StepEngine& engine, int64_t step, const TokenText& text) const {
-  const Graph& g = engine.graph();
-  const TraceOptions& o = p_.options;
+namespace {
+
+/// One report being written (Tracer::report): where the step's values are read from, the text
+/// so far, and what the later sections reuse from the tokens section.
+struct ReportWriter {
+  const TracePoints& p;
+  const std::map<std::string, Tensor>& paramsBefore;
+  const StepEngine& engine;
+  const TokenText& text;
   std::string out;
-  auto section = [&](const std::string& title) {
+  // From the tokens section.
+  Tensor targets; // (B,T)
+  bool haveTargets = false;
+  int64_t T = 0;
+  int shown = 0; // positions shown
+  std::vector<std::string> labels;
+
+  void section(const std::string& title) {
     out +=
         "\n== " + title + " " + std::string(title.size() < 73 ? 76 - title.size() : 3, '=') + "\n";
-  };
-  auto read = [&](const std::string& name, Tensor* t) {
+  }
+  /// Reads %name; says so in the report when it cannot.
+  bool read(const std::string& name, Tensor* t) {
     if (name.empty()) return false;
     if (std::string e = engine.read(name, t); !e.empty()) {
       out += "  (cannot read %" + name + ": " + e + ")\n";
       return false;
     }
     return true;
-  };
+  }
 
-  out += fmt::format("gptc trace — step {} ({}), layer {}, head {}, batch row {}\n", step,
-                     engine.describe(), o.layer, o.head, o.batchRow);
-  out += "Every number below was read from the buffers of the step that just ran; the values\n"
-         "named %x are the graph's (gptc compile MODEL --pipeline train --emit=graph).\n";
+  bool tokens();
+  void embeddings();
+  void attention();
+  void loss();
+  void gradients();
+};
 
-  // 1. Tokens.
-  Tensor tokens, targets;
-  if (!read(p_.tokens, &tokens)) return out;
-  const int64_t T = tokens.type.shape.back();
-  const int shown = int(std::min<int64_t>(T, o.maxTokens));
+/// 1. The batch row's tokens and targets; false when the tokens cannot be read (the report
+/// stops there).
+bool ReportWriter::tokens() {
+  const TraceOptions& o = p.options;
+  Tensor tokens;
+  if (!read(p.tokens, &tokens)) return false;
+  T = tokens.type.shape.back();
+  shown = int(std::min<int64_t>(T, o.maxTokens));
   const int32_t* row = tokens.i.data() + int64_t(o.batchRow) * T;
-  bool haveTargets = !p_.targets.empty() && read(p_.targets, &targets);
-  std::vector<std::string> labels;
-  section(fmt::format("1. tokens (%{} {}, row {}: {} of {} positions)", p_.tokens,
+  haveTargets = !p.targets.empty() && read(p.targets, &targets);
+  section(fmt::format("1. tokens (%{} {}, row {}: {} of {} positions)", p.tokens,
                       shapeText(tokens.type.shape), o.batchRow, shown, T));
   out += "  pos     id  text    -> target (the next token, what the model must predict)\n";
   for (int t = 0; t < shown; ++t) {
@@ -273,158 +291,179 @@ std::string Tracer::report(const StepEngine& engine, int64_t step, const TokenTe
   for (int t = 0; t < shown; ++t)
     sentence += text(row[t]);
   out += "  as text: " + quoted(sentence) + "\n";
+  return true;
+}
 
-  // 2. Embeddings.
+/// 2. The token embedding, the positions and their sum.
+void ReportWriter::embeddings() {
+  const TraceOptions& o = p.options;
   section("2. embedding and positions");
   Tensor emb, sum;
-  if (read(p_.embedding, &emb)) {
+  if (read(p.embedding, &emb)) {
     const int64_t C = emb.type.shape.back();
-    out += fmt::format("  %{} = embedding(tokens, wte)  {}: row t is wte[token t]\n", p_.embedding,
+    out += fmt::format("  %{} = embedding(tokens, wte)  {}: row t is wte[token t]\n", p.embedding,
                        shapeText(emb.type.shape));
     out += "    " + statsLine(statsOf(emb.f.data(), emb.numel())) + "\n";
     out += "    first values of position 0: ";
     for (int64_t c = 0; c < std::min<int64_t>(C, 8); ++c)
       out += num(emb.f[int64_t(o.batchRow) * T * C + c]) + " ";
     out += "\n";
-    if (!p_.positionParam.empty() && paramsBefore_.count(p_.positionParam)) {
-      const Tensor& w = paramsBefore_.at(p_.positionParam);
+    if (!p.positionParam.empty() && paramsBefore.count(p.positionParam)) {
+      const Tensor& w = paramsBefore.at(p.positionParam);
       out += fmt::format("  positions: rows 0..{} of param %{} {} (learned)\n", T - 1,
-                         p_.positionParam, shapeText(w.type.shape));
+                         p.positionParam, shapeText(w.type.shape));
       out += "    " + statsLine(statsOf(w.f.data(), std::min<int64_t>(w.numel(), T * C))) + "\n";
-    } else if (!p_.positions.empty()) {
+    } else if (!p.positions.empty()) {
       Tensor pos;
-      if (read(p_.positions, &pos)) {
-        out += fmt::format("  positions: %{} {}\n", p_.positions, shapeText(pos.type.shape));
+      if (read(p.positions, &pos)) {
+        out += fmt::format("  positions: %{} {}\n", p.positions, shapeText(pos.type.shape));
         out += "    " + statsLine(statsOf(pos.f.data(), pos.numel())) + "\n";
       }
     }
   }
-  if (read(p_.embeddingSum, &sum)) {
+  if (read(p.embeddingSum, &sum)) {
     out += fmt::format("  %{} = embedding + positions {} (the input of layer 0, before dropout)\n",
-                       p_.embeddingSum, shapeText(sum.type.shape));
+                       p.embeddingSum, shapeText(sum.type.shape));
     out += "    " + statsLine(statsOf(sum.f.data(), sum.numel())) + "\n";
   }
+}
 
-  // 3. Attention of one head.
+/// 3-6. One head's Q, K, V, its scores before and after the mask, and the softmax weights.
+void ReportWriter::attention() {
+  const TraceOptions& o = p.options;
   Tensor q, k, v, scores, masked, probs;
-  bool ok = read(p_.q, &q) & read(p_.k, &k) & read(p_.v, &v);
-  if (ok) {
-    const Shape& s = q.type.shape; // (B,NH,T,hd)
-    const int64_t NH = s[1], hd = s[3];
-    section(fmt::format("3. layer {} head {}: Q, K, V (%{}, %{}, %{} are {}; head {} is [T={}, "
-                        "hd={}])",
-                        o.layer, o.head, p_.q, p_.k, p_.v, shapeText(s), o.head, T, hd));
-    int64_t base = (int64_t(o.batchRow) * NH + o.head) * T * hd;
-    for (auto [name, t] : {std::pair{"Q", &q}, {"K", &k}, {"V", &v}}) {
-      out += fmt::format("  {}  {}\n", name, statsLine(statsOf(t->f.data() + base, T * hd)));
-      out += matrix(t->f.data() + base, T, hd, hd, std::min(shown, 4), 8, false, labels);
-    }
-    const double scale = 1.0 / std::sqrt(double(hd));
-    if (read(p_.scores, &scores)) {
-      section(fmt::format("4. scores = Q K^T * {:.4g} (1/sqrt(hd)): %{}, before the mask", scale,
-                          p_.scores));
-      int64_t b2 = (int64_t(o.batchRow) * NH + o.head) * T * T;
-      out += "  row = query position, column = key position\n";
-      out += matrix(scores.f.data() + b2, T, T, T, shown, shown, false, labels);
-      masked = maskedScores(scores, p_.maskOffset);
-      section(fmt::format("5. after the causal mask: %{} (a query may not look ahead: -inf "
-                          "above the diagonal)",
-                          p_.masked));
-      out += matrix(masked.f.data() + b2, T, T, T, shown, shown, false, labels);
-      out += "  (causal_mask's rule applied to %" + p_.scores + ": the softmax overwrites %" +
-             p_.masked + " in place)\n";
-      if (read(p_.probs, &probs)) {
-        section(fmt::format("6. softmax weights: %{} (each row sums to 1; exp(-inf) = 0 above "
-                            "the diagonal)",
-                            p_.probs));
-        out += matrix(probs.f.data() + b2, T, T, T, shown, shown, true, labels);
-        int64_t zeros = 0, above = 0;
-        double worst = 0;
-        for (int64_t i = 0; i < T; ++i) {
-          double rs = 0;
-          for (int64_t j = 0; j < T; ++j) {
-            float w = probs.f[b2 + i * T + j];
-            rs += w;
-            if (j > i) {
-              ++above;
-              zeros += w == 0.0f;
-            }
-          }
-          worst = std::max(worst, std::abs(rs - 1.0));
-        }
-        out += fmt::format("  above the diagonal: {} of {} weights are exactly 0; the largest "
-                           "|row sum - 1| over all {} rows is {:.2e}\n",
-                           zeros, above, T, worst);
+  bool ok = read(p.q, &q) & read(p.k, &k) & read(p.v, &v);
+  if (!ok) return;
+  const Shape& s = q.type.shape; // (B,NH,T,hd)
+  const int64_t NH = s[1], hd = s[3];
+  section(fmt::format("3. layer {} head {}: Q, K, V (%{}, %{}, %{} are {}; head {} is [T={}, "
+                      "hd={}])",
+                      o.layer, o.head, p.q, p.k, p.v, shapeText(s), o.head, T, hd));
+  int64_t base = (int64_t(o.batchRow) * NH + o.head) * T * hd;
+  for (auto [name, t] : {std::pair{"Q", &q}, {"K", &k}, {"V", &v}}) {
+    out += fmt::format("  {}  {}\n", name, statsLine(statsOf(t->f.data() + base, T * hd)));
+    out += matrix(t->f.data() + base, T, hd, hd, std::min(shown, 4), 8, false, labels);
+  }
+  const double scale = 1.0 / std::sqrt(double(hd));
+  if (!read(p.scores, &scores)) return;
+  section(fmt::format("4. scores = Q K^T * {:.4g} (1/sqrt(hd)): %{}, before the mask", scale,
+                      p.scores));
+  int64_t b2 = (int64_t(o.batchRow) * NH + o.head) * T * T;
+  out += "  row = query position, column = key position\n";
+  out += matrix(scores.f.data() + b2, T, T, T, shown, shown, false, labels);
+  masked = maskedScores(scores, p.maskOffset);
+  section(fmt::format("5. after the causal mask: %{} (a query may not look ahead: -inf "
+                      "above the diagonal)",
+                      p.masked));
+  out += matrix(masked.f.data() + b2, T, T, T, shown, shown, false, labels);
+  out += "  (causal_mask's rule applied to %" + p.scores + ": the softmax overwrites %" + p.masked +
+         " in place)\n";
+  if (!read(p.probs, &probs)) return;
+  section(fmt::format("6. softmax weights: %{} (each row sums to 1; exp(-inf) = 0 above "
+                      "the diagonal)",
+                      p.probs));
+  out += matrix(probs.f.data() + b2, T, T, T, shown, shown, true, labels);
+  int64_t zeros = 0, above = 0;
+  double worst = 0;
+  for (int64_t i = 0; i < T; ++i) {
+    double rs = 0;
+    for (int64_t j = 0; j < T; ++j) {
+      float w = probs.f[b2 + i * T + j];
+      rs += w;
+      if (j > i) {
+        ++above;
+        zeros += w == 0.0f;
       }
     }
+    worst = std::max(worst, std::abs(rs - 1.0));
   }
+  out += fmt::format("  above the diagonal: {} of {} weights are exactly 0; the largest "
+                     "|row sum - 1| over all {} rows is {:.2e}\n",
+                     zeros, above, T, worst);
+}
 
-  // 7. Loss and predictions.
+/// 7. The loss and the top-5 predictions at each shown position.
+void ReportWriter::loss() {
+  const TraceOptions& o = p.options;
   Tensor logits, loss;
   section("7. loss and the next-token predictions");
-  if (read(p_.loss, &loss))
+  if (read(p.loss, &loss))
     out += fmt::format("  %{} = {:.6f} (mean cross-entropy in nats; uniform guessing over {} "
                        "tokens would give ln {} = {:.4f})\n",
-                       p_.loss, loss.f[0], p_.classes, p_.classes, std::log(double(p_.classes)));
-  if (read(p_.logits, &logits)) {
-    const int64_t V = logits.type.shape.back(), classes = p_.classes;
-    out += fmt::format("  top-5 of softmax(%{}) at each position (probability), and the "
-                       "target's probability:\n",
-                       p_.logits);
-    for (int t = 0; t < shown; ++t) {
-      const float* z = logits.f.data() + (int64_t(o.batchRow) * T + t) * V;
-      double mx = *std::max_element(z, z + classes), denom = 0;
-      for (int64_t c = 0; c < classes; ++c)
-        denom += std::exp(double(z[c]) - mx);
-      std::vector<int32_t> idx(static_cast<size_t>(classes));
-      std::iota(idx.begin(), idx.end(), 0);
-      std::partial_sort(idx.begin(), idx.begin() + std::min<int64_t>(5, classes), idx.end(),
-                        [&](int32_t a, int32_t b) { return z[a] > z[b]; });
-      out += fmt::format("  {:>3} {:<7}", t, labels[t]);
-      for (int r = 0; r < std::min<int64_t>(5, classes); ++r)
-        out += fmt::format(" {:>6} {:.3f}", quoted(text(idx[r])),
-                           std::exp(double(z[idx[r]]) - mx) / denom);
-      if (haveTargets) {
-        int32_t y = targets.i[int64_t(o.batchRow) * T + t];
-        if (y >= 0 && y < classes)
-          out += fmt::format("   target {} {:.3f}", quoted(text(y)),
-                             std::exp(double(z[y]) - mx) / denom);
-      }
-      out += "\n";
+                       p.loss, loss.f[0], p.classes, p.classes, std::log(double(p.classes)));
+  if (!read(p.logits, &logits)) return;
+  const int64_t V = logits.type.shape.back(), classes = p.classes;
+  out += fmt::format("  top-5 of softmax(%{}) at each position (probability), and the "
+                     "target's probability:\n",
+                     p.logits);
+  for (int t = 0; t < shown; ++t) {
+    const float* z = logits.f.data() + (int64_t(o.batchRow) * T + t) * V;
+    double mx = *std::max_element(z, z + classes), denom = 0;
+    for (int64_t c = 0; c < classes; ++c)
+      denom += std::exp(double(z[c]) - mx);
+    std::vector<int32_t> idx(static_cast<size_t>(classes));
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + std::min<int64_t>(5, classes), idx.end(),
+                      [&](int32_t a, int32_t b) { return z[a] > z[b]; });
+    out += fmt::format("  {:>3} {:<7}", t, labels[t]);
+    for (int r = 0; r < std::min<int64_t>(5, classes); ++r)
+      out += fmt::format(" {:>6} {:.3f}", quoted(text(idx[r])),
+                         std::exp(double(z[idx[r]]) - mx) / denom);
+    if (haveTargets) {
+      int32_t y = targets.i[int64_t(o.batchRow) * T + t];
+      if (y >= 0 && y < classes)
+        out += fmt::format("   target {} {:.3f}", quoted(text(y)),
+                           std::exp(double(z[y]) - mx) / denom);
     }
+    out += "\n";
   }
+}
 
-  // 8. Gradients and updates.
-  if (!p_.grads.empty()) {
-    section("8. gradients (before clipping) and the update each parameter received");
-    out += fmt::format("  {:<8} {:<14} {:>10} {:>10} {:>10} {:>10}  {:>11}\n", "param", "shape",
-                       "mean", "std", "min", "max", "|dW|/|W|");
-    for (const auto& [param, grad] : p_.grads) {
-      Tensor gt, after;
-      if (!read(grad, &gt)) continue;
-      TensorStats s = statsOf(gt.f.data(), gt.numel());
-      std::string rel = "-";
-      auto it = paramsBefore_.find(param);
-      if (it != paramsBefore_.end() && engine.read(param, &after).empty()) {
-        double d2 = 0, w2 = 0;
-        for (int64_t i = 0; i < after.numel(); ++i) {
-          double d = double(after.f[i]) - it->second.f[i];
-          d2 += d * d;
-          w2 += double(it->second.f[i]) * it->second.f[i];
-        }
-        rel = w2 > 0 ? fmt::format("{:.3e}", std::sqrt(d2 / w2))
-                     : fmt::format("{:.3e} abs", std::sqrt(d2));
+/// 8. Each parameter's gradient and the relative size of the update it received.
+void ReportWriter::gradients() {
+  if (p.grads.empty()) return;
+  section("8. gradients (before clipping) and the update each parameter received");
+  out += fmt::format("  {:<8} {:<14} {:>10} {:>10} {:>10} {:>10}  {:>11}\n", "param", "shape",
+                     "mean", "std", "min", "max", "|dW|/|W|");
+  for (const auto& [param, grad] : p.grads) {
+    Tensor gt, after;
+    if (!read(grad, &gt)) continue;
+    TensorStats s = statsOf(gt.f.data(), gt.numel());
+    std::string rel = "-";
+    auto it = paramsBefore.find(param);
+    if (it != paramsBefore.end() && engine.read(param, &after).empty()) {
+      double d2 = 0, w2 = 0;
+      for (int64_t i = 0; i < after.numel(); ++i) {
+        double d = double(after.f[i]) - it->second.f[i];
+        d2 += d * d;
+        w2 += double(it->second.f[i]) * it->second.f[i];
       }
-      out += fmt::format("  {:<8} {:<14} {:>10} {:>10} {:>10} {:>10}  {:>11}{}\n", param,
-                         shapeText(gt.type.shape), num(s.mean), num(s.std), num(s.min), num(s.max),
-                         rel, s.nonFinite ? fmt::format("  ({} NaN/Inf)", s.nonFinite) : "");
+      rel = w2 > 0 ? fmt::format("{:.3e}", std::sqrt(d2 / w2))
+                   : fmt::format("{:.3e} abs", std::sqrt(d2));
     }
-    (void)g;
-    out +=
-        "  |dW|/|W| = the update's L2 norm over the weights' L2 norm (AdamW with weight decay);\n"
-        "  'abs' when the weights were all zero (biases at the first step).\n";
+    out += fmt::format("  {:<8} {:<14} {:>10} {:>10} {:>10} {:>10}  {:>11}{}\n", param,
+                       shapeText(gt.type.shape), num(s.mean), num(s.std), num(s.min), num(s.max),
+                       rel, s.nonFinite ? fmt::format("  ({} NaN/Inf)", s.nonFinite) : "");
   }
-  return out;
+  out += "  |dW|/|W| = the update's L2 norm over the weights' L2 norm (AdamW with weight decay);\n"
+         "  'abs' when the weights were all zero (biases at the first step).\n";
+}
+
+} // namespace
+
+std::string Tracer::report(const StepEngine& engine, int64_t step, const TokenText& text) const {
+  const TraceOptions& o = p_.options;
+  ReportWriter w{p_, paramsBefore_, engine, text};
+  w.out += fmt::format("gptc trace — step {} ({}), layer {}, head {}, batch row {}\n", step,
+                       engine.describe(), o.layer, o.head, o.batchRow);
+  w.out += "Every number below was read from the buffers of the step that just ran; the values\n"
+           "named %x are the graph's (gptc compile MODEL --pipeline train --emit=graph).\n";
+  if (!w.tokens()) return w.out;
+  w.embeddings();
+  w.attention();
+  w.loss();
+  w.gradients();
+  return w.out;
 }
 
 std::string attentionHeatmapSvg(const Tensor& probs, int batchRow, int head,

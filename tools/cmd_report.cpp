@@ -268,99 +268,46 @@ const char* kCheckScript = R"(
 </script>
 )";
 
-} // namespace
+int fail(const std::string& m, int code) {
+  std::fprintf(stderr, "gptc report: %s\n", m.c_str());
+  return code;
+}
 
-int cmdReport(int argc, char** argv) {
-  CLI::App app{"gptc report OUTDIR: one self-contained HTML page (OUTDIR/report.html) with the "
-               "pipeline, the memory plan, the kernels' time, the loss curve and the attention "
-               "heatmaps of a run",
-               "gptc report"};
-  std::string outDir, model, pipeline = "train";
-  ModelFlags modelFlags;
-  int profileSteps = 2, maxDiffLines = 300, threads = 0;
-  app.add_option("outdir", outDir, "the run's folder (gptc run --train -o OUTDIR)")
-      ->required()
-      ->type_name("OUTDIR");
-  app.add_option("--model", model,
-                 "the model (default: the run's, from OUTDIR/run.card; without one "
-                 "models/chargpt.graph)")
-      ->type_name("MODEL.graph");
-  app.add_option("--pipeline", pipeline, "the pipeline to show (default train)")->type_name("NAME");
-  addModelFlags(app, modelFlags);
-  app.add_option("--profile-steps", profileSteps,
-                 "steps timed per kernel after one warm-up (default 2; 0: do not run)")
-      ->type_name("N");
-  app.add_option("--max-diff-lines", maxDiffLines, "IR diff lines shown per pass (default 300)")
-      ->type_name("N");
-  app.add_option("--threads", threads, "threads for the profiled steps (default: all)")
-      ->type_name("N");
-  if (int code = parseCommandLine(app, argc, argv, "report"); code >= 0) return code;
-  auto fail = [](const std::string& m, int code) {
-    std::fprintf(stderr, "gptc report: %s\n", m.c_str());
-    return code;
-  };
-  if (profileSteps < 0) return fail("--profile-steps must be >= 0", 2);
-  std::error_code ec;
-  if (!std::filesystem::is_directory(outDir, ec))
-    return fail(outDir + ": not a folder (run gptc run --train -o " + outDir + " first)", 2);
-
-  // The run's own model and constants, unless the flags name others.
-  std::map<std::string, std::string> passOptions;
+/// The run's own model and constants (OUTDIR/run.card) unless the flags name others; the
+/// optimizer's pass options from the card. 0, else the exit code.
+int useRunCard(const std::string& outDir, std::string* model, ModelFlags* modelFlags,
+               std::map<std::string, std::string>* passOptions) {
   const std::string cardPath = outDir + "/run.card";
   const bool flagsChoose =
-      !model.empty() || !modelFlags.sets.empty() || modelFlags.batch || modelFlags.seq;
+      !model->empty() || !modelFlags->sets.empty() || modelFlags->batch || modelFlags->seq;
   if (!flagsChoose && std::filesystem::exists(cardPath)) {
     IoResult<RunCard> card = readRunCard(cardPath);
     if (!card) return fail(card.error(), 2);
-    model = card->model;
-    modelFlags.sets = card->assignments();
-    passOptions = optimizerPassOptions(optimizerFlagsFromInfo(card->optimizer));
-    Expected<std::string> text = readTextFile(model);
+    *model = card->model;
+    modelFlags->sets = card->assignments();
+    *passOptions = optimizerPassOptions(optimizerFlagsFromInfo(card->optimizer));
+    Expected<std::string> text = readTextFile(*model);
     if (text && !card->modelHash.empty() && modelSourceHash(*text) != card->modelHash)
       std::fprintf(stderr,
                    "gptc report: note: %s was edited since the run (source hash %s then, "
                    "%s now); the report shows it as it is now\n",
-                   model.c_str(), card->modelHash.c_str(), modelSourceHash(*text).c_str());
+                   model->c_str(), card->modelHash.c_str(), modelSourceHash(*text).c_str());
   }
-  if (model.empty()) model = kDefaultModel;
+  if (model->empty()) *model = kDefaultModel;
+  return 0;
+}
 
-  // The pipeline, recorded pass by pass.
-  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(model));
-  if (!program) return fail(program.error().render(), 2);
-  Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
-  if (!overrides) return fail(overrides.error().render(), 2);
-  std::vector<PassRow> rows;
-  CompileRequest request;
-  request.model = ModelSource::parsed(*program);
-  request.overrides = std::move(*overrides);
-  request.pipeline = pipeline;
-  request.passOptions = std::move(passOptions);
-  request.instruments.push_back(std::make_unique<Recorder>(&rows, maxDiffLines));
-  Expected<CompiledProgram> compiled = compile(std::move(request));
-  if (!compiled) return fail(compiled.error().render(), 2);
-  const Graph& g = compiled->graph;
-
-  std::string sets;
-  for (const std::string& s : modelFlags.sets)
-    sets += s + " ";
-  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                     "<title>gptc report: " +
-                     esc(model) + "</title><style>" + kStyle + "</style></head><body>\n";
-  html += fmt::format("<h1>gptc report — {} {}({} pipeline)</h1>\n<p class=\"note\">Run folder "
-                      "<code>{}</code>. Contents: <a href=\"#pipeline\">pipeline</a> · <a "
-                      "href=\"#memory\">memory plan</a> · <a href=\"#kernels\">kernels</a> · <a "
-                      "href=\"#loss\">loss curve</a> · <a href=\"#attention\">attention</a></p>\n",
-                      esc(model), esc(sets), esc(pipeline), esc(outDir));
-
-  // 1. Pipeline.
+/// 1. Each pass in order: its time, op counts, and its IR diff.
+std::string pipelineSection(const std::vector<PassRow>& rows, const Graph& g) {
   double totalMs = 0;
   for (const PassRow& r : rows)
     totalMs += r.ms;
-  html += "<section id=\"pipeline\"><h2>1. The pipeline</h2>\n<p>Each pass in order, its time, "
-          "the op count before and after, and what it changed in the printed IR (lines starting "
-          "<code>-</code> removed, <code>+</code> added).</p>\n<table><tr><th>#</th><th>pass</th>"
-          "<th>ms</th><th>share</th><th>ops before</th><th>ops after</th><th>IR lines "
-          "changed</th></tr>\n";
+  std::string html =
+      "<section id=\"pipeline\"><h2>1. The pipeline</h2>\n<p>Each pass in order, its time, "
+      "the op count before and after, and what it changed in the printed IR (lines starting "
+      "<code>-</code> removed, <code>+</code> added).</p>\n<table><tr><th>#</th><th>pass</th>"
+      "<th>ms</th><th>share</th><th>ops before</th><th>ops after</th><th>IR lines "
+      "changed</th></tr>\n";
   for (size_t i = 0; i < rows.size(); ++i) {
     const PassRow& r = rows[i];
     html +=
@@ -388,11 +335,15 @@ int cmdReport(int argc, char** argv) {
     html += "</details>\n";
   }
   html += "</section>\n";
+  return html;
+}
 
-  // 2. Memory plan.
-  html += "<section id=\"memory\"><h2>2. The memory plan</h2>\n";
-  if (compiled->plan) {
-    const MemoryPlan& plan = *compiled->plan;
+/// 2. The arena's timeline, its report and its largest buffers.
+std::string memorySection(const CompiledProgram& compiled, const std::string& model) {
+  const Graph& g = compiled.graph;
+  std::string html = "<section id=\"memory\"><h2>2. The memory plan</h2>\n";
+  if (compiled.plan) {
+    const MemoryPlan& plan = *compiled.plan;
     html += "<p>Every arena buffer as a bar from the op that writes it to the last op that reads "
             "it, at its offset; bars that do not overlap in time share bytes. The red line is "
             "the peak: the most bytes live at once, the lower bound of any plan.</p>\n";
@@ -419,16 +370,21 @@ int cmdReport(int argc, char** argv) {
     html += "<p>The pipeline did not plan memory.</p>\n";
   }
   html += "</section>\n";
+  return html;
+}
 
-  // 3. Kernels.
-  html += "<section id=\"kernels\"><h2>3. The kernels</h2>\n";
-  if (profileSteps > 0 && compiled->plan) {
+/// 3. Time per kernel kind over `profileSteps` JIT steps after a warm-up. 0, else the exit code.
+int kernelsSection(const CompiledProgram& compiled, int profileSteps, int threads,
+                   std::string* out) {
+  const Graph& g = compiled.graph;
+  std::string html = "<section id=\"kernels\"><h2>3. The kernels</h2>\n";
+  if (profileSteps > 0 && compiled.plan) {
     CompileOptions o;
     o.kernelHooks = true;
     std::string err;
     int nthreads = threads > 0 ? threads : 0;
     std::unique_ptr<StepEngine> engine =
-        makeEngine(Engine::Jit, g, nthreads, o, &err, &*compiled->plan);
+        makeEngine(Engine::Jit, g, nthreads, o, &err, &*compiled.plan);
     if (!engine) return fail("compiling the step: " + err, 1);
     KernelProfiler prof(*engine->executable());
     if (std::string e = bindSynthetic(*engine); !e.empty()) return fail(e, 1);
@@ -463,9 +419,13 @@ int cmdReport(int argc, char** argv) {
     html += "<p>Not measured (--profile-steps 0).</p>\n";
   }
   html += "</section>\n";
+  *out += html;
+  return 0;
+}
 
-  // 4. Loss curve.
-  html += "<section id=\"loss\"><h2>4. The loss curve</h2>\n";
+/// 4. The run's main.log as a curve.
+std::string lossSection(const std::string& outDir) {
+  std::string html = "<section id=\"loss\"><h2>4. The loss curve</h2>\n";
   std::vector<LossPoint> train, val;
   readMainLog(readIfThere(outDir + "/main.log"), &train, &val);
   if (!train.empty() || !val.empty()) {
@@ -478,9 +438,13 @@ int cmdReport(int argc, char** argv) {
             "one).</p>\n";
   }
   html += "</section>\n";
+  return html;
+}
 
-  // 5. Attention heatmaps and the trace.
-  html += "<section id=\"attention\"><h2>5. Attention</h2>\n";
+/// 5. The trace's attention heatmaps (at most 1 MiB inline) and logs.
+std::string attentionSection(const std::string& outDir) {
+  std::string html = "<section id=\"attention\"><h2>5. Attention</h2>\n";
+  std::error_code ec;
   std::vector<std::string> svgs, logs;
   for (const auto& e : std::filesystem::directory_iterator(outDir + "/trace", ec)) {
     std::string p = e.path().string();
@@ -509,6 +473,76 @@ int cmdReport(int argc, char** argv) {
                         esc(std::filesystem::path(p).filename().string()), esc(log));
   }
   html += "</section>\n";
+  return html;
+}
+
+} // namespace
+
+int cmdReport(int argc, char** argv) {
+  CLI::App app{"gptc report OUTDIR: one self-contained HTML page (OUTDIR/report.html) with the "
+               "pipeline, the memory plan, the kernels' time, the loss curve and the attention "
+               "heatmaps of a run",
+               "gptc report"};
+  std::string outDir, model, pipeline = "train";
+  ModelFlags modelFlags;
+  int profileSteps = 2, maxDiffLines = 300, threads = 0;
+  app.add_option("outdir", outDir, "the run's folder (gptc run --train -o OUTDIR)")
+      ->required()
+      ->type_name("OUTDIR");
+  app.add_option("--model", model,
+                 "the model (default: the run's, from OUTDIR/run.card; without one "
+                 "models/chargpt.graph)")
+      ->type_name("MODEL.graph");
+  app.add_option("--pipeline", pipeline, "the pipeline to show (default train)")->type_name("NAME");
+  addModelFlags(app, modelFlags);
+  app.add_option("--profile-steps", profileSteps,
+                 "steps timed per kernel after one warm-up (default 2; 0: do not run)")
+      ->type_name("N");
+  app.add_option("--max-diff-lines", maxDiffLines, "IR diff lines shown per pass (default 300)")
+      ->type_name("N");
+  app.add_option("--threads", threads, "threads for the profiled steps (default: all)")
+      ->type_name("N");
+  if (int code = parseCommandLine(app, argc, argv, "report"); code >= 0) return code;
+  if (profileSteps < 0) return fail("--profile-steps must be >= 0", 2);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(outDir, ec))
+    return fail(outDir + ": not a folder (run gptc run --train -o " + outDir + " first)", 2);
+
+  // The run's own model and constants, unless the flags name others.
+  std::map<std::string, std::string> passOptions;
+  if (int rc = useRunCard(outDir, &model, &modelFlags, &passOptions); rc != 0) return rc;
+
+  // The pipeline, recorded pass by pass.
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(model));
+  if (!program) return fail(program.error().render(), 2);
+  Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
+  if (!overrides) return fail(overrides.error().render(), 2);
+  std::vector<PassRow> rows;
+  CompileRequest request;
+  request.model = ModelSource::parsed(*program);
+  request.overrides = std::move(*overrides);
+  request.pipeline = pipeline;
+  request.passOptions = std::move(passOptions);
+  request.instruments.push_back(std::make_unique<Recorder>(&rows, maxDiffLines));
+  Expected<CompiledProgram> compiled = compile(std::move(request));
+  if (!compiled) return fail(compiled.error().render(), 2);
+
+  std::string sets;
+  for (const std::string& s : modelFlags.sets)
+    sets += s + " ";
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<title>gptc report: " +
+                     esc(model) + "</title><style>" + kStyle + "</style></head><body>\n";
+  html += fmt::format("<h1>gptc report — {} {}({} pipeline)</h1>\n<p class=\"note\">Run folder "
+                      "<code>{}</code>. Contents: <a href=\"#pipeline\">pipeline</a> · <a "
+                      "href=\"#memory\">memory plan</a> · <a href=\"#kernels\">kernels</a> · <a "
+                      "href=\"#loss\">loss curve</a> · <a href=\"#attention\">attention</a></p>\n",
+                      esc(model), esc(sets), esc(pipeline), esc(outDir));
+  html += pipelineSection(rows, compiled->graph);
+  html += memorySection(*compiled, model);
+  if (int rc = kernelsSection(*compiled, profileSteps, threads, &html); rc != 0) return rc;
+  html += lossSection(outDir);
+  html += attentionSection(outDir);
   html += kCheckScript;
   html += "</body></html>\n";
 

@@ -269,106 +269,178 @@ Expected<Graph> expandForChecks(const std::string& model, const ModelFlags& mf,
   return expandProgram(**p, *o);
 }
 
-int train(TrainFlags f) {
-  if (!f.positionalModel.empty()) f.model = f.positionalModel;
-  // Values first: one line each, before anything slow happens.
-  if (f.steps < 1) return usageError(fmt::format("--steps must be at least 1, got {}", f.steps));
+/// The flags' values, one line each, before anything slow happens: "" or the usage error.
+std::string checkFlagValues(const TrainFlags& f) {
+  if (f.steps < 1) return fmt::format("--steps must be at least 1, got {}", f.steps);
   if (f.model_.batch < 0 || f.model_.seq < 0)
-    return usageError("--batch and --seq must be positive (0 = the default)");
-  if (std::string e = checkOptimizerFlags(f.opt); !e.empty()) return usageError(e);
-  if (f.valEvery < 0)
-    return usageError(fmt::format("--val-every must be >= 0, got {}", f.valEvery));
+    return "--batch and --seq must be positive (0 = the default)";
+  if (std::string e = checkOptimizerFlags(f.opt); !e.empty()) return e;
+  if (f.valEvery < 0) return fmt::format("--val-every must be >= 0, got {}", f.valEvery);
   if (f.valBatches < 1)
-    return usageError(fmt::format("--val-batches must be at least 1, got {}", f.valBatches));
-  if (f.threads < 0) return usageError(fmt::format("--threads must be >= 0, got {}", f.threads));
-  if (f.sampleChars < 0)
-    return usageError(fmt::format("--sample must be >= 0, got {}", f.sampleChars));
+    return fmt::format("--val-batches must be at least 1, got {}", f.valBatches);
+  if (f.threads < 0) return fmt::format("--threads must be >= 0, got {}", f.threads);
+  if (f.sampleChars < 0) return fmt::format("--sample must be >= 0, got {}", f.sampleChars);
   if (!(f.temperature >= 0) || !std::isfinite(f.temperature))
-    return usageError(fmt::format("--temperature must be >= 0, got {}", f.temperature));
-  if (f.topK < 0) return usageError(fmt::format("--top-k must be >= 0, got {}", f.topK));
+    return fmt::format("--temperature must be >= 0, got {}", f.temperature);
+  if (f.topK < 0) return fmt::format("--top-k must be >= 0, got {}", f.topK);
   if (f.checkpointEvery < 0)
-    return usageError(fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery));
-  if (f.keep < 1) return usageError(fmt::format("--keep must be at least 1, got {}", f.keep));
-  if (f.out.empty()) f.out = defaultRunDir(f.model);
+    return fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery);
+  if (f.keep < 1) return fmt::format("--keep must be at least 1, got {}", f.keep);
+  return "";
+}
 
-  // The default configuration applies to the default model only, as defaults: the user's --set,
-  // -b and -t override them, and -b conflicts only with a --set B=... that was given.
+/// One training run, stage by stage: train() calls the stages in the order they are declared.
+/// Each returns 0 to go on, else the process's exit code (it has printed why). The members are
+/// declared in the order the stages make them, which is also the order they must be destroyed
+/// in reverse: the trace hooks detach from the training step before it goes, the trainer goes
+/// before the engines it steps.
+struct TrainRun {
+  TrainFlags f;
+
+  /// The run's constants: the default configuration applies to the default model only, as
+  /// defaults; the user's --set, -b and -t override them.
+  void chooseConstants();
+  /// Reads and checks the data against the model's vocabulary, before anything compiles.
+  int readData();
+  /// The training, evaluation and sampling steps.
+  int compileEngines();
+  /// The trainer over the data, its parameters initialized.
+  int makeTrainer();
+  /// The run card, the parameter count, the checkpoint format.
+  void describeRun();
+  /// Takes the run folder's lock, then --init or --resume.
+  int lockAndRestore();
+  /// main.log (with the resumed run's curves) and run.card; prints the run's header.
+  int openLog();
+  /// The training steps, with checkpoints; 130 after Ctrl-C.
+  int loop();
+  /// The final validation, loss.svg, vocab.bin, the last checkpoint and model.ckpt, --report.
+  int finish();
+  /// The sorter's accuracy, or a sample of text through the decode step.
+  int sample();
+
+  /// Writes a step folder of the trainer's state into <out>/checkpoints: "" or why not.
+  std::string saveCheckpoint(std::string* folder);
+
+  // chooseConstants
+  std::vector<std::string> sets; // what the log shows
+  ModelFlags trainFlags;
+  // readData
+  std::chrono::steady_clock::time_point start;
+  std::shared_ptr<ast::Program> program;
+  ConstOverrides overrides;
+  Expected<Graph> expanded = Diag{};
+  bool sortTask = false;
+  CharTokenizer tok = CharTokenizer::fromText("");
+  std::optional<BpeTokenizer> bpe;
+  std::optional<TokenSplit> split;
+  bool shards = false;
+  // compileEngines
+  Engine engine = Engine::Jit;
+  int threads = 0;
+  std::unique_ptr<StepEngine> trainEngine; // declared first: the hooks detach from it first
+  StudyHooks study;
+  std::unique_ptr<StepEngine> evalEngine;
+  std::unique_ptr<RunSampler> sampler;
+  double compileSeconds = 0;
+  // makeTrainer
+  int64_t trainTokens = 0, valTokens = 0;
+  std::unique_ptr<Trainer> trainer;
+  // describeRun
+  int64_t paramCount = 0;
+  std::string config;
+  int64_t runB = 0, runT = 0;
+  RunCard card;
+  std::map<std::string, std::string> info;
+  std::optional<Gpt2Config> gpt2;
+  std::string ckptRoot;
+  // lockAndRestore
+  std::optional<RunLock> runLock;
+  std::optional<TrainCheckpoint> resumed;
+  // openLog
+  std::optional<MainLog> log;
+  // loop, finish
+  std::chrono::steady_clock::time_point runStart;
+  float finalVal = NAN;
+};
+
+void TrainRun::chooseConstants() {
+  // -b conflicts only with a --set B=... that was given.
   const bool defaultModel = f.model == kDefaultModel;
-  std::vector<std::string> sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
-  sets.insert(sets.end(), f.model_.sets.begin(), f.model_.sets.end()); // what the log shows
-  ModelFlags trainFlags = f.model_;
+  sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
+  sets.insert(sets.end(), f.model_.sets.begin(), f.model_.sets.end());
+  trainFlags = f.model_;
   if (defaultModel) {
     trainFlags.defaults = kDefaultSets;
     trainFlags.defaults.push_back(fmt::format("B={}", kDefaultB));
     trainFlags.defaults.push_back(fmt::format("T={}", kDefaultT));
   }
+}
 
-  auto start = std::chrono::steady_clock::now();
+int TrainRun::readData() {
+  start = std::chrono::steady_clock::now();
   // The model expanded with the run's constants (no passes, cheap): the data is checked against
   // it before anything compiles (runtime/vocab_check.h). When it does not expand, compile()
-  // below reports why.
-  std::shared_ptr<ast::Program> program;
-  ConstOverrides overrides;
-  Expected<Graph> expanded = expandForChecks(f.model, trainFlags, &program, &overrides);
+  // in compileEngines reports why.
+  expanded = expandForChecks(f.model, trainFlags, &program, &overrides);
   // The seq2seq model learns the digit-sorting task, generated on the fly: no data file.
-  const bool sortTask = expanded && isSortModel(*expanded);
+  sortTask = expanded && isSortModel(*expanded);
 
   // Data: an llm.c token shard (`*.bin`, e.g. from `gptc tokenize`: GPT-2 BPE ids), or a text
   // file whose distinct bytes are the vocabulary, as the char-GPT does.
-  CharTokenizer tok = CharTokenizer::fromText("");
-  std::optional<BpeTokenizer> bpe;
-  std::optional<TokenSplit> split;
-  const bool shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
-  if (expanded && !sortTask) {
-    if (expanded->find("logits") < 0)
-      return usageError(f.model + ": the model has no `logits` output to sample from");
-    const ModelVocab mv = modelVocab(f.model, *program, *expanded);
-    const int64_t V = mv.V;
-    if (shards) {
-      IoResult<std::vector<uint16_t>> train = readLlmcTokens(f.data);
-      if (!train) return usageError(train.error());
-      if (std::string e = checkShardVocabulary(f.data, *train, kLlmcHeaderBytes, mv); !e.empty())
+  shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
+  if (!expanded || sortTask) return 0;
+  if (expanded->find("logits") < 0)
+    return usageError(f.model + ": the model has no `logits` output to sample from");
+  const ModelVocab mv = modelVocab(f.model, *program, *expanded);
+  const int64_t V = mv.V;
+  if (shards) {
+    IoResult<std::vector<uint16_t>> train = readLlmcTokens(f.data);
+    if (!train) return usageError(train.error());
+    if (std::string e = checkShardVocabulary(f.data, *train, kLlmcHeaderBytes, mv); !e.empty())
+      return usageError(e);
+    // X_train.bin's validation is X_val.bin when it exists, else its own last 10%.
+    std::string valPath;
+    if (f.data.size() > 10 && f.data.rfind("_train.bin") == f.data.size() - 10)
+      valPath = f.data.substr(0, f.data.size() - 10) + "_val.bin";
+    if (!valPath.empty() && std::filesystem::exists(valPath)) {
+      IoResult<std::vector<uint16_t>> val = readLlmcTokens(valPath);
+      if (!val) return usageError(val.error());
+      if (std::string e = checkShardVocabulary(valPath, *val, kLlmcHeaderBytes, mv); !e.empty())
         return usageError(e);
-      // X_train.bin's validation is X_val.bin when it exists, else its own last 10%.
-      std::string valPath;
-      if (f.data.size() > 10 && f.data.rfind("_train.bin") == f.data.size() - 10)
-        valPath = f.data.substr(0, f.data.size() - 10) + "_val.bin";
-      if (!valPath.empty() && std::filesystem::exists(valPath)) {
-        IoResult<std::vector<uint16_t>> val = readLlmcTokens(valPath);
-        if (!val) return usageError(val.error());
-        if (std::string e = checkShardVocabulary(valPath, *val, kLlmcHeaderBytes, mv); !e.empty())
-          return usageError(e);
-        split = TokenSplit{std::move(*train), std::move(*val)};
-      } else {
-        IoResult<TokenSplit> s = splitTrainVal(*train, 0.1);
-        if (!s) return usageError(s.error());
-        split = std::move(*s);
-      }
-      if (f.tokenizer.empty()) f.tokenizer = assetPath("gpt2_tokenizer");
-      IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer);
-      if (b && b->vocabSize() <= V)
-        bpe = std::move(*b); // for the sample's text; without it the sample is skipped
-      else if (f.tokenizerGiven)
-        return usageError("--tokenizer " +
-                          (b ? fmt::format("{}: {} tokens, more than the model's vocabulary {}",
-                                           f.tokenizer, b->vocabSize(), V)
-                             : b.error()));
+      split = TokenSplit{std::move(*train), std::move(*val)};
     } else {
-      IoResult<std::string> text = readFileText(f.data);
-      if (!text) return usageError(text.error());
-      tok = CharTokenizer::fromText(*text);
-      if (std::string e = checkTextVocabulary(f.data, tok.vocabSize(), mv); !e.empty())
-        return usageError(e);
-      IoResult<std::vector<int32_t>> ids = tok.encode(*text);
-      if (!ids) return usageError(ids.error());
-      IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
-      if (!narrow) return usageError(narrow.error());
-      IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
+      IoResult<TokenSplit> s = splitTrainVal(*train, 0.1);
       if (!s) return usageError(s.error());
       split = std::move(*s);
     }
+    if (f.tokenizer.empty()) f.tokenizer = assetPath("gpt2_tokenizer");
+    IoResult<BpeTokenizer> b = BpeTokenizer::loadDir(f.tokenizer);
+    if (b && b->vocabSize() <= V)
+      bpe = std::move(*b); // for the sample's text; without it the sample is skipped
+    else if (f.tokenizerGiven)
+      return usageError("--tokenizer " +
+                        (b ? fmt::format("{}: {} tokens, more than the model's vocabulary {}",
+                                         f.tokenizer, b->vocabSize(), V)
+                           : b.error()));
+  } else {
+    IoResult<std::string> text = readFileText(f.data);
+    if (!text) return usageError(text.error());
+    tok = CharTokenizer::fromText(*text);
+    if (std::string e = checkTextVocabulary(f.data, tok.vocabSize(), mv); !e.empty())
+      return usageError(e);
+    IoResult<std::vector<int32_t>> ids = tok.encode(*text);
+    if (!ids) return usageError(ids.error());
+    IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
+    if (!narrow) return usageError(narrow.error());
+    IoResult<TokenSplit> s = splitTrainVal(*narrow, 0.1);
+    if (!s) return usageError(s.error());
+    split = std::move(*s);
   }
+  return 0;
+}
 
+int TrainRun::compileEngines() {
   std::optional<CompiledModel> trainModel = compile(f, trainFlags, "train");
   if (!trainModel) return 2;
   if (!expanded) return usageError(expanded.error().render()); // compile() expanded it, though
@@ -377,14 +449,12 @@ int train(TrainFlags f) {
   std::optional<CompiledModel> evalModel = compile(f, evalFlags, "inference");
   if (!evalModel) return 2;
 
-  Engine engine = f.interpret ? Engine::Interpreter : Engine::Jit;
-  int threads = f.threads > 0 ? f.threads : defaultThreadCount();
+  engine = f.interpret ? Engine::Interpreter : Engine::Jit;
+  threads = f.threads > 0 ? f.threads : defaultThreadCount();
   std::string err;
   // --trace, --check-finite (tools/trace_flags.h): the plan keeps traced values readable, the
   // step calls the NaN/Inf checker after every kernel.
-  std::unique_ptr<StepEngine> trainEngine; // declared first: the hooks detach from it first
-  StudyHooks study;
-  auto text = [&tok](int32_t id) {
+  auto text = [this](int32_t id) {
     return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
   };
   if (std::string e = study.prepare(f.trace, trainModel->graph, f.out, text, !f.interpret);
@@ -394,21 +464,21 @@ int train(TrainFlags f) {
                            &err, study.plan());
   if (!trainEngine) return runError("compiling the training step: " + err);
   if (std::string e = study.attach(*trainEngine); !e.empty()) return runError(e);
-  std::unique_ptr<StepEngine> evalEngine =
-      makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
+  evalEngine = makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
   // The sample at the end: the KV-cache decode step `gptc run --generate` uses
   // (runtime/run_sample.h); by recomputation only for a model without one.
-  std::unique_ptr<RunSampler> sampler;
   if (!sortTask && f.sampleChars > 0 && (!shards || bpe)) {
     const Graph& tg = trainEngine->graph();
     const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
     sampler = RunSampler::create(program, overrides, runT, engine, threads, &err);
     if (!sampler) return runError("compiling the sampling step: " + err);
   }
-  double compileSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  compileSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return 0;
+}
 
+int TrainRun::makeTrainer() {
   TrainOptions opts;
   opts.steps = f.steps;
   opts.schedule.maxLr = f.opt.lr;
@@ -418,9 +488,9 @@ int train(TrainFlags f) {
   opts.valEvery = f.valEvery;
   opts.valBatches = f.valBatches;
   opts.seed = f.seed;
-  int64_t trainTokens = split ? int64_t(split->train.size()) : 0;
-  int64_t valTokens = split ? int64_t(split->val.size()) : 0;
-  std::unique_ptr<Trainer> trainer;
+  trainTokens = split ? int64_t(split->train.size()) : 0;
+  valTokens = split ? int64_t(split->val.size()) : 0;
+  std::string err;
   if (sortTask) {
     // Training batches from the run's seed; the held-out validation set is batches
     // 0..val-batches-1 of a second stream, the same for every run of that seed.
@@ -436,20 +506,20 @@ int train(TrainFlags f) {
   }
   if (!trainer) return usageError(err);
   if (std::string e = trainer->initParams(); !e.empty()) return runError(e);
+  return 0;
+}
 
-  int64_t paramCount = 0;
+void TrainRun::describeRun() {
   for (const Value& v : trainEngine->graph().values)
     if (v.kind == ValueKind::Param) paramCount += v.type.numel();
-  std::string config;
   for (const std::string& s : sets)
     config += s + " ";
   const Graph& tg = trainEngine->graph();
   const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
-  const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
-  const RunCard card = runCard(f, sets, runB, runT, trainTokens + valTokens);
-  const std::map<std::string, std::string> info = card.toInfo();
+  runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
+  card = runCard(f, sets, runB, runT, trainTokens + valTokens);
+  info = card.toInfo();
   // GPT-2 models' parameters are saved in llm.c's format, the others in gptc's.
-  std::optional<Gpt2Config> gpt2;
   if (IoResult<Gpt2Config> c = gpt2ConfigOf(tg); c) {
     bool llmcNames = true; // chargpt is GPT-2 shaped but names its tensors its own way
     for (const LlmcTensorSpec& spec : llmcTensorSpecs(*c)) {
@@ -459,15 +529,18 @@ int train(TrainFlags f) {
     }
     if (llmcNames) gpt2 = *c;
   }
-  const std::string ckptRoot = f.out + "/checkpoints";
+  ckptRoot = f.out + "/checkpoints";
+}
 
+int TrainRun::lockAndRestore() {
   // One trainer per run folder (runtime/run_lock.h), taken before anything in it is read or
   // written; released when this process ends, however it ends.
   std::error_code lockEc;
   std::filesystem::create_directories(f.out, lockEc);
   if (lockEc) return usageError(fmt::format("--out {}: {}", f.out, lockEc.message()));
-  IoResult<RunLock> runLock = RunLock::acquire(f.out);
-  if (!runLock) return usageError(runLock.error());
+  IoResult<RunLock> lock = RunLock::acquire(f.out);
+  if (!lock) return usageError(lock.error());
+  runLock = std::move(*lock);
 
   // --init: start from given weights (the AdamW moments stay zero).
   if (!f.init.empty()) {
@@ -476,50 +549,52 @@ int train(TrainFlags f) {
       return usageError("--init " + e);
     std::printf("init    %s\n", f.init.c_str());
   }
+  if (f.resume.empty()) return 0;
 
   // --resume: the parameters, AdamW moments, step and curves of a saved step folder.
-  std::optional<TrainCheckpoint> resumed;
-  if (!f.resume.empty()) {
-    std::string folder = f.resume == "-" ? ckptRoot : f.resume;
-    if (std::filesystem::is_directory(folder + "/checkpoints")) folder += "/checkpoints";
-    if (!std::filesystem::exists(folder + "/state.bin")) {
-      IoResult<std::string> latest = latestCheckpoint(folder);
-      if (!latest) return usageError("--resume " + latest.error());
-      folder = *latest;
-    }
-    IoResult<TrainCheckpoint> c = readTrainCheckpoint(folder);
-    if (!c) return usageError("--resume: " + c.error());
-    // The model and its constants first: a folder of another model is named as such.
-    std::vector<std::string> keys = {"model", "sets"};
-    for (const auto& kv : info)
-      if (kv.first != "model" && kv.first != "sets") keys.push_back(kv.first);
-    for (const std::string& key : keys) {
-      const std::string& value = info.at(key);
-      auto it = c->info.find(key);
-      if (it != c->info.end() && it->second != value && key == "model_hash")
-        return usageError(fmt::format("--resume {}: {} was edited since the run started (source "
-                                      "hash {} then, {} now); resume with the model as it was",
-                                      folder, f.model, it->second, value));
-      if (it != c->info.end() && it->second != value)
-        return usageError(fmt::format("--resume {}: the run was started with {} `{}`, this one "
-                                      "has `{}` (resume with the same flags)",
-                                      folder, flagOf(key), it->second, value));
-    }
-    std::vector<NamedTensor> tensors = std::move(c->params);
-    for (NamedTensor& t : c->optimizer)
-      tensors.push_back(std::move(t));
-    if (std::string e = trainer->restore(tensors, c->step, c->trainCurve, c->valCurve); !e.empty())
-      return usageError(fmt::format("--resume {}: {}", folder, e));
-    std::printf("resume  %s: step %lld of %lld\n", folder.c_str(), static_cast<long long>(c->step),
-                static_cast<long long>(f.steps));
-    resumed = std::move(*c);
+  std::string folder = f.resume == "-" ? ckptRoot : f.resume;
+  if (std::filesystem::is_directory(folder + "/checkpoints")) folder += "/checkpoints";
+  if (!std::filesystem::exists(folder + "/state.bin")) {
+    IoResult<std::string> latest = latestCheckpoint(folder);
+    if (!latest) return usageError("--resume " + latest.error());
+    folder = *latest;
   }
+  IoResult<TrainCheckpoint> c = readTrainCheckpoint(folder);
+  if (!c) return usageError("--resume: " + c.error());
+  // The model and its constants first: a folder of another model is named as such.
+  std::vector<std::string> keys = {"model", "sets"};
+  for (const auto& kv : info)
+    if (kv.first != "model" && kv.first != "sets") keys.push_back(kv.first);
+  for (const std::string& key : keys) {
+    const std::string& value = info.at(key);
+    auto it = c->info.find(key);
+    if (it != c->info.end() && it->second != value && key == "model_hash")
+      return usageError(fmt::format("--resume {}: {} was edited since the run started (source "
+                                    "hash {} then, {} now); resume with the model as it was",
+                                    folder, f.model, it->second, value));
+    if (it != c->info.end() && it->second != value)
+      return usageError(fmt::format("--resume {}: the run was started with {} `{}`, this one "
+                                    "has `{}` (resume with the same flags)",
+                                    folder, flagOf(key), it->second, value));
+  }
+  std::vector<NamedTensor> tensors = std::move(c->params);
+  for (NamedTensor& t : c->optimizer)
+    tensors.push_back(std::move(t));
+  if (std::string e = trainer->restore(tensors, c->step, c->trainCurve, c->valCurve); !e.empty())
+    return usageError(fmt::format("--resume {}: {}", folder, e));
+  std::printf("resume  %s: step %lld of %lld\n", folder.c_str(), static_cast<long long>(c->step),
+              static_cast<long long>(f.steps));
+  resumed = std::move(*c);
+  return 0;
+}
 
+int TrainRun::openLog() {
   std::error_code ec;
   std::filesystem::create_directories(f.out, ec);
   if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
-  IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
-  if (!log) return usageError(log.error());
+  IoResult<MainLog> opened = MainLog::open(f.out + "/main.log");
+  if (!opened) return usageError(opened.error());
+  log.emplace(std::move(*opened));
   log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}", f.model, config,
                         runB, runT, f.steps, f.seed));
   log->note(describeOptimizer(f.opt));
@@ -533,18 +608,6 @@ int train(TrainFlags f) {
     }
   }
 
-  auto saveCheckpoint = [&](std::string* folder) -> std::string {
-    TrainCheckpoint c;
-    c.step = trainer->stepsDone();
-    c.info = info;
-    if (std::string e = trainer->readTensors(ValueKind::Param, &c.params); !e.empty()) return e;
-    if (std::string e = trainer->readTensors(ValueKind::State, &c.optimizer); !e.empty()) return e;
-    c.trainCurve = trainer->trainCurve();
-    c.valCurve = trainer->valCurve();
-    if (gpt2) c.gpt2 = *gpt2;
-    IoStatus st = writeTrainCheckpoint(ckptRoot, c, f.keep, folder);
-    return st ? "" : st.error();
-  };
   std::printf("model   %s (%sB=%lld T=%lld), %.2fM params\n", f.model.c_str(), config.c_str(),
               static_cast<long long>(runB), static_cast<long long>(runT), double(paramCount) / 1e6);
   if (sortTask)
@@ -561,8 +624,24 @@ int train(TrainFlags f) {
   std::printf("train   %lld steps, %s, seed %llu\n", static_cast<long long>(f.steps),
               describeOptimizer(f.opt).c_str(), static_cast<unsigned long long>(f.seed));
   std::fflush(stdout);
+  return 0;
+}
 
-  auto runStart = std::chrono::steady_clock::now();
+std::string TrainRun::saveCheckpoint(std::string* folder) {
+  TrainCheckpoint c;
+  c.step = trainer->stepsDone();
+  c.info = info;
+  if (std::string e = trainer->readTensors(ValueKind::Param, &c.params); !e.empty()) return e;
+  if (std::string e = trainer->readTensors(ValueKind::State, &c.optimizer); !e.empty()) return e;
+  c.trainCurve = trainer->trainCurve();
+  c.valCurve = trainer->valCurve();
+  if (gpt2) c.gpt2 = *gpt2;
+  IoStatus st = writeTrainCheckpoint(ckptRoot, c, f.keep, folder);
+  return st ? "" : st.error();
+}
+
+int TrainRun::loop() {
+  runStart = std::chrono::steady_clock::now();
   installInterruptHandlers();
   const int64_t firstStep = trainer->stepsDone();
   const bool tty = isatty(fileno(stdout));
@@ -603,7 +682,10 @@ int train(TrainFlags f) {
     }
   }
   if (tty) std::printf("\r\033[K");
-  float finalVal = NAN;
+  return 0;
+}
+
+int TrainRun::finish() {
   if (std::string e = trainer->validate(&finalVal); !e.empty()) return runError(e);
   log->val(trainer->stepsDone(), finalVal);
   double runSeconds =
@@ -635,26 +717,46 @@ int train(TrainFlags f) {
               f.out.c_str(), lastFolder.c_str());
   if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
     if (int rc = writeRunReport(f.out); rc != 0) return rc;
-
-  if (sortTask) return reportSorting(*trainer, *evalEngine);
-  if (sampler) {
-    if (std::string e = sampler->copyParamsFrom(*trainEngine); !e.empty()) return runError(e);
-    // The prompt and vocabulary `gptc run --generate` uses on this checkpoint with no --prompt.
-    std::vector<int32_t> context = {bpe ? std::max(0, bpe->eot()) : std::max(0, tok.idOf('\n'))};
-    SamplingOptions so{f.temperature, f.topK, f.seed};
-    std::vector<int32_t> sampled;
-    if (std::string e = sampler->sample(context, f.sampleChars, so,
-                                        bpe ? bpe->vocabSize() : tok.vocabSize(), &sampled);
-        !e.empty())
-      return runError(e);
-    context.insert(context.end(), sampled.begin(), sampled.end());
-    IoResult<std::string> sample = bpe ? bpe->decode(context) : tok.decode(context);
-    if (!sample) return runError(sample.error());
-    std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
-                f.topK ? fmt::format(", top-k {}", f.topK).c_str() : "",
-                static_cast<unsigned long long>(f.seed), sample->c_str());
-  }
   return 0;
+}
+
+int TrainRun::sample() {
+  if (sortTask) return reportSorting(*trainer, *evalEngine);
+  if (!sampler) return 0;
+  if (std::string e = sampler->copyParamsFrom(*trainEngine); !e.empty()) return runError(e);
+  // The prompt and vocabulary `gptc run --generate` uses on this checkpoint with no --prompt.
+  std::vector<int32_t> context = {bpe ? std::max(0, bpe->eot()) : std::max(0, tok.idOf('\n'))};
+  SamplingOptions so{f.temperature, f.topK, f.seed};
+  std::vector<int32_t> sampled;
+  if (std::string e = sampler->sample(context, f.sampleChars, so,
+                                      bpe ? bpe->vocabSize() : tok.vocabSize(), &sampled);
+      !e.empty())
+    return runError(e);
+  context.insert(context.end(), sampled.begin(), sampled.end());
+  IoResult<std::string> text = bpe ? bpe->decode(context) : tok.decode(context);
+  if (!text) return runError(text.error());
+  std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
+              f.topK ? fmt::format(", top-k {}", f.topK).c_str() : "",
+              static_cast<unsigned long long>(f.seed), text->c_str());
+  return 0;
+}
+
+/// The stages of a run, in order (TrainRun).
+int train(TrainFlags f) {
+  if (!f.positionalModel.empty()) f.model = f.positionalModel;
+  if (std::string e = checkFlagValues(f); !e.empty()) return usageError(e);
+  if (f.out.empty()) f.out = defaultRunDir(f.model);
+  TrainRun run{std::move(f)};
+  run.chooseConstants();
+  if (int rc = run.readData(); rc != 0) return rc;
+  if (int rc = run.compileEngines(); rc != 0) return rc;
+  if (int rc = run.makeTrainer(); rc != 0) return rc;
+  run.describeRun();
+  if (int rc = run.lockAndRestore(); rc != 0) return rc;
+  if (int rc = run.openLog(); rc != 0) return rc;
+  if (int rc = run.loop(); rc != 0) return rc;
+  if (int rc = run.finish(); rc != 0) return rc;
+  return run.sample();
 }
 
 } // namespace

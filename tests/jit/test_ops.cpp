@@ -417,14 +417,14 @@ std::vector<Case> cases() {
   return c;
 }
 
-TEST_CASE("every op kind has a lowering and a differential test case") {
+// Every op kind has a lowering by construction: codegen/lower_table.cpp takes the address of
+// lower_<E> for every ops.def row, so a missing one does not link.
+TEST_CASE("every op kind has a differential test case") {
   std::set<OpKind> covered;
   for (const Case& c : cases())
     covered.insert(c.kind);
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);
-    CHECK_MESSAGE(isLowered(kind), "op '", opName(kind),
-                  "' has no lowering (codegen/lower_table.cpp)");
     CHECK_MESSAGE(covered.count(kind), "op '", opName(kind),
                   "' has no case in tests/jit/test_ops.cpp");
   }
