@@ -95,12 +95,14 @@ def benchmarks(tiny, explicit_ops=False):
     gpt2 = M.GPT2Config(V=64, Vp=128, maxT=16, L=2, NH=2, C=32, B=2, T=8) if tiny else M.GPT2Config()
     char = M.CharGPTConfig(V=65, maxT=16, L=2, NH=2, C=32, B=2, T=8) if tiny else M.CharGPTConfig()
     s2s = M.Seq2SeqConfig(D=16, H=2, F=32, LE=2, LD=2, B=4, S=6, T=7) if tiny else M.Seq2SeqConfig()
+    llama = M.LlamaConfig(V=65, L=2, NH=2, C=32, F=64, B=2, T=8) if tiny else M.LlamaConfig()
     gen = torch.Generator().manual_seed(0)
     return {
         "gpt2_train": (f"GPT-2 {describe(gpt2)} training step", lambda: train_step_fn(M.GPT2(gpt2), lm_batch(gpt2, gen)), gpt2.B * gpt2.T),
         "gpt2_forward": (f"GPT-2 {describe(gpt2)} forward", lambda: forward_fn(M.GPT2(gpt2), lm_batch(gpt2, gen)), gpt2.B * gpt2.T),
         "chargpt_train": (f"chargpt {describe(char)} training step", lambda: train_step_fn(M.CharGPT(char), lm_batch(char, gen)), char.B * char.T),
         "seq2seq_train": (f"seq2seq {describe(s2s)} training step", lambda: train_step_fn(M.Seq2Seq(s2s), sort_batch(s2s, gen)), s2s.B * s2s.T),
+        "llama_train": (f"llama {describe(llama)} training step", lambda: train_step_fn(M.Llama(llama), lm_batch(llama, gen)), llama.B * llama.T),
     }
 
 
@@ -124,7 +126,7 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch.set_num_threads values")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per benchmark (median reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first")
-    ap.add_argument("--only", nargs="+", default=None, help="subset of: gpt2_train gpt2_forward chargpt_train seq2seq_train")
+    ap.add_argument("--only", nargs="+", default=None, help="subset of: gpt2_train gpt2_forward chargpt_train seq2seq_train llama_train")
     ap.add_argument("--tiny", action="store_true", help="the fixtures' tiny sizes (a smoke test of this script)")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--explicit-ops", action="store_true", help="the mirrors' spelled-out ops instead of torch's fused kernels")

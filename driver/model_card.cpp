@@ -21,14 +21,18 @@ Expected<ModelCard> readModelCard(const ast::Program& program) {
       else
         return error(e, "card: task is lm or seq2seq");
     } else if (e.key == "vocab") {
-      if (e.word != "chars" && e.word != "gpt2_bpe" && e.word != "digits")
-        return error(e, "card: vocab is chars, gpt2_bpe or digits");
+      if (e.word != "chars" && e.word != "gpt2_bpe" && e.word != "digits" && e.word != "words")
+        return error(e, "card: vocab is chars, gpt2_bpe, digits or words");
       card.vocab = e.word;
     } else if (e.key == "pad" || e.key == "sos" || e.key == "eos" || e.key == "eot" ||
                e.key == "digit0") {
       if (isName || e.number < 0 || e.number != std::floor(e.number))
         return error(e, fmt::format("card: {} is a token id (an integer >= 0)", e.key));
       card.ids[e.key] = int64_t(e.number);
+    } else if (e.key == "data") {
+      if (!isName)
+        return error(e, "card: data names a text file of data/ (data = NAME: data/NAME.txt)");
+      card.data = e.word;
     } else if (e.key == "tokens" || e.key == "source" || e.key == "memory") {
       if (!isName) return error(e, fmt::format("card: {} names a value of the model", e.key));
       (e.key == "tokens"   ? card.tokenInput
@@ -36,7 +40,7 @@ Expected<ModelCard> readModelCard(const ast::Program& program) {
                            : card.memory) = e.word;
     } else {
       return error(e, fmt::format("card: unknown key '{}' (task, vocab, pad, sos, eos, eot, "
-                                  "digit0, tokens, source, memory)",
+                                  "digit0, tokens, source, memory, data)",
                                   e.key));
     }
   }

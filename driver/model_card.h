@@ -7,10 +7,13 @@
 // keys (all optional):
 //   task    lm (a language model: next token from the previous ones; the default) | seq2seq
 //   vocab   chars (the training text's characters, vocab.bin beside a checkpoint; the default) |
-//           gpt2_bpe (GPT-2's BPE, assets/gpt2_tokenizer) | digits (ids digit0..digit0+9 are 0-9)
+//           gpt2_bpe (GPT-2's BPE, assets/gpt2_tokenizer) | digits (ids digit0..digit0+9 are 0-9) |
+//           words (the training text's whitespace-separated words, vocab.words beside a checkpoint:
+//           runtime/word_tokenizer.h)
 //   pad, sos, eos, eot, digit0   special token ids (eos stops a generated row; pad and sos are
 //           never generated; eot starts an unprompted GPT-2 sample)
 //   tokens  the decoder's token input (default `tokens`)
+//   data    the training text `gptc run --train` reads when no --data is given: data/NAME.txt
 //   source  seq2seq: the encoder's token input;  memory  seq2seq: the encoder's output value that
 //           the decode step takes as an input (the generator's cut)
 //
@@ -28,11 +31,12 @@ namespace gptc {
 struct ModelCard {
   enum class Task { LanguageModel, Seq2Seq };
   Task task = Task::LanguageModel;
-  std::string vocab = "chars";        ///< chars | gpt2_bpe | digits
+  std::string vocab = "chars";        ///< chars | gpt2_bpe | digits | words
   std::map<std::string, int64_t> ids; ///< pad, sos, eos, eot, digit0
   std::string tokenInput = "tokens";  ///< the decoder's token input
   std::string sourceInput;            ///< seq2seq: the encoder's token input
   std::string memory;                 ///< seq2seq: the encoder output the decoder reads
+  std::string data;                   ///< the default training text: data/<data>.txt ("": none)
 
   /// The special token `name` ("eos"), or `fallback` when the card does not declare it.
   int64_t id(const std::string& name, int64_t fallback = -1) const {

@@ -268,6 +268,40 @@ Match matchEmbeddingGradAdd(const Uses& u, const Node& n) {
   return refused;
 }
 
+// mul(silu(g), u) or mul(u, silu(g)) -> swiglu(g, u): SwiGLU's gate, silu(x W1) * (x W3), as one
+// loop; silu's result never reaches memory. Only on exact shapes (the mul must not broadcast:
+// swiglu takes g and u of one shape). In a training step silu(g) is also read by the mul's
+// gradient (du = dy * silu(g)), so there it stays apart, and --explain-fusion says so; a model
+// that writes swiglu itself gets du = swiglu(g, dy) from swiglu's gradient rule instead.
+Match matchSwiGLU(const Uses& u, const Node& n) {
+  if (n.kind != OpKind::Mul) return {};
+  const Graph& g = u.g;
+  Match refused;
+  for (int k : {0, 1}) {
+    int gate = n.operands[k], up = n.operands[1 - k];
+    const Node* silu = u.defIs(gate, OpKind::Silu);
+    if (!silu) continue;
+    Match m;
+    if (u.readers[gate] != 1) {
+      m = refuse(alsoRead(u, gate));
+    } else if (g.type(gate) != g.type(up)) {
+      m = refuse(fmt::format("{} {} and {} {} differ: the mul broadcasts, and swiglu takes a gate "
+                             "and an up projection of one shape",
+                             nameOf(g, gate), typeToString(g.type(gate)), nameOf(g, up),
+                             typeToString(g.type(up))));
+    } else {
+      m.fused = true;
+      m.kind = OpKind::SwiGLU;
+      m.operands = {silu->operands[0], up};
+      m.absorbed = {gate};
+      return m;
+    }
+    m.about = gate;
+    if (refused.why.empty()) refused = m;
+  }
+  return refused;
+}
+
 using Matcher = Match (*)(const Uses&, const Node&);
 struct Pattern {
   OpKind kind; ///< the fused kind it makes
@@ -279,6 +313,7 @@ constexpr Pattern kPatterns[] = {
     {OpKind::LinearGelu, &matchLinearGelu},
     {OpKind::MatMulGeluGrad, &matchMatMulGeluGrad},
     {OpKind::EmbeddingGradAdd, &matchEmbeddingGradAdd},
+    {OpKind::SwiGLU, &matchSwiGLU},
 };
 
 std::string locPrefix(const Node& n) {

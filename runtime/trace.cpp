@@ -145,9 +145,17 @@ Expected<TracePoints> findTracePoints(const Graph& g, const TraceOptions& option
   const Node* emb = userOfKind(g, tokens, OpKind::Embedding);
   if (!emb) return missing("no embedding(tokens, ...) in the graph");
   p.embedding = g.values[emb->result].name;
-  if (const Node* add = userOfKind(g, emb->result, OpKind::Add)) {
+  if (g.values[emb->operands[1]].kind == ValueKind::Param)
+    p.embeddingTable = g.values[emb->operands[1]].name;
+  int embOut = emb->result; // what the positions are added to
+  if (const Node* sc = userOfKind(g, emb->result, OpKind::Scale)) {
+    p.embeddingScaled = g.values[sc->result].name;
+    p.embeddingScale = attrFloat(sc->attrs, "s");
+    embOut = sc->result;
+  }
+  if (const Node* add = userOfKind(g, embOut, OpKind::Add)) {
     p.embeddingSum = g.values[add->result].name;
-    int pos = add->operands[0] == emb->result ? add->operands[1] : add->operands[0];
+    int pos = add->operands[0] == embOut ? add->operands[1] : add->operands[0];
     const Value& pv = g.values[pos];
     if (pv.kind == ValueKind::Op && g.defOf(pos).kind == OpKind::Slice &&
         g.values[g.defOf(pos).operands[0]].kind == ValueKind::Param &&
@@ -204,7 +212,8 @@ Expected<TracePoints> findTracePoints(const Graph& g, const TraceOptions& option
 std::vector<std::string> observedValues(const TracePoints& p) {
   std::vector<std::string> out;
   for (const std::string* s :
-       {&p.embedding, &p.embeddingSum, &p.positions, &p.q, &p.k, &p.v, &p.scores, &p.probs,
+       {&p.embedding, &p.embeddingScaled, &p.embeddingSum, &p.positions, &p.q, &p.k, &p.v,
+        &p.scores, &p.probs,
         &p.logits}) // logits: not an output of a training step (passes/optimizer.h)
     if (!s->empty()) out.push_back(*s);
   for (const auto& [param, grad] : p.grads)
@@ -263,6 +272,7 @@ struct ReportWriter {
   void attention();
   void loss();
   void gradients();
+  void embeddingUpdate();
 };
 
 /// 1. The batch row's tokens and targets; false when the tokens cannot be read (the report
@@ -289,7 +299,7 @@ bool ReportWriter::tokens() {
   }
   std::string sentence;
   for (int t = 0; t < shown; ++t)
-    sentence += text(row[t]);
+    sentence += (t ? o.tokenSeparator : "") + text(row[t]);
   out += "  as text: " + quoted(sentence) + "\n";
   return true;
 }
@@ -321,9 +331,19 @@ void ReportWriter::embeddings() {
       }
     }
   }
+  Tensor scaled;
+  if (read(p.embeddingScaled, &scaled)) {
+    const int64_t C = scaled.type.shape.back();
+    out += fmt::format("  %{} = scale(%{}) {{s = {:.6g}}}  {}: the embedding times sqrt(C) = "
+                       "sqrt({}) = {:.6g}\n",
+                       p.embeddingScaled, p.embedding, p.embeddingScale,
+                       shapeText(scaled.type.shape), C, std::sqrt(double(C)));
+    out += "    " + statsLine(statsOf(scaled.f.data(), scaled.numel())) + "\n";
+  }
   if (read(p.embeddingSum, &sum)) {
-    out += fmt::format("  %{} = embedding + positions {} (the input of layer 0, before dropout)\n",
-                       p.embeddingSum, shapeText(sum.type.shape));
+    out += fmt::format(
+        "  %{} = {} + positions {} (the input of layer 0, before dropout)\n", p.embeddingSum,
+        p.embeddingScaled.empty() ? "embedding" : "scaled embedding", shapeText(sum.type.shape));
     out += "    " + statsLine(statsOf(sum.f.data(), sum.numel())) + "\n";
   }
 }
@@ -449,6 +469,27 @@ void ReportWriter::gradients() {
          "  'abs' when the weights were all zero (biases at the first step).\n";
 }
 
+/// 9. The embedding table after the update.
+void ReportWriter::embeddingUpdate() {
+  auto table = paramsBefore.find(p.embeddingTable);
+  Tensor updated;
+  if (table == paramsBefore.end() || !read(p.embeddingTable, &updated)) return;
+  const Tensor& old = table->second;
+  section(fmt::format("9. the embedding table %{} {} after the update", p.embeddingTable,
+                      shapeText(old.type.shape)));
+  std::vector<float> delta(static_cast<size_t>(old.numel()));
+  int64_t rows = old.type.shape[0], C = old.numel() / std::max<int64_t>(1, rows), moved = 0;
+  for (int64_t i = 0; i < old.numel(); ++i)
+    delta[size_t(i)] = updated.f[i] - old.f[i];
+  for (int64_t r = 0; r < rows; ++r)
+    moved += std::any_of(delta.begin() + r * C, delta.begin() + (r + 1) * C,
+                         [](float d) { return d != 0.0f; });
+  out += "  before  " + statsLine(statsOf(old.f.data(), old.numel())) + "\n";
+  out += "  after   " + statsLine(statsOf(updated.f.data(), updated.numel())) + "\n";
+  out += "  change  " + statsLine(statsOf(delta.data(), int64_t(delta.size()))) + "\n";
+  out += fmt::format("  {} of {} rows changed\n", moved, rows);
+}
+
 } // namespace
 
 std::string Tracer::report(const StepEngine& engine, int64_t step, const TokenText& text) const {
@@ -463,6 +504,7 @@ std::string Tracer::report(const StepEngine& engine, int64_t step, const TokenTe
   w.attention();
   w.loss();
   w.gradients();
+  w.embeddingUpdate();
   return w.out;
 }
 

@@ -1,9 +1,10 @@
 // runtime/trace.h — the study tracer: one training step of a compiled GPT, written as a log a
 // learner reads top to bottom (gptc run --train --trace). Token ids and their text; embedding and
-// positional statistics; for one layer and head the Q, K and V matrices, the attention scores
-// before and after the causal mask (-inf shown), the softmax weights with each row's sum; the
-// loss and the top-5 next-token predictions; every parameter's gradient (shape, mean, std, min,
-// max) and the size of its update relative to the weights.
+// positional statistics (and the sqrt(d) scale, when the model scales its embedding); for one layer
+// and head the Q, K and V matrices, the attention scores before and after the causal mask (-inf
+// shown), the softmax weights with each row's sum; the loss and the top-5 next-token predictions;
+// every parameter's gradient (shape, mean, std, min, max) and the size of its update relative to
+// the weights; the embedding table's statistics before and after the update.
 //
 // The values come from the compiled code itself: the tracer names the values it wants
 // (observedValues), the memory plan keeps exactly those in the Persistent region
@@ -38,6 +39,7 @@ struct TraceOptions {
   int head = 0;       ///< which head of it
   int batchRow = 0;   ///< which sequence of the batch
   int maxTokens = 16; ///< matrices up to this many tokens are printed in full, longer ones cut
+  std::string tokenSeparator; ///< between tokens in the row's text: "" (chars, BPE), " " (words)
 };
 
 /// The names of the values one trace reads, found in a flat graph by the models' naming (q.L,
@@ -47,6 +49,9 @@ struct TracePoints {
   TraceOptions options;
   std::string tokens, targets; ///< inputs
   std::string embedding;       ///< embedding(tokens, wte)            (B,T,C)
+  std::string embeddingTable;  ///< the param it reads (wte), when it reads a param
+  std::string embeddingScaled; ///< scale(embedding) {s}, when the model scales it (B,T,C)
+  double embeddingScale = 1;   ///< ... its s (sqrt(C) in "Attention Is All You Need")
   std::string embeddingSum;    ///< embedding + positions             (B,T,C)
   std::string positions;       ///< the positional term, when it is computed (not a param slice)
   std::string positionParam;   ///< ... or the param it is a slice of (rows [0, T))

@@ -75,4 +75,12 @@ std::string checkShardVocabulary(const std::string& path, std::span<const uint16
                      path, *bad, index, headerBytes + 2 * index, m.model, m.V, ways);
 }
 
+std::string checkWordVocabulary(const std::string& dataPath, int64_t words, const ModelVocab& m) {
+  if (m.V <= 0 || words <= m.V) return "";
+  std::string head = fmt::format("{} has {} distinct words but {}'s vocabulary is V = {}", dataPath,
+                                 words, m.model, m.V);
+  std::string fix = setV(m, words);
+  return head + ": " + (fix.empty() ? "use a model with V >= " + std::to_string(words) : fix);
+}
+
 } // namespace gptc

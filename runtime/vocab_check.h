@@ -40,6 +40,10 @@ ModelVocab modelVocab(const std::string& modelPath, const ast::Program& program,
 /// Text data whose character vocabulary has `symbols` distinct bytes. "" or the one-line error.
 std::string checkTextVocabulary(const std::string& dataPath, int64_t symbols, const ModelVocab& m);
 
+/// Text data read as words (a model card's `vocab = words`) with `words` distinct words. "" or
+/// the one-line error.
+std::string checkWordVocabulary(const std::string& dataPath, int64_t words, const ModelVocab& m);
+
 /// A shard's ids (`tokens` as read, after its header of `headerBytes`). "" or the one-line error
 /// naming the first id >= V, its index and byte offset, and the largest id (for --set V=).
 std::string checkShardVocabulary(const std::string& path, std::span<const uint16_t> tokens,

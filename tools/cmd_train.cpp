@@ -32,6 +32,9 @@
 #include "runtime/trainer.h"
 #include "runtime/vocab_check.h"
 #include "runtime/weights_pointer.h"
+#include "runtime/word_tokenizer.h"
+
+#include "driver/model_card.h"
 
 #include "codegen/thread_count.h"
 #include <CLI/CLI.hpp>
@@ -81,6 +84,7 @@ struct TrainFlags {
   std::string resume;          // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
+  bool dataGiven = false;      // else a model card's `data = NAME` names the text
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -332,6 +336,7 @@ struct TrainRun {
   Expected<Graph> expanded = Diag{};
   bool sortTask = false;
   CharTokenizer tok = CharTokenizer::fromText("");
+  std::optional<WordTokenizer> words; // the card's `vocab = words` (runtime/word_tokenizer.h)
   std::optional<BpeTokenizer> bpe;
   std::optional<TokenSplit> split;
   bool shards = false;
@@ -388,6 +393,11 @@ int TrainRun::readData() {
 
   // Data: an llm.c token shard (`*.bin`, e.g. from `gptc tokenize`: GPT-2 BPE ids), or a text
   // file whose distinct bytes are the vocabulary, as the char-GPT does.
+  if (expanded && !sortTask)
+    if (Expected<ModelCard> card = readModelCard(*program); card) {
+      if (card->vocab == "words") words = WordTokenizer::fromText("");
+      if (!f.dataGiven && !card->data.empty()) f.data = "data/" + card->data + ".txt";
+    }
   shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
   if (!expanded || sortTask) return 0;
   if (expanded->find("logits") < 0)
@@ -426,10 +436,15 @@ int TrainRun::readData() {
   } else {
     IoResult<std::string> text = readFileText(f.data);
     if (!text) return usageError(text.error());
-    tok = CharTokenizer::fromText(*text);
-    if (std::string e = checkTextVocabulary(f.data, tok.vocabSize(), mv); !e.empty())
+    if (words)
+      words = WordTokenizer::fromText(*text);
+    else
+      tok = CharTokenizer::fromText(*text);
+    if (std::string e = words ? checkWordVocabulary(f.data, words->vocabSize(), mv)
+                              : checkTextVocabulary(f.data, tok.vocabSize(), mv);
+        !e.empty())
       return usageError(e);
-    IoResult<std::vector<int32_t>> ids = tok.encode(*text);
+    IoResult<std::vector<int32_t>> ids = words ? words->encode(*text) : tok.encode(*text);
     if (!ids) return usageError(ids.error());
     IoResult<std::vector<uint16_t>> narrow = narrowTokens(*ids);
     if (!narrow) return usageError(narrow.error());
@@ -455,8 +470,10 @@ int TrainRun::compileEngines() {
   // --trace, --check-finite (tools/trace_flags.h): the plan keeps traced values readable, the
   // step calls the NaN/Inf checker after every kernel.
   auto text = [this](int32_t id) {
+    if (words) return id >= 0 && id < words->vocabSize() ? words->words()[size_t(id)] : "?";
     return id >= 0 && id < tok.vocabSize() ? std::string(1, char(tok.symbols()[id])) : "?";
   };
+  if (words) f.trace.tokenSeparator = " ";
   if (std::string e = study.prepare(f.trace, trainModel->graph, f.out, text, !f.interpret);
       !e.empty())
     return usageError(e);
@@ -617,7 +634,9 @@ int TrainRun::openLog() {
   else
     std::printf("data    %s: %lld train / %lld val tokens, vocabulary %d\n", f.data.c_str(),
                 static_cast<long long>(trainTokens), static_cast<long long>(valTokens),
-                shards ? int(bpe ? bpe->vocabSize() : 0) : tok.vocabSize());
+                shards  ? int(bpe ? bpe->vocabSize() : 0)
+                : words ? words->vocabSize()
+                        : tok.vocabSize());
   std::printf("engine  %s; %d threads; %d graphs ready in %.1f s\n",
               trainEngine->describe().c_str(), threads, sampler ? 3 : 2, compileSeconds);
   if (sampler && !sampler->note().empty()) std::printf("note    %s\n", sampler->note().c_str());
@@ -693,14 +712,18 @@ int TrainRun::finish() {
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
               static_cast<long long>(trainer->stepsDone()), runSeconds);
 
-  std::string title =
-      fmt::format("{} {}— loss per step (nats/{})", f.model, config, sortTask ? "token" : "char");
+  std::string title = fmt::format("{} {}— loss per step (nats/{})", f.model, config,
+                                  sortTask ? "token"
+                                  : words  ? "word"
+                                           : "char");
   if (IoStatus st =
           writeLossCurveSvg(f.out + "/loss.svg", trainer->trainCurve(), trainer->valCurve(), title);
       !st)
     return runError(st.error());
   if (!sortTask && !shards)
-    if (IoStatus st = tok.save(f.out + "/vocab.bin"); !st) return runError(st.error());
+    if (IoStatus st = words ? words->save(f.out + "/vocab.words") : tok.save(f.out + "/vocab.bin");
+        !st)
+      return runError(st.error());
   // The run card, and what the run reached: `gptc run --generate` reads the model from it.
   std::string meta =
       card.toText({{"steps_done", fmt::format("{}", trainer->stepsDone())},
@@ -712,9 +735,10 @@ int TrainRun::finish() {
   if (IoStatus st = writeWeightsPointer(f.out + "/model.ckpt", meta, lastFolder + "/model.bin");
       !st)
     return runError(st.error());
-  std::printf("wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt, %s\n", f.out.c_str(),
-              f.out.c_str(), sortTask || shards ? "" : (f.out + "/vocab.bin, ").c_str(),
-              f.out.c_str(), lastFolder.c_str());
+  std::printf(
+      "wrote   %s/main.log, %s/loss.svg, %s%s/model.ckpt, %s\n", f.out.c_str(), f.out.c_str(),
+      sortTask || shards ? "" : (f.out + (words ? "/vocab.words, " : "/vocab.bin, ")).c_str(),
+      f.out.c_str(), lastFolder.c_str());
   if (f.trace.report) // --report: the HTML page of this run (tools/cmd_report.cpp)
     if (int rc = writeRunReport(f.out); rc != 0) return rc;
   return 0;
@@ -725,15 +749,18 @@ int TrainRun::sample() {
   if (!sampler) return 0;
   if (std::string e = sampler->copyParamsFrom(*trainEngine); !e.empty()) return runError(e);
   // The prompt and vocabulary `gptc run --generate` uses on this checkpoint with no --prompt.
-  std::vector<int32_t> context = {bpe ? std::max(0, bpe->eot()) : std::max(0, tok.idOf('\n'))};
+  std::vector<int32_t> context = {bpe     ? std::max(0, bpe->eot())
+                                  : words ? std::max(0, words->idOf("."))
+                                          : std::max(0, tok.idOf('\n'))};
   SamplingOptions so{f.temperature, f.topK, f.seed};
   std::vector<int32_t> sampled;
-  if (std::string e = sampler->sample(context, f.sampleChars, so,
-                                      bpe ? bpe->vocabSize() : tok.vocabSize(), &sampled);
-      !e.empty())
+  const int32_t vocab = bpe ? bpe->vocabSize() : words ? words->vocabSize() : tok.vocabSize();
+  if (std::string e = sampler->sample(context, f.sampleChars, so, vocab, &sampled); !e.empty())
     return runError(e);
   context.insert(context.end(), sampled.begin(), sampled.end());
-  IoResult<std::string> text = bpe ? bpe->decode(context) : tok.decode(context);
+  IoResult<std::string> text = bpe     ? bpe->decode(context)
+                               : words ? words->decode(context)
+                                       : tok.decode(context);
   if (!text) return runError(text.error());
   std::printf("sample  (temperature %.2f%s, seed %llu)\n%s\n", f.temperature,
               f.topK ? fmt::format(", top-k {}", f.topK).c_str() : "",
@@ -777,8 +804,10 @@ int cmdTrain(int argc, char** argv) {
   app.add_option("--model", f.model, "the model (default models/chargpt.graph)")
       ->type_name("MODEL.graph");
   app.add_option("-i,--data", f.data,
-                 "a text file (characters; the last 10% is validation) or an llm.c token shard "
-                 "X_train.bin (validation: X_val.bin, else its last 10%)")
+                 "a text file (characters, or words when the model's card says vocab = words; the "
+                 "last 10% is validation) or an llm.c token shard X_train.bin (validation: "
+                 "X_val.bin, else its last 10%); default: the card's data = NAME (data/NAME.txt), "
+                 "else data/tinyshakespeare.txt")
       ->type_name("FILE");
   app.add_option("-x,--steps", f.steps, "optimizer steps (default 2000)")->type_name("N");
   addModelFlags(app, f.model_); // --set, -b/--batch (chargpt: 32), -t/--seq (chargpt: 64)
@@ -833,6 +862,7 @@ int cmdTrain(int argc, char** argv) {
     return usageError(e);
   if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
   f.tokenizerGiven = app.count("--tokenizer") > 0;
+  f.dataGiven = app.count("--data") > 0;
   return train(std::move(f));
 }
 

@@ -38,6 +38,7 @@ TraceSessionOptions traceSessionOptions(const TraceFlags& f, const std::string& 
   TraceSessionOptions o;
   o.trace.layer = f.layer;
   o.trace.head = f.head;
+  o.trace.tokenSeparator = f.tokenSeparator;
   o.steps = f.steps;
   o.outDir = outDir;
   return o;

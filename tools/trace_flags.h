@@ -25,7 +25,8 @@ struct TraceFlags {
   std::vector<int64_t> steps = {0};
   int layer = 0, head = 0;
   bool checkFinite = false;
-  bool report = false; ///< --report: gptc report OUTDIR after training
+  bool report = false;        ///< --report: gptc report OUTDIR after training
+  std::string tokenSeparator; ///< not a flag: " " when the run's tokens are words (TraceOptions)
 };
 
 void addTraceFlags(CLI::App& app, TraceFlags& flags);

@@ -63,6 +63,8 @@ inline ConstOverrides smallConstants(const std::string& modelPath) {
     return {{"maxT", "32"}, {"L", "2"}, {"NH", "4"}, {"C", "32"}, {"B", "2"}, {"T", "16"}};
   if (modelPath.find("llama.graph") != std::string::npos)
     return {{"L", "2"}, {"NH", "4"}, {"C", "32"}, {"F", "64"}, {"B", "2"}, {"T", "16"}};
+  if (modelPath.find("attention_log") != std::string::npos)
+    return {{"L", "1"}, {"C", "16"}, {"F", "32"}, {"B", "2"}, {"T", "5"}};
   if (modelPath.find("seq2seq") != std::string::npos)
     return {{"D", "16"}, {"H", "2"}, {"F", "32"}, {"LE", "1"},
             {"LD", "2"}, {"B", "2"}, {"S", "5"},  {"T", "6"}};

@@ -153,8 +153,8 @@ def dropout(x, p, training):
 
 
 def use_torch_kernels():
-    """Rebinds layernorm, gelu, linear, softmax and cross_entropy to torch's fused kernels
-    (F.layer_norm, F.gelu(approximate="tanh"), F.linear, torch.softmax, F.cross_entropy): the same
+    """Rebinds layernorm, gelu, linear, softmax, cross_entropy and silu to torch's fused kernels
+    (F.layer_norm, F.gelu(approximate="tanh"), F.linear, torch.softmax, F.cross_entropy, F.silu): the same
     math as the explicit forms above, written the way idiomatic PyTorch code is. bench/ runs the
     mirrors this way so PyTorch is measured at its best; the fixtures keep the explicit forms.
     (torch.softmax gives NaN on an all -inf row: no benchmark batch has one.)"""
@@ -171,6 +171,7 @@ def use_torch_kernels():
     g["linear"] = F.linear
     g["softmax"] = lambda x: torch.softmax(x, dim=-1)
     g["cross_entropy"] = fused_cross_entropy
+    g["silu"] = F.silu  # swiglu calls silu by name (torch 1.13 has no fused RMSNorm: it stays explicit)
 
 
 # ---------------------------------------------------------------------------------------------
