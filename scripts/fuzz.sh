@@ -8,7 +8,7 @@
 # build-fuzz/crashes/. A crash's input belongs in tests/fuzz/<target>/ once fixed (the g++ test
 # suite replays that folder: tests/fuzz_replay/). Prints a table, one row per target, from
 # libFuzzer's final stats (executions, exec/s, edges = `cov:`, features = `ft:`, corpus units and
-# bytes, peak RSS, crash/timeout/oom artifacts, load average when the target ended); the same
+# bytes, peak RSS, wall and CPU seconds, crash/timeout/oom artifacts, load average when the target ended); the same
 # table as Markdown goes to build-fuzz/fuzz_table.md. Exits 1 if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,14 +38,15 @@ cmake --build "$build" -j"${GPTC_FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${
 mkdir -p "$build/crashes"
 status=0
 table="$build/fuzz_table.md"
-cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -1)
+cpuName=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -1)
 {
-  echo "Each target ${secs} s, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu."
+  echo "Each target ${secs} s, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpuName."
   echo
-  echo "| target | executions | exec/s | edges (cov) | features (ft) | corpus units | corpus bytes | peak RSS MB | crashes | load (1 min) at end |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| target | executions | exec/s | edges (cov) | features (ft) | corpus units | corpus bytes | peak RSS MB | wall s | CPU s | crashes | load (1 min) at end |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$table"
-printf '%-16s %11s %7s %6s %7s %6s %8s %6s %7s %s\n' target execs exec/s edges ft units bytes rssMB crashes load
+printf '%-16s %11s %7s %6s %7s %6s %8s %6s %5s %5s %7s %s\n' target execs exec/s edges ft units bytes \
+  rssMB wall cpu crashes load
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   mkdir -p "$corpus"
@@ -54,12 +55,19 @@ for t in "${targets[@]}"; do
   log="$build/fuzz_$t.log"
   before=$(ls "$build/crashes" | grep -c "^$t-" || true)
   set +e
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$build/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
-    -rss_limit_mb=2048 -artifact_prefix="$build/crashes/$t-" "${dict[@]}" \
-    "$corpus" "tests/fuzz/$t" >"$log" 2>&1
+  # Wall and CPU seconds of the target: on a shared machine (or one whose jobs are paused while
+  # benchmarks run) the CPU time is what the fuzzer really had.
+  TIMEFORMAT='%R %U %S'
+  { time ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+      UBSAN_OPTIONS=print_stacktrace=1 \
+      "$build/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
+      -rss_limit_mb=2048 -artifact_prefix="$build/crashes/$t-" "${dict[@]}" \
+      "$corpus" "tests/fuzz/$t" >"$log" 2>&1; } 2>"$build/fuzz_$t.time"
   rc=$?
   set -e
+  read -r wall user sys <"$build/fuzz_$t.time"
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f", u + s }')
+  wall=$(awk -v w="$wall" 'BEGIN { printf "%.0f", w }')
   load=$(cut -d' ' -f1 /proc/loadavg)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
@@ -75,8 +83,9 @@ for t in "${targets[@]}"; do
   if [ $rc -ne 0 ]; then status=1; [ $crashes -gt 0 ] || crashes=1; fi
   note=""
   [ $rc -ne 0 ] && note=" (rc $rc, see $log)"
-  printf '%-16s %11s %7s %6s %7s %6s %8s %6s %7s %s\n' "$t" "${execs:-?}" "${rate:-?}" "${edges:-?}" \
-    "${ft:-?}" "${units:-?}" "${bytes:-?}" "${rss:-?}" "$crashes" "$load$note"
-  echo "| $t | ${execs:-?} | ${rate:-?} | ${edges:-?} | ${ft:-?} | ${units:-?} | ${bytes:-?} | ${rss:-?} | $crashes | $load |" >>"$table"
+  printf '%-16s %11s %7s %6s %7s %6s %8s %6s %5s %5s %7s %s\n' "$t" "${execs:-?}" "${rate:-?}" \
+    "${edges:-?}" "${ft:-?}" "${units:-?}" "${bytes:-?}" "${rss:-?}" "$wall" "$cpu" "$crashes" \
+    "$load$note"
+  echo "| $t | ${execs:-?} | ${rate:-?} | ${edges:-?} | ${ft:-?} | ${units:-?} | ${bytes:-?} | ${rss:-?} | $wall | $cpu | $crashes | $load |" >>"$table"
 done
 exit $status
