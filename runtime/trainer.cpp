@@ -132,7 +132,11 @@ std::string Trainer::validate(float* loss) {
     sum += eval_->scalar("loss");
   }
   *loss = float(sum / options_.valBatches);
-  valCurve_.push_back({done_, *loss});
+  // A run resumed from its final checkpoint validates its last step again: the same point, once.
+  if (!valCurve_.empty() && valCurve_.back().step == done_)
+    valCurve_.back().loss = *loss;
+  else
+    valCurve_.push_back({done_, *loss});
   return "";
 }
 
