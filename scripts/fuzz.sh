@@ -9,7 +9,8 @@
 # suite replays that folder: tests/fuzz_replay/). Prints a table, one row per target, from
 # libFuzzer's final stats (executions, exec/s, edges = `cov:`, features = `ft:`, corpus units and
 # bytes, peak RSS, wall and CPU seconds, crash/timeout/oom artifacts, load average when the target ended); the same
-# table as Markdown goes to build-fuzz/fuzz_table.md. Exits 1 if any target crashed.
+# table as Markdown goes to build-fuzz/fuzz_table.md ($GPTC_FUZZ_TABLE: elsewhere, e.g. for
+# two runs side by side on two cores). Exits 1 if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
@@ -33,11 +34,16 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DGPTC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
 fi
-cmake --build "$build" -j"${GPTC_FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+if ! cmake --build "$build" -j"${GPTC_FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") \
+  >"$build/build.log" 2>&1; then
+  tail -30 "$build/build.log" >&2
+  echo "fuzz: the build failed (all of it in $build/build.log)" >&2
+  exit 2
+fi
 
 mkdir -p "$build/crashes"
 status=0
-table="$build/fuzz_table.md"
+table=${GPTC_FUZZ_TABLE:-$build/fuzz_table.md}
 cpuName=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -1)
 {
   echo "Each target ${secs} s, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpuName."
