@@ -131,7 +131,9 @@ std::string checkCacheEntry(const CacheKey& key, std::string_view name, std::str
   if (!line(&magic) || !line(&sizeText) || !line(&macText) || !rest.empty())
     return "malformed checksum file";
   if (magic != kSumMagic) return "unknown checksum format";
-  if (sizeText.empty() || sizeText.size() > 12) return "malformed checksum file";
+  // Decimal as makeCacheSum writes it: no sign, no leading zero (one text per size).
+  if (sizeText.empty() || sizeText.size() > 12 || (sizeText.size() > 1 && sizeText[0] == '0'))
+    return "malformed checksum file";
   uint64_t size = 0;
   for (char c : sizeText) {
     if (c < '0' || c > '9') return "malformed checksum file";

@@ -1,6 +1,8 @@
 // runtime/check_finite.cpp — see check_finite.h.
 #include "runtime/check_finite.h"
 
+#include "passes/plan_memory.h"
+#include "runtime/step_engine.h"
 #include "runtime/trace.h"
 
 #include <cmath>
@@ -61,6 +63,7 @@ void FiniteChecker::check(int32_t callIndex) {
     r = fmt::format(
         "non-finite value in step {}: the copy of %{} onto its state (kernel call {})\n",
         steps_ - 1, result.name, callIndex);
+    summary_ = fmt::format("the copy of %{} onto its state", result.name);
     return;
   }
   const Node& n = g.nodes[size_t(call.node)];
@@ -70,6 +73,9 @@ void FiniteChecker::check(int32_t callIndex) {
   r = fmt::format("non-finite value in step {} (0-based), kernel call {}: %{} = {}({}) : {}\n",
                   steps_ - 1, callIndex, result.name, opName(n.kind), operands, typeToString(type));
   const SourceLoc& loc = n.loc.known() ? n.loc : result.loc;
+  summary_ = fmt::format("%{} = {}({})", result.name, opName(n.kind), operands);
+  if (loc.known()) summary_ += fmt::format(" at {}:{}:{}", loc.file, loc.line, loc.col);
+  summary_ += fmt::format(" ({} NaN, {} Inf of {} values)", nan, inf, type.numel());
   if (loc.known()) {
     r += fmt::format("  at {}:{}:{}\n", loc.file, loc.line, loc.col);
     if (std::string line = sourceLine(loc.file, loc.line); !line.empty())
@@ -100,6 +106,29 @@ void FiniteChecker::check(int32_t callIndex) {
     }
     r += line + "\n";
   }
+}
+
+std::string findFirstNonFinite(const Trainer& trainer, const Graph& trainGraph, int threads,
+                               const std::vector<NamedTensor>* state, int64_t from, int64_t to,
+                               std::string* err) {
+  // The checker reports the inputs of the op that went wrong: no in-place op may overwrite them.
+  PlanOptions po;
+  po.inPlace = false;
+  const MemoryPlan plan = planMemory(trainGraph, po);
+  CompileOptions options;
+  options.kernelHooks = true;
+  std::unique_ptr<StepEngine> engine =
+      makeEngine(Engine::Jit, Graph(trainGraph), threads, options, err, &plan);
+  if (!engine) return "";
+  if (!engine->executable()) return *err = "the replay needs the JIT", "";
+  FiniteChecker checker(*engine->executable());
+  if (!checker.ok()) return *err = "the replay's step was compiled without kernel hooks", "";
+  if (std::string e = trainer.replay(*engine, state, from, to, [&] { return checker.tripped(); });
+      !e.empty())
+    return *err = e, "";
+  if (!checker.tripped())
+    return *err = fmt::format("steps {} to {} replayed without a NaN or Inf", from, to - 1), "";
+  return fmt::format("{} in step {}", checker.summary(), from + checker.steps() - 1);
 }
 
 } // namespace gptc

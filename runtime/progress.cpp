@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace gptc {
 
@@ -22,32 +24,52 @@ std::string formatStepLine(const StepReport& r) {
 }
 
 IoResult<MainLog> MainLog::open(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) return ioError(path, std::strerror(errno));
-  return MainLog(f);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ioError(path, std::strerror(errno));
+  return MainLog(fd, path);
 }
 
-MainLog::MainLog(MainLog&& other) noexcept : f_(other.f_) {
-  other.f_ = nullptr;
+MainLog::MainLog(MainLog&& other) noexcept
+    : fd_(other.fd_), path_(std::move(other.path_)), size_(other.size_) {
+  other.fd_ = -1;
 }
 
 MainLog::~MainLog() {
-  if (f_) std::fclose(f_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
-void MainLog::train(int64_t step, float loss) {
-  std::fprintf(f_, "s:%lld trl:%f\n", static_cast<long long>(step), double(loss));
-  std::fflush(f_);
+IoStatus MainLog::line(const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::pwrite(fd_, text.data() + done, text.size() - done, size_ + int64_t(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      // The part that did fit would read as a (wrong) record: cut it off again. Should that
+      // fail too, the write's error is still the one to report.
+      [[maybe_unused]] int cut = ::ftruncate(fd_, size_);
+      return ioError(path_, std::strerror(err));
+    }
+    done += size_t(n);
+  }
+  size_ += int64_t(done);
+  return {};
 }
 
-void MainLog::val(int64_t step, float loss) {
-  std::fprintf(f_, "s:%lld tel:%f\n", static_cast<long long>(step), double(loss));
-  std::fflush(f_);
+IoStatus MainLog::train(int64_t step, float loss) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "s:%lld trl:%f\n", static_cast<long long>(step), double(loss));
+  return line(buf);
 }
 
-void MainLog::note(const std::string& text) {
-  std::fprintf(f_, "# %s\n", text.c_str());
-  std::fflush(f_);
+IoStatus MainLog::val(int64_t step, float loss) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "s:%lld tel:%f\n", static_cast<long long>(step), double(loss));
+  return line(buf);
+}
+
+IoStatus MainLog::note(const std::string& text) {
+  return line("# " + text + "\n");
 }
 
 namespace {

@@ -43,22 +43,28 @@ struct LossPoint {
   float loss;
 };
 
-/// llm.c's main.log: created (truncated) on open, one line per record, flushed at once so a
-/// running job can be plotted.
+/// llm.c's main.log: created (truncated) on open, one line per record, each written with one
+/// write(2) at once so a running job can be plotted. Only whole lines: a write that fails (a full
+/// disk, ENOSPC; a file-size limit, EFBIG) is cut back off the file, which then ends with the last
+/// line written whole, and the error is returned; a SIGKILL cannot split a line either. A reader
+/// never sees a half line it would take for a loss (`s:12 trl:2.4` of `s:12 trl:2.4831`).
 class MainLog {
 public:
   static IoResult<MainLog> open(const std::string& path);
   MainLog(MainLog&& other) noexcept;
   MainLog& operator=(MainLog&&) = delete;
   ~MainLog();
-  void train(int64_t step, float loss); ///< "s:%d trl:%f"
-  void val(int64_t step, float loss);   ///< "s:%d tel:%f"
+  IoStatus train(int64_t step, float loss); ///< "s:%d trl:%f"
+  IoStatus val(int64_t step, float loss);   ///< "s:%d tel:%f"
   /// "# text": the run's settings at the top (llm.c's readers skip lines that do not parse).
-  void note(const std::string& text);
+  IoStatus note(const std::string& text);
 
 private:
-  explicit MainLog(std::FILE* f) : f_(f) {}
-  std::FILE* f_ = nullptr;
+  MainLog(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  IoStatus line(const std::string& text);
+  int fd_ = -1;
+  std::string path_;
+  int64_t size_ = 0; ///< bytes of whole lines written
 };
 
 /// An SVG (800x480) with the training curve in blue, validation points joined in orange, axes

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
+#include <functional>
 #include <map>
 
 namespace gptc {
@@ -40,6 +41,13 @@ bool hasInput(const Graph& g, const char* name, const TensorType& type) {
 }
 
 } // namespace
+
+std::string firstNonFinite(const std::vector<NamedTensor>& tensors) {
+  for (const NamedTensor& t : tensors)
+    for (size_t i = 0; i < t.data.size(); ++i)
+      if (!std::isfinite(t.data[i])) return fmt::format("`{}`[{}] is {}", t.name, i, t.data[i]);
+  return "";
+}
 
 int32_t dropoutSeed(uint64_t seed, int64_t step) {
   return int32_t(uint32_t(mix64(seed ^ mix64(uint64_t(step) + 0x5eed))));
@@ -124,7 +132,11 @@ std::string Trainer::validate(float* loss) {
     sum += eval_->scalar("loss");
   }
   *loss = float(sum / options_.valBatches);
-  valCurve_.push_back({done_, *loss});
+  // A run resumed from its final checkpoint validates its last step again: the same point, once.
+  if (!valCurve_.empty() && valCurve_.back().step == done_)
+    valCurve_.back().loss = *loss;
+  else
+    valCurve_.push_back({done_, *loss});
   return "";
 }
 
@@ -137,14 +149,8 @@ std::string Trainer::step(StepReport* report) {
     report->valLoss = v;
   }
   const int64_t s = done_; // 0-based index of this step
-  double lr = options_.schedule.lrAt(s);
-  if (std::string e = bindInputs(train_, trainData_->batch(uint64_t(s))); !e.empty()) return e;
-  if (std::string e = train_.bind("lr", Tensor::scalarF32(float(lr))); !e.empty()) return e;
-  if (std::string e = train_.bind("step", Tensor::scalarI32(int32_t(s + 1))); !e.empty()) return e;
-  if (hasSeed_)
-    if (std::string e = train_.bind("seed", Tensor::scalarI32(dropoutSeed(options_.seed, s)));
-        !e.empty())
-      return e;
+  const double lr = options_.schedule.lrAt(s);
+  if (std::string e = bindStepInputs(train_, s); !e.empty()) return e;
   auto start = std::chrono::steady_clock::now();
   if (std::string e = train_.run(); !e.empty()) return e;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -161,6 +167,47 @@ std::string Trainer::step(StepReport* report) {
   if (!std::isfinite(report->loss))
     return fmt::format("the loss is {} at step {}: training diverged (try a lower --lr)",
                        report->loss, done_);
+  // A finite loss with a non-finite gradient: this step's update has already spoilt the params.
+  if (!std::isfinite(report->gradNorm))
+    return fmt::format("the gradient norm is {} at step {}: training diverged (try a lower --lr)",
+                       report->gradNorm, done_);
+  return "";
+}
+
+std::string Trainer::bindStepInputs(StepEngine& engine, int64_t s) const {
+  if (std::string e = bindInputs(engine, trainData_->batch(uint64_t(s))); !e.empty()) return e;
+  const double lr = options_.schedule.lrAt(s);
+  if (std::string e = engine.bind("lr", Tensor::scalarF32(float(lr))); !e.empty()) return e;
+  if (std::string e = engine.bind("step", Tensor::scalarI32(int32_t(s + 1))); !e.empty()) return e;
+  if (hasSeed_)
+    if (std::string e = engine.bind("seed", Tensor::scalarI32(dropoutSeed(options_.seed, s)));
+        !e.empty())
+      return e;
+  return "";
+}
+
+std::string Trainer::replay(StepEngine& engine, const std::vector<NamedTensor>* state, int64_t from,
+                            int64_t to, const std::function<bool()>& stop) const {
+  if (state) {
+    std::map<std::string_view, const NamedTensor*> byName;
+    for (const NamedTensor& t : *state)
+      byName[t.name] = &t;
+    for (const Value& v : engine.graph().values) {
+      if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
+      auto it = byName.find(v.name);
+      if (it == byName.end() || it->second->shape != v.type.shape)
+        return fmt::format("replay: no tensor `{}` of the model's shape", v.name);
+      Tensor t(v.type);
+      t.f = it->second->data;
+      if (std::string e = engine.bind(v.name, t); !e.empty()) return e;
+    }
+  } else if (std::string e = engine.initParams(options_.seed); !e.empty()) {
+    return e;
+  }
+  for (int64_t s = from; s < to && !stop(); ++s) {
+    if (std::string e = bindStepInputs(engine, s); !e.empty()) return e;
+    if (std::string e = engine.run(); !e.empty()) return e;
+  }
   return "";
 }
 

@@ -27,6 +27,7 @@
 #include "runtime/token_data.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,6 +90,14 @@ public:
   std::string restore(const std::vector<NamedTensor>& tensors, int64_t stepsDone,
                       std::vector<LossPoint> trainCurve, std::vector<LossPoint> valCurve);
 
+  /// Steps [from, to) once more on `engine`, a second build of the training graph (e.g. with
+  /// kernel hooks: runtime/check_finite.h), from `state` (every param and AdamW moment after
+  /// `from` steps; null: initParams' values, for from = 0), binding the inputs step() binds, so
+  /// the replay computes what the run computed. Stops early once `stop()` is true. This trainer
+  /// and its engine are not touched. "" or the problem.
+  std::string replay(StepEngine& engine, const std::vector<NamedTensor>* state, int64_t from,
+                     int64_t to, const std::function<bool()>& stop) const;
+
   const BatchSource& trainData() const { return *trainData_; }
   const BatchSource* valData() const { return valData_.get(); }
 
@@ -96,6 +105,8 @@ private:
   Trainer(StepEngine& train, StepEngine* eval, std::unique_ptr<BatchSource> trainData,
           std::unique_ptr<BatchSource> valData, TrainOptions options);
   static std::string bindInputs(StepEngine& engine, NamedInputs inputs);
+  /// The batch, lr, step and dropout seed of 0-based step `s`.
+  std::string bindStepInputs(StepEngine& engine, int64_t s) const;
 
   StepEngine& train_;
   StepEngine* eval_;
@@ -105,6 +116,10 @@ private:
   int64_t done_ = 0;
   std::vector<LossPoint> trainCurve_, valCurve_;
 };
+
+/// "" when every value of `tensors` is finite, else where the first NaN or Inf is: "`w.fc` [12] is
+/// nan". Checked before a checkpoint is written: a diverged state is never saved.
+std::string firstNonFinite(const std::vector<NamedTensor>& tensors);
 
 /// The dropout seed of step `step` for a run seeded with `seed` (a SplitMix64 mix, as an i32).
 int32_t dropoutSeed(uint64_t seed, int64_t step);

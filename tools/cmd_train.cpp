@@ -23,6 +23,7 @@
 #include "runtime/batch_source.h"
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
+#include "runtime/check_finite.h"
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
 #include "runtime/run_lock.h"
@@ -323,8 +324,12 @@ struct TrainRun {
   /// The sorter's accuracy, or a sample of text through the decode step.
   int sample();
 
-  /// Writes a step folder of the trainer's state into <out>/checkpoints: "" or why not.
-  std::string saveCheckpoint(std::string* folder);
+  /// Writes a step folder of the trainer's state into <out>/checkpoints: "" or why not;
+  /// *diverged when that state holds a NaN or Inf (then nothing is written).
+  std::string saveCheckpoint(std::string* folder, bool* diverged);
+  /// The run diverged (`why`): one line with the op that made the first NaN/Inf (a replay with
+  /// the checker, runtime/check_finite.h) and the last good checkpoint, kept; exit 1.
+  int diverged(const std::string& why);
 
   // chooseConstants
   std::vector<std::string> sets; // what the log shows
@@ -612,16 +617,21 @@ int TrainRun::openLog() {
   IoResult<MainLog> opened = MainLog::open(f.out + "/main.log");
   if (!opened) return usageError(opened.error());
   log.emplace(std::move(*opened));
-  log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}", f.model, config,
-                        runB, runT, f.steps, f.seed));
-  log->note(describeOptimizer(f.opt));
-  if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return runError(st.error());
+  // A write that fails (a full disk) is the user's to fix, as for a checkpoint: exit 2. main.log
+  // keeps its whole lines (runtime/progress.h), run.card is whole or absent.
+  if (IoStatus st = log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}",
+                                          f.model, config, runB, runT, f.steps, f.seed));
+      !st)
+    return usageError(st.error());
+  if (IoStatus st = log->note(describeOptimizer(f.opt)); !st) return usageError(st.error());
+  if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return usageError(st.error());
   if (resumed) { // main.log as the uninterrupted run wrote it up to here
     size_t v = 0;
     for (const LossPoint& p : trainer->trainCurve()) {
       for (; v < trainer->valCurve().size() && trainer->valCurve()[v].step <= p.step; ++v)
-        log->val(trainer->valCurve()[v].step, trainer->valCurve()[v].loss);
-      log->train(p.step, p.loss);
+        if (IoStatus st = log->val(trainer->valCurve()[v].step, trainer->valCurve()[v].loss); !st)
+          return usageError(st.error());
+      if (IoStatus st = log->train(p.step, p.loss); !st) return usageError(st.error());
     }
   }
 
@@ -646,17 +656,53 @@ int TrainRun::openLog() {
   return 0;
 }
 
-std::string TrainRun::saveCheckpoint(std::string* folder) {
+std::string TrainRun::saveCheckpoint(std::string* folder, bool* diverged) {
   TrainCheckpoint c;
   c.step = trainer->stepsDone();
   c.info = info;
   if (std::string e = trainer->readTensors(ValueKind::Param, &c.params); !e.empty()) return e;
   if (std::string e = trainer->readTensors(ValueKind::State, &c.optimizer); !e.empty()) return e;
+  // A finite loss does not make a finite state (the step's update comes after its loss): a
+  // state with a NaN or Inf is never saved, so the newest checkpoint stays a good one.
+  std::string bad = firstNonFinite(c.params);
+  if (bad.empty()) bad = firstNonFinite(c.optimizer);
+  if (!bad.empty()) {
+    *diverged = true;
+    return fmt::format("after step {} {}: training diverged (try a lower --lr)", c.step, bad);
+  }
   c.trainCurve = trainer->trainCurve();
   c.valCurve = trainer->valCurve();
   if (gpt2) c.gpt2 = *gpt2;
   IoStatus st = writeTrainCheckpoint(ckptRoot, c, f.keep, folder);
   return st ? "" : st.error();
+}
+
+int TrainRun::diverged(const std::string& why) {
+  // The newest checkpoint of the run folder is a good state (saveCheckpoint never writes
+  // another): replay from it, or from the seeded init, with the NaN/Inf checker.
+  std::string kept = "none";
+  std::optional<TrainCheckpoint> from;
+  if (IoResult<std::string> latest = latestCheckpoint(ckptRoot); latest) {
+    kept = *latest;
+    IoResult<TrainCheckpoint> c = readTrainCheckpoint(*latest);
+    if (c && c->step < trainer->stepsDone()) from = std::move(*c);
+  }
+  std::string culprit = "rerun with --check-finite to name the op";
+  if (engine == Engine::Jit && (from || (f.init.empty() && !resumed))) {
+    std::vector<NamedTensor> state;
+    if (from) {
+      state = std::move(from->params);
+      for (NamedTensor& t : from->optimizer)
+        state.push_back(std::move(t));
+    }
+    std::string err;
+    std::string found =
+        findFirstNonFinite(*trainer, trainEngine->graph(), threads, from ? &state : nullptr,
+                           from ? from->step : 0, trainer->stepsDone(), &err);
+    culprit = found.empty() ? "not found by a replay with --check-finite (" + err + ")" : found;
+  }
+  return runError(
+      fmt::format("{}; the first NaN/Inf: {}; the last good checkpoint: {}", why, culprit, kept));
 }
 
 int TrainRun::loop() {
@@ -672,9 +718,12 @@ int TrainRun::loop() {
     std::string note;
     if (std::string stop = study.after(*trainEngine, stepIndex, &note); !stop.empty())
       return runError(stop);
-    if (r.valLoss) log->val(trainer->valCurve().back().step, *r.valLoss);
-    if (r.step > 0) log->train(r.step - 1, r.loss);
-    if (!e.empty()) return runError(e);
+    if (r.valLoss)
+      if (IoStatus st = log->val(trainer->valCurve().back().step, *r.valLoss); !st)
+        return usageError(st.error());
+    if (r.step > 0)
+      if (IoStatus st = log->train(r.step - 1, r.loss); !st) return usageError(st.error());
+    if (!e.empty()) return r.step > 0 ? diverged(e) : runError(e);
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
     double eta = elapsed / double(r.step - firstStep) * double(r.totalSteps - r.step);
@@ -691,7 +740,9 @@ int TrainRun::loop() {
       std::string folder;
       // A checkpoint that cannot be written (a full disk) is the user's to fix: exit 2, as for
       // the CLI's other errors; the previous checkpoint stays the latest.
-      if (std::string e = saveCheckpoint(&folder); !e.empty()) return usageError(e);
+      bool bad = false;
+      if (std::string e = saveCheckpoint(&folder, &bad); !e.empty())
+        return bad ? diverged(e) : usageError(e);
       if (gInterrupted) {
         std::printf("%sinterrupted at step %lld: saved %s; continue with --resume %s\n",
                     tty ? "\r\033[K" : "", static_cast<long long>(r.step), folder.c_str(),
@@ -706,7 +757,7 @@ int TrainRun::loop() {
 
 int TrainRun::finish() {
   if (std::string e = trainer->validate(&finalVal); !e.empty()) return runError(e);
-  log->val(trainer->stepsDone(), finalVal);
+  if (IoStatus st = log->val(trainer->stepsDone(), finalVal); !st) return usageError(st.error());
   double runSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
@@ -729,7 +780,9 @@ int TrainRun::finish() {
       card.toText({{"steps_done", fmt::format("{}", trainer->stepsDone())},
                    {"val_loss", fmt::format("{}", std::isfinite(finalVal) ? finalVal : -1.0f)}});
   std::string lastFolder;
-  if (std::string e = saveCheckpoint(&lastFolder); !e.empty()) return runError(e);
+  bool bad = false;
+  if (std::string e = saveCheckpoint(&lastFolder, &bad); !e.empty())
+    return bad ? diverged(e) : runError(e);
   // model.ckpt: the metadata, and the name of the step folder that holds the weights (written
   // once; runtime/weights_pointer.h).
   if (IoStatus st = writeWeightsPointer(f.out + "/model.ckpt", meta, lastFolder + "/model.bin");
