@@ -15,6 +15,10 @@ both without loading, compiling or sampling) gives
 i.e. the prompt's processing and the first decode step cancel. The prompt is " the" x P (P GPT-2 BPE
 tokens of text, tokenized by each engine); ggml processes it in one batch (-b P).
 
+Prefill (--prefill 16,128,512): each engine runs -n 1 after a prompt of P tokens; ggml's predict time
+is then the prompt's batch alone, gptc's the prefill step plus one decode step (taken off with the
+steady-state step time above):  prefill tokens/s = P / t_1 (ggml), P / (t_1 - t_step) (gptc).
+
 Bytes per token: every weight a contraction reads once (the tied output layer included) plus the KV
 cache each engine reads per step: gptc attends over its whole static cache (2 x L x 1024 x C f32) at
 every step, ggml over the positions so far (its mean over the timed steps is used).
@@ -69,6 +73,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=34, help="N: tokens of the long run")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--nice", type=int, default=0, help="run both engines under nice -n K")
+    ap.add_argument("--prefill", default="", help="prompt lengths for a prefill table, e.g. 16,128,512")
     a = ap.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     pairs = [p for p in PAIRS if p[0] in a.pairs.split(",")]
@@ -83,9 +88,17 @@ def main():
                     "--stats", "--prompt", prompt, "-n", str(n), "--threads", str(th), "--weights", weights],
                    GPTC_LINE, a.nice)
 
-    def ggml(wtype, th, n):
-        return run([a.ggml, "-m", os.path.join(a.models, f"gpt2-124M-{wtype}.bin"), "-p", prompt, "-n", str(n),
-                    "-t", str(th), "--top_k", "1", "-b", str(a.prompt_tokens), "-s", "1"], GGML_LINE, a.nice)
+    def ggml(wtype, th, n, p=None):
+        p = p or a.prompt_tokens
+        return run([a.ggml, "-m", os.path.join(a.models, f"gpt2-124M-{wtype}.bin"), "-p", " the" * p, "-n", str(n),
+                    "-t", str(th), "--top_k", "1", "-b", str(p), "-s", "1"], GGML_LINE, a.nice)
+
+    def gptc_prefill(weights, th, p):
+        return run([a.gptc, "run", os.path.join(ROOT, "models", "gpt2.graph"), "--generate", "--greedy",
+                    "--stats", "--prompt", " the" * p, "-n", "1", "--threads", str(th), "--weights", weights],
+                   GPTC_LINE, a.nice)
+
+    prefills = [int(p) for p in a.prefill.split(",") if p]
 
     times = {}
     for _ in range(a.repeats):
@@ -94,6 +107,9 @@ def main():
                 for engine, fn, w in (("gptc", gptc, gw), ("ggml", ggml, ew)):
                     for n in (2, a.tokens):
                         times.setdefault((th, engine, w, n), []).append(fn(w, th, n))
+                for p in prefills:
+                    times.setdefault((th, "gptc", gw, "p", p), []).append(gptc_prefill(gw, th, p))
+                    times.setdefault((th, "ggml", ew, "p", p), []).append(ggml(ew, th, 1, p))
 
     steps = a.tokens - 2
     mean_past = a.prompt_tokens + 1 + (steps - 1) / 2.0
@@ -104,6 +120,7 @@ def main():
     print("| threads | gptc weights | gptc tok/s | gptc MB/token | ggml weights | ggml tok/s | ggml MB/token "
           "| gptc / ggml |")
     print("|---|---|---|---|---|---|---|---|")
+    step_ms = {}
     for th in threads:
         for gw, ew in pairs:
             rate = {}
@@ -111,8 +128,20 @@ def main():
                 t2 = statistics.median(times[(th, engine, w, 2)])
                 tn = statistics.median(times[(th, engine, w, a.tokens)])
                 rate[engine] = steps * 1000.0 / (tn - t2) if tn > t2 else float("nan")
+                step_ms[(th, engine, w)] = (tn - t2) / steps
             print(f"| {th} | {gw} | {rate['gptc']:.1f} | {gptc_bytes(gw) / 1e6:.0f} | {ew} | {rate['ggml']:.1f} "
                   f"| {ggml_bytes(ew, mean_past) / 1e6:.0f} | {rate['gptc'] / rate['ggml']:.2f} |")
+    if prefills:
+        print("\n| threads | prompt tokens | gptc weights | gptc prefill tok/s | ggml weights | ggml prefill tok/s "
+              "| gptc / ggml |")
+        print("|---|---|---|---|---|---|---|")
+        for th in threads:
+            for p in prefills:
+                for gw, ew in pairs:
+                    t_g = statistics.median(times[(th, "gptc", gw, "p", p)]) - step_ms[(th, "gptc", gw)]
+                    t_e = statistics.median(times[(th, "ggml", ew, "p", p)])
+                    pg, pe = p * 1000.0 / t_g, p * 1000.0 / t_e
+                    print(f"| {th} | {p} | {gw} | {pg:.0f} | {ew} | {pe:.0f} | {pg / pe:.2f} |")
 
 
 if __name__ == "__main__":
