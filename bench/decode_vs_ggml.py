@@ -57,8 +57,10 @@ def ggml_bytes(wtype, mean_past):
 def run(cmd, pattern, nice):
     p = subprocess.run(["nice", "-n", str(nice)] + cmd, capture_output=True, text=True, cwd=ROOT)
     m = pattern.search(p.stderr + p.stdout)
-    if p.returncode != 0 or not m:
-        raise SystemExit(f"{' '.join(cmd[:3])} ... failed ({p.returncode}):\n{(p.stderr + p.stdout)[-2000:]}")
+    if p.returncode != 0 or not m:  # reported, and nan in the table: the other cells still count
+        print(f"# {' '.join(cmd[:3])} ... {' '.join(cmd[-8:])} failed ({p.returncode}): "
+              f"{(p.stderr + p.stdout)[-300:]!r}", flush=True)
+        return float("nan")
     return float(m.groups()[-1])
 
 
