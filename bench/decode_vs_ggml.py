@@ -109,6 +109,8 @@ def main():
                 for engine, fn, w in (("gptc", gptc, gw), ("ggml", ggml, ew)):
                     for n in (2, a.tokens):
                         times.setdefault((th, engine, w, n), []).append(fn(w, th, n))
+                        print(f"# threads {th} {engine} {w} -n {n}: {times[(th, engine, w, n)][-1]:.1f} ms",
+                              flush=True)
                 for p in prefills:
                     times.setdefault((th, "gptc", gw, "p", p), []).append(gptc_prefill(gw, th, p))
                     times.setdefault((th, "ggml", ew, "p", p), []).append(ggml(ew, th, 1, p))
