@@ -190,11 +190,17 @@ int64_t checkedNumel(std::span<const int64_t> shape, int64_t limit = int64_t(1) 
 /// "[2, 3, 4]"
 std::string shapeString(std::span<const int64_t> shape);
 
-/// A named f32 tensor in host memory: the unit every checkpoint format reads and writes.
+/// How a gptc checkpoint stores a tensor's values (its dtype field; docs/file-formats.md).
+enum class StoredDType : uint32_t { f32 = 1, bf16 = 2, i8 = 3 };
+
+/// A named tensor in host memory: the unit every checkpoint format reads and writes. The values
+/// are floats whatever the stored dtype: a bf16 tensor holds bf16 numbers exactly, an i8 tensor
+/// integers in [-128, 127] (as runtime/quantize.h's host tensors do).
 struct NamedTensor {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> data; // row-major, numel(shape) elements
+  StoredDType dtype = StoredDType::f32;
 };
 
 } // namespace gptc

@@ -4,6 +4,7 @@
 // has passed.
 #include "runtime/llmc_checkpoint.h"
 
+#include <algorithm>
 #include <set>
 
 namespace gptc {
@@ -254,6 +255,72 @@ struct CrcCursor {
 
 } // namespace
 
+namespace {
+
+/// Bytes per value of a stored dtype, 0 for an unknown code.
+uint64_t storedSize(uint32_t dtype) {
+  switch (StoredDType(dtype)) {
+  case StoredDType::f32:
+    return 4;
+  case StoredDType::bf16:
+    return 2;
+  case StoredDType::i8:
+    return 1;
+  }
+  return 0;
+}
+
+const char* storedName(uint32_t dtype) {
+  switch (StoredDType(dtype)) {
+  case StoredDType::f32:
+    return "f32";
+  case StoredDType::bf16:
+    return "bf16";
+  case StoredDType::i8:
+    return "i8";
+  }
+  return "?";
+}
+
+/// The stored bytes of t ("" or why its values cannot be stored as its dtype: nothing is rounded).
+std::string packStored(const NamedTensor& t, std::vector<uint8_t>* bytes) {
+  const size_t n = t.data.size();
+  bytes->resize(n * storedSize(uint32_t(t.dtype)));
+  for (size_t i = 0; i < n; ++i) {
+    const float x = t.data[i];
+    if (t.dtype == StoredDType::bf16) {
+      uint32_t u;
+      std::memcpy(&u, &x, 4);
+      if (u & 0xffffu)
+        return "tensor '" + t.name + "' is bf16 but value " + num(int64_t(i)) +
+               " is not a bf16 number";
+      const uint16_t h = uint16_t(u >> 16);
+      std::memcpy(bytes->data() + 2 * i, &h, 2);
+    } else if (t.dtype == StoredDType::i8) {
+      if (!(x >= -128.0f && x <= 127.0f) || x != float(int(x)))
+        return "tensor '" + t.name + "' is i8 but value " + num(int64_t(i)) +
+               " is not an integer in [-128, 127]";
+      (*bytes)[i] = uint8_t(int8_t(x));
+    }
+  }
+  return "";
+}
+
+void unpackStored(uint32_t dtype, const uint8_t* bytes, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    if (StoredDType(dtype) == StoredDType::bf16) {
+      uint16_t h;
+      std::memcpy(&h, bytes + 2 * i, 2);
+      const uint32_t u = uint32_t(h) << 16;
+      std::memcpy(out + i, &u, 4);
+    } else {
+      out[i] = float(int8_t(bytes[i]));
+    }
+  }
+}
+
+} // namespace
+
 const NamedTensor* GptcCheckpoint::find(std::string_view name) const {
   for (const auto& t : tensors)
     if (t.name == name) return &t;
@@ -278,7 +345,11 @@ IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) 
     if (n < 0 || uint64_t(n) != t.data.size())
       return ioError(path, "tensor '" + t.name + "' holds " + num(int64_t(t.data.size())) +
                                " values for shape " + shapeString(t.shape));
+    if (storedSize(uint32_t(t.dtype)) == 0)
+      return ioError(path, "tensor '" + t.name + "' has unknown dtype " + num(uint32_t(t.dtype)));
   }
+  const bool allF32 = std::all_of(ck.tensors.begin(), ck.tensors.end(),
+                                  [](const NamedTensor& t) { return t.dtype == StoredDType::f32; });
   auto out = AtomicFileWriter::create(path);
   if (!out) return out.ioError();
   uint32_t crc = 0;
@@ -286,8 +357,9 @@ IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) 
     crc = crc32(p, n, crc);
     return out->write(p, n);
   };
+  std::vector<uint8_t> bytes; // a bf16 or i8 tensor's stored bytes
   std::vector<uint8_t> b(kGptcCheckpointMagic, kGptcCheckpointMagic + 8);
-  appendU32(b, kGptcCheckpointVersion);
+  appendU32(b, allF32 ? kGptcCheckpointVersionF32 : kGptcCheckpointVersion);
   appendU32(b, uint32_t(ck.tensors.size()));
   appendU64(b, ck.metadata.size());
   b.insert(b.end(), ck.metadata.begin(), ck.metadata.end());
@@ -296,13 +368,18 @@ IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& ck) 
     b.clear();
     appendU32(b, uint32_t(t.name.size()));
     b.insert(b.end(), t.name.begin(), t.name.end());
-    appendU32(b, kGptcDtypeF32);
+    appendU32(b, uint32_t(t.dtype));
     appendU32(b, uint32_t(t.shape.size()));
     for (int64_t d : t.shape)
       appendI64(b, d);
-    appendU64(b, t.data.size() * 4);
+    appendU64(b, t.data.size() * storedSize(uint32_t(t.dtype)));
     if (IoStatus st = put(b.data(), b.size()); !st) return st;
-    if (IoStatus st = put(t.data.data(), t.data.size() * 4); !st) return st;
+    if (t.dtype == StoredDType::f32) {
+      if (IoStatus st = put(t.data.data(), t.data.size() * 4); !st) return st;
+    } else {
+      if (std::string e = packStored(t, &bytes); !e.empty()) return ioError(path, e);
+      if (IoStatus st = put(bytes.data(), bytes.size()); !st) return st;
+    }
   }
   b.clear();
   appendU32(b, crc);
@@ -333,8 +410,9 @@ IoResult<GptcCheckpoint> readGptcCheckpoint(const std::string& path) {
     if (IoStatus st = cur.read(magic, 8, "magic"); !st) return st.ioError();
     auto version = cur.u32("version");
     if (!version) return version.ioError();
-    if (*version != kGptcCheckpointVersion)
-      return ioError(path, "unsupported version " + num(*version) + " (gptc reads version " +
+    if (*version != kGptcCheckpointVersionF32 && *version != kGptcCheckpointVersion)
+      return ioError(path, "unsupported version " + num(*version) + " (gptc reads versions " +
+                               num(kGptcCheckpointVersionF32) + " and " +
                                num(kGptcCheckpointVersion) + ")");
     auto count = cur.u32("tensor count");
     if (!count) return count.ioError();
@@ -366,9 +444,14 @@ IoResult<GptcCheckpoint> readGptcCheckpoint(const std::string& path) {
       if (!names.insert(t.name).second) return ioError(path, which + " appears twice");
       auto dtype = cur.u32(which + " dtype");
       if (!dtype) return dtype.ioError();
-      if (*dtype != kGptcDtypeF32)
+      if (*version == kGptcCheckpointVersionF32 && *dtype != kGptcDtypeF32)
         return ioError(path, which + ": unknown dtype " + num(*dtype) +
                                  " (version 1 stores f32 = 1 only)");
+      const uint64_t elemSize = storedSize(*dtype);
+      if (elemSize == 0)
+        return ioError(path, which + ": unknown dtype " + num(*dtype) +
+                                 " (version 2 stores f32 = 1, bf16 = 2, i8 = 3)");
+      t.dtype = StoredDType(*dtype);
       auto rank = cur.u32(which + " rank");
       if (!rank) return rank.ioError();
       if (*rank > kMaxRank)
@@ -384,17 +467,25 @@ IoResult<GptcCheckpoint> readGptcCheckpoint(const std::string& path) {
                                  " has a negative or too large dimension");
       auto byteLen = cur.u64(which + " byte length");
       if (!byteLen) return byteLen.ioError();
-      if (*byteLen != uint64_t(numel) * 4)
+      if (*byteLen != uint64_t(numel) * elemSize)
         return ioError(path, which + ": byte length " + num(int64_t(*byteLen)) +
                                  " does not match shape " + shapeString(t.shape) + " (" +
-                                 num(numel * 4) + " bytes of f32)");
+                                 num(numel * int64_t(elemSize)) + " bytes of " +
+                                 storedName(*dtype) + ")");
       if (*byteLen > cur.left()) // before allocating: a corrupt size cannot ask for terabytes
         return ioError(path, "truncated: " + which + " needs " + num(int64_t(*byteLen)) +
                                  " bytes of data but only " + num(int64_t(cur.left())) +
                                  " remain before the checksum");
       t.data.resize(size_t(numel));
-      if (IoStatus st = cur.read(t.data.data(), *byteLen, which + " data"); !st)
-        return st.ioError();
+      if (t.dtype == StoredDType::f32) {
+        if (IoStatus st = cur.read(t.data.data(), *byteLen, which + " data"); !st)
+          return st.ioError();
+      } else {
+        std::vector<uint8_t> bytes(static_cast<size_t>(*byteLen));
+        if (IoStatus st = cur.read(bytes.data(), *byteLen, which + " data"); !st)
+          return st.ioError();
+        unpackStored(*dtype, bytes.data(), size_t(numel), t.data.data());
+      }
       ck.tensors.push_back(std::move(t));
     }
     if (cur.left() != 0)

@@ -81,10 +81,14 @@ IoStatus writeLlmcCheckpoint(const std::string& path, const Gpt2Weights& weights
 // ---- gptc named-tensor checkpoints ------------------------------------------------------------
 
 constexpr char kGptcCheckpointMagic[8] = {'G', 'P', 'T', 'C', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kGptcCheckpointVersion = 1;
-constexpr uint32_t kGptcDtypeF32 = 1;
+/// Version 1 stores f32 tensors only; version 2 adds bf16 and i8 (quantized weights). A writer
+/// uses version 1 when every tensor is f32, so f32 checkpoints stay byte-for-byte as before.
+constexpr uint32_t kGptcCheckpointVersion = 2;
+constexpr uint32_t kGptcCheckpointVersionF32 = 1;
+constexpr uint32_t kGptcDtypeF32 = uint32_t(StoredDType::f32);
 
-/// Any model's state: named f32 tensors plus an opaque metadata string (gptc writes JSON there).
+/// Any model's state: named tensors (f32, or bf16/i8 in version 2) plus an opaque metadata string
+/// (gptc writes JSON or key=value lines there).
 struct GptcCheckpoint {
   std::string metadata;
   std::vector<NamedTensor> tensors;
@@ -92,7 +96,8 @@ struct GptcCheckpoint {
 };
 
 /// Writes atomically; names must be unique, non-empty, at most 4096 bytes and free of NUL, rank at
-/// most 8, data.size() == numel(shape).
+/// most 8, data.size() == numel(shape); a bf16 tensor's values must be bf16 numbers and an i8
+/// tensor's integers in [-128, 127] (else an error: nothing is rounded here).
 IoStatus writeGptcCheckpoint(const std::string& path, const GptcCheckpoint& checkpoint);
 /// Reads and validates everything (structure, exact length, CRC-32 over the whole file) before
 /// returning.

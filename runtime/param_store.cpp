@@ -4,6 +4,7 @@
 // validating the file formats to runtime/llmc_checkpoint.cpp.
 #include "runtime/param_store.h"
 
+#include "runtime/quantize.h"
 #include "runtime/weights_pointer.h"
 
 #include <cstring>
@@ -50,8 +51,46 @@ IoResult<Gpt2Config> gpt2ConfigOf(const Graph& g) {
   return c;
 }
 
+namespace {
+
+DType dtypeOf(StoredDType d) {
+  return d == StoredDType::bf16 ? DType::bf16 : d == StoredDType::i8 ? DType::i8 : DType::f32;
+}
+
+/// The f32 param `v` from a stored `v.q` (bf16: exactly; i8: q · its block's scale from
+/// `v.scale`), or why not. `q` is the stored `v.q`; `byName` holds the file's tensors.
+IoResult<Tensor> dequantizeStored(const Value& v, const NamedTensor& q,
+                                  const std::map<std::string, NamedTensor*>& byName,
+                                  std::string_view where) {
+  if (Shape(q.shape) != v.type.shape || q.shape.empty() || q.dtype == StoredDType::f32)
+    return ioError(where, fmt::format("tensor '{}.q' is {}{} but the model declares '{}' {}",
+                                      v.name, dtypeName(dtypeOf(q.dtype)), shapeToString(q.shape),
+                                      v.name, typeToString(v.type)));
+  Tensor out(v.type);
+  if (q.dtype == StoredDType::bf16) {
+    out.f = q.data;
+    return out;
+  }
+  auto sc = byName.find(v.name + ".scale");
+  const int64_t k = q.shape.empty() ? 0 : q.shape.back();
+  if (sc == byName.end())
+    return ioError(where,
+                   fmt::format("tensor '{}.q' is i8 but '{}.scale' is missing", v.name, v.name));
+  const NamedTensor& s = *sc->second;
+  std::vector<int64_t> rows(q.shape.begin(), q.shape.end() - 1), srows(s.shape);
+  const int64_t blocks = s.shape.empty() ? 0 : s.shape.back();
+  if (!srows.empty()) srows.pop_back();
+  if (s.dtype != StoredDType::f32 || srows != rows || blocks <= 0 || k % blocks != 0)
+    return ioError(where, fmt::format("tensor '{}.scale' {} does not fit '{}.q' {}", v.name,
+                                      shapeToString(s.shape), v.name, shapeToString(q.shape)));
+  dequantizeQ8(q.data.data(), v.type.numel() / k, k, k / blocks, s.data.data(), out.f.data());
+  return out;
+}
+
+} // namespace
+
 IoResult<ParamMap> paramsFromTensors(const Graph& g, std::vector<NamedTensor> tensors,
-                                     std::string_view where) {
+                                     std::string_view where, bool keepQuantized) {
   std::map<std::string, NamedTensor*> byName;
   for (NamedTensor& t : tensors)
     byName[t.name] = &t;
@@ -59,20 +98,42 @@ IoResult<ParamMap> paramsFromTensors(const Graph& g, std::vector<NamedTensor> te
   for (const Value& v : g.values) {
     if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
     auto it = byName.find(v.name);
+    if (it == byName.end() && v.kind == ValueKind::Param && v.type.dtype == DType::f32) {
+      // A quantized checkpoint stores `w.q` (and `w.scale`) instead of `w`.
+      if (auto q = byName.find(v.name + ".q"); q != byName.end()) {
+        IoResult<Tensor> w = dequantizeStored(v, *q->second, byName, where);
+        if (!w) return w.ioError();
+        out.emplace(v.name, std::move(*w));
+        continue;
+      }
+    }
     if (it == byName.end()) {
       if (v.kind == ValueKind::State) continue; // state may start from its init
       return ioError(where,
                      fmt::format("no tensor for parameter '{}' {}", v.name, typeToString(v.type)));
     }
     NamedTensor& t = *it->second;
-    if (v.type.dtype != DType::f32 || Shape(t.shape) != v.type.shape)
-      return ioError(where, fmt::format("tensor '{}' is f32{} but the model declares {}", v.name,
-                                        shapeToString(t.shape), typeToString(v.type)));
+    if (v.type.dtype != dtypeOf(t.dtype) || Shape(t.shape) != v.type.shape)
+      return ioError(where, fmt::format("tensor '{}' is {}{} but the model declares {}", v.name,
+                                        dtypeName(dtypeOf(t.dtype)), shapeToString(t.shape),
+                                        typeToString(v.type)));
     Tensor value;
     value.type = v.type;
     value.f = std::move(t.data);
     out.emplace(v.name, std::move(value));
   }
+  if (keepQuantized) // the stored `w.q` / `w.scale` of g's f32 params, for quantizeParams
+    for (NamedTensor& t : tensors) {
+      const std::string& n = t.name;
+      const size_t tail = n.ends_with(".q") ? 2 : n.ends_with(".scale") ? 6 : 0;
+      if (tail == 0 || out.count(n) || t.data.empty()) continue;
+      int src = g.find(n.substr(0, n.size() - tail));
+      if (src < 0 || g.values[src].kind != ValueKind::Param) continue;
+      Tensor value;
+      value.type = TensorType{dtypeOf(t.dtype), Shape(t.shape)};
+      value.f = std::move(t.data);
+      out.emplace(n, std::move(value));
+    }
   return out;
 }
 
@@ -91,21 +152,22 @@ IoResult<ParamMap> loadLlmcParams(const Graph& g, const std::string& path) {
 namespace {
 
 /// `follow`: a weights pointer is followed once; the file it names must hold the weights.
-IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow);
+IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow, bool keep);
 
-IoResult<ParamMap> loadGptcParamsAt(const Graph& g, const std::string& path, bool follow) {
+IoResult<ParamMap> loadGptcParamsAt(const Graph& g, const std::string& path, bool follow,
+                                    bool keep) {
   IoResult<GptcCheckpoint> ck = readGptcCheckpoint(path);
   if (!ck) return ck.ioError();
   // A run's model.ckpt names its final step folder's weights (runtime/weights_pointer.h).
   if (std::optional<IoResult<std::string>> target = weightsPointerTarget(path, *ck)) {
     if (!*target) return target->ioError();
     if (!follow) return ioError(path, "a weights pointer names another pointer");
-    return loadParamsAt(g, **target, false);
+    return loadParamsAt(g, **target, false, keep);
   }
-  return paramsFromTensors(g, std::move(ck->tensors), path);
+  return paramsFromTensors(g, std::move(ck->tensors), path, keep);
 }
 
-IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow) {
+IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool follow, bool keep) {
   IoResult<FileReader> file = FileReader::open(path);
   if (!file) return file.ioError();
   uint8_t magic[8] = {};
@@ -113,19 +175,19 @@ IoResult<ParamMap> loadParamsAt(const Graph& g, const std::string& path, bool fo
     return ioError(path, "too short to be a checkpoint");
   if (loadI32(magic) == kLlmcModelMagic) return loadLlmcParams(g, path);
   if (std::memcmp(magic, kGptcCheckpointMagic, sizeof magic) == 0)
-    return loadGptcParamsAt(g, path, follow);
+    return loadGptcParamsAt(g, path, follow, keep);
   return ioError(path, "neither an llm.c model file (magic 20240326) nor a gptc checkpoint "
                        "(magic GPTCCKPT)");
 }
 
 } // namespace
 
-IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path) {
-  return loadGptcParamsAt(g, path, true);
+IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path, bool keepQuantized) {
+  return loadGptcParamsAt(g, path, true, keepQuantized);
 }
 
-IoResult<ParamMap> loadParams(const Graph& g, const std::string& path) {
-  return loadParamsAt(g, path, true);
+IoResult<ParamMap> loadParams(const Graph& g, const std::string& path, bool keepQuantized) {
+  return loadParamsAt(g, path, true, keepQuantized);
 }
 
 std::string bindParams(Interpreter& interp, const ParamMap& params) {

@@ -29,18 +29,23 @@ IoResult<Gpt2Config> gpt2ConfigOf(const Graph& g);
 /// Picks the graph's params (required) and state (optional) out of named tensors: each must have
 /// exactly the declared shape; tensors the graph does not declare are ignored (a training
 /// checkpoint also holds optimizer moments). `where` names the source in errors.
+/// A quantized checkpoint (gptc version 2) may store `w.q` (bf16, or i8 with `w.scale`) instead
+/// of the f32 param `w`: `w` is then dequantized (runtime/quantize.h). With `keepQuantized` the
+/// stored `w.q` / `w.scale` of the graph's params are in the result too, typed as stored, for
+/// quantizeParams to take as they are (callers that bind every entry leave it false).
 IoResult<ParamMap> paramsFromTensors(const Graph& g, std::vector<NamedTensor> tensors,
-                                     std::string_view where);
+                                     std::string_view where, bool keepQuantized = false);
 
 /// An llm.c GPT-2 checkpoint: the header is compared with gpt2ConfigOf(g) before any weight is
 /// read ("ckpt.bin: L is 12 in the file but 2 in the model").
 IoResult<ParamMap> loadLlmcParams(const Graph& g, const std::string& path);
 
 /// A gptc named-tensor checkpoint (runtime/llmc_checkpoint.h, "GPTCCKPT").
-IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path);
+IoResult<ParamMap> loadGptcParams(const Graph& g, const std::string& path,
+                                  bool keepQuantized = false);
 
 /// Either format, told apart by the file's magic number.
-IoResult<ParamMap> loadParams(const Graph& g, const std::string& path);
+IoResult<ParamMap> loadParams(const Graph& g, const std::string& path, bool keepQuantized = false);
 
 /// Binds every entry with Interpreter::bind; "" or the first failure.
 std::string bindParams(Interpreter& interp, const ParamMap& params);

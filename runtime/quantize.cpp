@@ -35,6 +35,14 @@ void quantizeQ8(const float* x, int64_t rows, int64_t k, int64_t block, float* q
     }
 }
 
+void dequantizeQ8(const float* q, int64_t rows, int64_t k, int64_t block, const float* scales,
+                  float* out) {
+  const int64_t blocks = k / block;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < k; ++j)
+      out[r * k + j] = q[r * k + j] * scales[r * blocks + j / block];
+}
+
 void packFloats(DType dtype, const float* src, int64_t n, void* dst) {
   switch (dtype) {
   case DType::f32:
@@ -113,6 +121,17 @@ std::string quantizeParams(const Graph& g, const std::map<std::string, Tensor>& 
     if (src.empty()) {
       if (auto it = f32.find(v.name); it != f32.end()) (*out)[v.name] = it->second;
       continue;
+    }
+    if (auto stored = f32.find(v.name); stored != f32.end() && stored->second.type == v.type) {
+      // Stored in the checkpoint: an i8 `w.q` only with its `w.scale` of the declared type.
+      const TensorType& qt = endsWith(v.name, ".q") ? v.type : g.type(g.find(src + ".q"));
+      auto q = f32.find(src + ".q");
+      auto sc = f32.find(src + ".scale");
+      if (qt.dtype == DType::bf16 || (q != f32.end() && q->second.type == qt && sc != f32.end() &&
+                                      sc->second.type == g.type(g.find(src + ".scale")))) {
+        (*out)[v.name] = stored->second;
+        continue;
+      }
     }
     auto it = f32.find(src);
     if (it == f32.end())

@@ -5,7 +5,9 @@
 //
 // Quantized params are produced at load from the f32 ones (quantizeParams): a param `w.q` (bf16 or
 // i8) comes from the f32 tensor `w`, and an i8 `w.q` has its scales in `w.scale` (f32, one per
-// block of the last axis). A checkpoint therefore stays f32; `--weights bf16|int8` quantizes it.
+// block of the last axis). A checkpoint may also store `w.q` (and `w.scale`) themselves (gptc
+// checkpoint version 2, docs/file-formats.md): quantizeParams then takes them as they are when
+// their types are the graph's, and a graph that wants the f32 `w` gets it dequantized.
 //
 // What it leaves to others: which weights are quantized (passes/quantize.cpp), the kernels that
 // read them (codegen/lower_gemv.cpp, runtime/interpreter_ops_quantize.cpp).
@@ -33,6 +35,10 @@ inline float roundToBf16(float x) {
 /// rows·(k/block) values. A block of zeros has scale 0.
 void quantizeQ8(const float* x, int64_t rows, int64_t k, int64_t block, float* q, float* scales);
 
+/// The inverse of quantizeQ8 up to its rounding: out = q · scale of its block.
+void dequantizeQ8(const float* q, int64_t rows, int64_t k, int64_t block, const float* scales,
+                  float* out);
+
 /// Host floats to the bytes of `dtype` (f32: copy; bf16: round to nearest even; i8: the values,
 /// which must be integers in [-128, 127]) and back.
 void packFloats(DType dtype, const float* src, int64_t n, void* dst);
@@ -40,7 +46,9 @@ void unpackFloats(DType dtype, const void* src, int64_t n, float* dst);
 
 /// The params of `g` from f32 tensors by name: a bf16 `w.q` from `w` rounded; an i8 `w.q` and its
 /// `w.scale` from `w` by quantizeQ8 (the block is w's last dim / w.scale's last dim); every other
-/// param of `g` found in `f32` as it is. Tensors `g` does not use are left out. "" or why not.
+/// param of `g` found in `f32` as it is. A `w.q` (and its `w.scale`) already in `f32` with exactly
+/// the types `g` declares — stored in a quantized checkpoint — is taken as it is. Tensors `g` does
+/// not use are left out. "" or why not.
 std::string quantizeParams(const Graph& g, const std::map<std::string, Tensor>& f32,
                            std::map<std::string, Tensor>* out);
 

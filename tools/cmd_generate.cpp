@@ -352,7 +352,7 @@ int GenRun::makeGenerator() {
       if (!w) return usageError(w.error());
       params = paramsFromTensors(full(), std::move(w->tensors), f.init);
     } else {
-      params = loadParams(full(), f.init);
+      params = loadParams(full(), f.init, /*keepQuantized=*/true); // stored w.q as they are
     }
     if (!params) return usageError(params.error());
     if (std::string e = gen->setParams(*params); !e.empty()) return runError(e);

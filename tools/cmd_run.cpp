@@ -210,7 +210,7 @@ int runEval(const RunFlags& f) {
     if (!f32) return usageError(f32.error().render());
     ParamMap params;
     if (!f.initPath.empty()) {
-      IoResult<ParamMap> loaded = loadParams(f32->graph, f.initPath);
+      IoResult<ParamMap> loaded = loadParams(f32->graph, f.initPath, /*keepQuantized=*/true);
       if (!loaded) return usageError(loaded.error());
       params = std::move(*loaded);
     } else {

@@ -5,8 +5,10 @@
 namespace gptc::tools {
 
 int cmdCompile(int argc, char** argv); // tools/cmd_compile.cpp: gptc compile MODEL.graph ...
-int cmdReport(int argc, char** argv); // tools/cmd_report.cpp: gptc report OUTDIR
-int cmdRun(int argc, char** argv);     // tools/cmd_run.cpp:     gptc run [MODEL.graph] --eval|--train|--generate
+int cmdReport(int argc, char** argv);  // tools/cmd_report.cpp: gptc report OUTDIR
+int cmdRun(int argc,
+           char** argv); // tools/cmd_run.cpp:     gptc run [MODEL.graph] --eval|--train|--generate
 int cmdTokenize(int argc, char** argv); // tools/cmd_tokenize.cpp: gptc tokenize TEXT
+int cmdQuantize(int argc, char** argv); // tools/cmd_quantize.cpp: gptc quantize CKPT -o OUT
 
 } // namespace gptc::tools

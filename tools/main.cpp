@@ -14,6 +14,7 @@ usage:
   gptc run [MODEL.graph] [flags]     --eval, --train (default: the char-level Shakespeare GPT), --generate
   gptc report OUTDIR [flags]         one HTML page: passes, memory plan, kernels, loss, attention
   gptc tokenize TEXT [flags]         GPT-2 BPE, written as llm.c token shards (TEXT_train.bin, TEXT_val.bin)
+  gptc quantize CKPT -o OUT --weights bf16|int8   a checkpoint with bf16 or int8 weights
   gptc help COMMAND                  the flags of a command (same as gptc COMMAND --help)
 )";
 
@@ -33,11 +34,13 @@ int main(int argc, char** argv) {
     if (cmd == "run") return gptc::tools::cmdRun(2, args);
     if (cmd == "report") return gptc::tools::cmdReport(2, args);
     if (cmd == "tokenize") return gptc::tools::cmdTokenize(2, args);
+    if (cmd == "quantize") return gptc::tools::cmdQuantize(2, args);
   }
   if (cmd == "compile") return gptc::tools::cmdCompile(argc - 1, argv + 1);
   if (cmd == "run") return gptc::tools::cmdRun(argc - 1, argv + 1);
   if (cmd == "tokenize") return gptc::tools::cmdTokenize(argc - 1, argv + 1);
   if (cmd == "report") return gptc::tools::cmdReport(argc - 1, argv + 1);
+  if (cmd == "quantize") return gptc::tools::cmdQuantize(argc - 1, argv + 1);
   std::fprintf(stderr, "gptc: unknown command '%s' (try gptc --help)\n", cmd.c_str());
   return 2;
 }

@@ -229,8 +229,8 @@ TEST_CASE("gptc checkpoint: malformed files") {
   llmc[3] = 0x01; // 20240326
   expectError(llmc, "llm.c GPT-2 checkpoint");
   auto version = bytes;
-  version[8] = 2;
-  expectError(version, "version 2");
+  version[8] = 3;
+  expectError(version, "version 3");
   auto count = bytes;
   count[12] = 3;
   expectError(count, "truncated");
@@ -267,4 +267,81 @@ TEST_CASE("gptc checkpoint: malformed files") {
     writeRaw(bad, flipped);
     CHECK_FALSE(readGptcCheckpoint(bad).ok());
   }
+}
+
+TEST_CASE("gptc checkpoint: bf16 and i8 tensors (version 2)") {
+  TempDir t;
+  GptcCheckpoint ck;
+  ck.metadata = "model=models/chargpt.graph";
+  ck.tensors.push_back({"w", {2, 3}, {1, 2, 3, 4, 5, 6}}); // f32
+  NamedTensor h{"w.h", {4}, {1.0f, -2.5f, 0.0078125f, -65536.0f}};
+  h.dtype = StoredDType::bf16; // each a bf16 number (low 16 bits zero)
+  NamedTensor q{"w.q", {2, 3}, {-128, 127, 0, -1, 5, 77}};
+  q.dtype = StoredDType::i8;
+  ck.tensors.push_back(h);
+  ck.tensors.push_back(q);
+  auto p = t.path("q.gptc");
+  REQUIRE(writeGptcCheckpoint(p, ck).ok());
+  auto bytes = readRaw(p);
+  CHECK(bytes[8] == 2); // version 2: not every tensor is f32
+  // f32 6·4 + bf16 4·2 + i8 6·1 bytes of data
+  auto back = readGptcCheckpoint(p);
+  REQUIRE_MESSAGE(back.ok(), back.error());
+  REQUIRE(back->tensors.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(back->tensors[i].dtype == ck.tensors[i].dtype);
+    CHECK(back->tensors[i].shape == ck.tensors[i].shape);
+    CHECK(back->tensors[i].data == ck.tensors[i].data);
+  }
+  // All f32: version 1, byte for byte what gptc wrote before version 2 existed.
+  GptcCheckpoint plain;
+  plain.tensors.push_back({"w", {2}, {1, 2}});
+  REQUIRE(writeGptcCheckpoint(t.path("plain"), plain).ok());
+  CHECK(readRaw(t.path("plain"))[8] == 1);
+
+  // Nothing is rounded on the way out: values that are not of the dtype are refused.
+  auto refuse = [&](NamedTensor bad, const std::string& what) {
+    auto st = writeGptcCheckpoint(t.path("refused"), {"", {bad}});
+    REQUIRE_FALSE(st.ok());
+    CAPTURE(st.error());
+    CHECK(contains(st.error(), what));
+  };
+  NamedTensor notBf16{"x", {1}, {1.1f}, StoredDType::bf16};
+  refuse(notBf16, "is not a bf16 number");
+  NamedTensor notI8{"x", {2}, {1.0f, 0.5f}, StoredDType::i8};
+  refuse(notI8, "is not an integer in [-128, 127]");
+  NamedTensor big{"x", {1}, {128.0f}, StoredDType::i8};
+  refuse(big, "is not an integer in [-128, 127]");
+
+  // Corruption is caught as in version 1: every prefix, every bit flip, a version-1 file claiming
+  // a narrow dtype, an unknown dtype, a byte length of the f32 size.
+  auto bad = t.path("bad.gptc");
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    writeRaw(bad, {bytes.begin(), bytes.begin() + long(n)});
+    CHECK_FALSE(readGptcCheckpoint(bad).ok());
+  }
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto flipped = bytes;
+    flipped[i] ^= uint8_t(1u << (i % 8));
+    writeRaw(bad, flipped);
+    CHECK_FALSE(readGptcCheckpoint(bad).ok());
+  }
+  auto expectError = [&](const std::vector<uint8_t>& b, const std::string& what) {
+    writeRaw(bad, b);
+    auto r = readGptcCheckpoint(bad);
+    REQUIRE_FALSE(r.ok());
+    CAPTURE(r.error());
+    CHECK(contains(r.error(), what));
+  };
+  // Layout: 24 header bytes + 26 metadata; record 0 "w": name length 4, name 1, dtype at 55.
+  // Record 1 "w.h" starts at 55 + 4 + 4 + 2·8 + 8 + 24 = 111: name length 4, name 3, dtype at 118.
+  auto v1 = bytes;
+  v1[8] = 1;
+  expectError(v1, "version 1 stores f32 = 1 only");
+  auto dtype = bytes;
+  dtype[118] = 9;
+  expectError(dtype, "unknown dtype 9");
+  auto asI8 = bytes;
+  asI8[118] = 3; // bf16 [4] claimed i8: 8 bytes for 4 values
+  expectError(asI8, "does not match shape [4] (4 bytes of i8)");
 }
