@@ -87,6 +87,9 @@ LOWERED(EmbeddingGradAdd) // in lower_embedding.cpp, beside embedding_grad
 LOWERED(Dequantize)
 LOWERED(QMatMul)
 LOWERED(QLinear)
+// lower_attention.cpp (ops made by passes/fuse_attention.cpp)
+LOWERED(Attention)
+LOWERED(AttentionGrad)
 
 #undef LOWERED
 
