@@ -4,9 +4,9 @@
 One training step workload (forward, backward, global-norm clipping, AdamW), B and T given
 (default B 4, T 1024), each in a fresh process under /usr/bin/time -v:
   gptc            `gptc run models/gpt2.graph --set B=.. T=.. --train --tokens F --steps N`
-                  (fused attention: the default pipeline)
-  gptc unfused    the same with --disable-pass fuse-attention (the T×T weights kept)
-  gptc budget     the same with --memory-budget SIZE (when --budget is given)
+                  --fused-attention (no T×T weights anywhere in the step)
+  gptc unfused    the same without --fused-attention (the T×T weights kept for the backward)
+  gptc budget     fused, with --memory-budget SIZE (when --budget is given)
   torch           tests/reference/models.py's GPT-2 mirror on torch's kernels, foreach AdamW
                   (bench/pytorch_models.py's step), N steps
   torch ckpt      the same with torch.utils.checkpoint around every block (use_reentrant=False),
@@ -113,13 +113,13 @@ def main():
                     help="subset of: gptc gptc_unfused gptc_budget torch torch_ckpt")
     args = ap.parse_args()
     variants = {
-        "gptc": lambda tok: gptc_run(args, tok, []),
-        "gptc_unfused": lambda tok: gptc_run(args, tok, ["--disable-pass", "fuse-attention"]),
+        "gptc": lambda tok: gptc_run(args, tok, ["--fused-attention"]),
+        "gptc_unfused": lambda tok: gptc_run(args, tok, []),
         "torch": lambda tok: torch_run(args, False),
         "torch_ckpt": lambda tok: torch_run(args, True),
     }
     if args.budget:
-        variants["gptc_budget"] = lambda tok: gptc_run(args, tok, ["--memory-budget", args.budget])
+        variants["gptc_budget"] = lambda tok: gptc_run(args, tok, ["--fused-attention", "--memory-budget", args.budget])
     names = args.only or list(variants)
     cpu = open("/proc/cpuinfo").read()
     model = re.search(r"model name\s*:\s*(.*)", cpu).group(1)
