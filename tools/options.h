@@ -84,6 +84,7 @@ struct PipelineFlags {
   std::map<std::string, std::string> passOptions;
   std::string memoryBudget; ///< --memory-budget SIZE|sweep: the remat pass (passes/remat.h)
   std::string weights = "f32"; ///< --weights (run --eval): the quantize pass's dtype
+  bool fusedAttention = false; ///< --fused-attention: passes/fuse_attention.cpp rewrites attention
 };
 
 /// Registers --set, -b/--batch and -t/--seq on `app`, writing into `flags`. Every command spells
