@@ -87,6 +87,10 @@ LOWERED(EmbeddingGradAdd) // in lower_embedding.cpp, beside embedding_grad
 LOWERED(Dequantize)
 LOWERED(QMatMul)
 LOWERED(QLinear)
+// lower_collective.cpp (ops made by passes/data_parallel.cpp)
+LOWERED(AllReduce)
+LOWERED(ReduceScatter)
+LOWERED(AllGather)
 
 #undef LOWERED
 

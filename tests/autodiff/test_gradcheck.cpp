@@ -203,7 +203,9 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::Dequantize, OpKind::QMatMul, OpKind::QLinear,
                           // fused kinds exist only after autodiff (passes/fuse.cpp)
                           OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad, OpKind::LinearGelu,
-                          OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd};
+                          OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd,
+                          // collectives: inserted after autodiff (passes/data_parallel.cpp)
+                          OpKind::AllReduce, OpKind::ReduceScatter, OpKind::AllGather};
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);
     if (exempt.count(kind)) continue;
