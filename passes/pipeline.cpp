@@ -54,6 +54,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"cse", "shared forward values get one gradient accumulation, not several"},
            {"dce", "differentiate only what reaches the loss"},
            {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
+           {"data-parallel", "data-parallel.ranks > 1 (mpirun): the ranks' gradients summed "
+                             "before the optimizer and its norm read them; 1: no change"},
            {"optimizer", "AdamW updates as graph ops, aliased onto the parameters"},
            {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
            {"cse", "gradient rules recompute the same transposes and reshapes"},
