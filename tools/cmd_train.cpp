@@ -19,10 +19,12 @@
 #include "tools/options.h"
 #include "tools/trace_flags.h"
 
+#include "ir/printer.h"
 #include "passes/plan_memory.h"
 #include "runtime/batch_source.h"
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
+#include "runtime/mpi_comm.h"
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
 #include "runtime/run_lock.h"
@@ -80,6 +82,7 @@ struct TrainFlags {
   std::string tokenizer;       // decodes samples of *.bin data; default assets/gpt2_tokenizer
   std::string resume;          // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
+  int zero = 0;                // --zero 1: under mpirun, AdamW's moments sharded (ZeRO-1)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
 };
 
@@ -170,6 +173,11 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
   // A trace observes attention's scores and masked scores, which fusion keeps in registers.
   if (f.trace.trace) pf.disablePasses = {"fuse"};
   if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
+  // Under mpirun: one rank's step of a data-parallel job (passes/data_parallel.cpp).
+  if (std::string(pipeline) == "train" && mpi::world().size > 1) {
+    pf.passOptions["data-parallel.ranks"] = fmt::format("{}", mpi::world().size);
+    pf.passOptions["data-parallel.zero"] = fmt::format("{}", f.zero);
+  }
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().render().c_str());
@@ -289,7 +297,15 @@ int train(TrainFlags f) {
   if (f.checkpointEvery < 0)
     return usageError(fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery));
   if (f.keep < 1) return usageError(fmt::format("--keep must be at least 1, got {}", f.keep));
+  if (f.zero != 0 && f.zero != 1)
+    return usageError(fmt::format("--zero must be 0 or 1, got {}", f.zero));
   if (f.out.empty()) f.out = defaultRunDir(f.model);
+  // Under mpirun this process is one rank of a data-parallel job (runtime/mpi_comm.h, docs/
+  // scale-out.md): every rank trains on its rows; rank 0 alone prints, logs and writes files.
+  if (std::string e = mpi::init(); !e.empty()) return usageError(e);
+  const int rank = mpi::world().rank, ranks = mpi::world().size;
+  const bool writer = rank == 0;
+  if (!writer && !std::freopen("/dev/null", "w", stdout)) return runError("cannot silence stdout");
 
   // The default configuration applies to the default model only, as defaults: the user's --set,
   // -b and -t override them, and -b conflicts only with a --set B=... that was given.
@@ -400,7 +416,7 @@ int train(TrainFlags f) {
   // The sample at the end: the KV-cache decode step `gptc run --generate` uses
   // (runtime/run_sample.h); by recomputation only for a model without one.
   std::unique_ptr<RunSampler> sampler;
-  if (!sortTask && f.sampleChars > 0 && (!shards || bpe)) {
+  if (!sortTask && f.sampleChars > 0 && (!shards || bpe) && writer) {
     const Graph& tg = trainEngine->graph();
     const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
     sampler = RunSampler::create(program, overrides, runT, engine, threads, &err);
@@ -418,6 +434,8 @@ int train(TrainFlags f) {
   opts.valEvery = f.valEvery;
   opts.valBatches = f.valBatches;
   opts.seed = f.seed;
+  opts.rank = rank;
+  opts.ranks = ranks;
   int64_t trainTokens = split ? int64_t(split->train.size()) : 0;
   int64_t valTokens = split ? int64_t(split->val.size()) : 0;
   std::unique_ptr<Trainer> trainer;
@@ -446,8 +464,16 @@ int train(TrainFlags f) {
   const Graph& tg = trainEngine->graph();
   const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
   const int64_t runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
-  const RunCard card = runCard(f, sets, runB, runT, trainTokens + valTokens);
+  // B in the card is the global batch (all ranks' rows): what the batches and the masks depend
+  // on, so a checkpoint of 2 ranks with -b 2 resumes on 1 rank with -b 4, and the reverse.
+  const RunCard card = runCard(f, sets, runB * ranks, runT, trainTokens + valTokens);
   const std::map<std::string, std::string> info = card.toInfo();
+  // The start-up check: every rank compiled the same step from the same flags, or all stop here.
+  if (ranks > 1)
+    if (std::string e = mpi::checkSameEverywhere("compiled training step and flags",
+                                                 printGraph(tg) + card.toText({}));
+        !e.empty())
+      return usageError(e);
   // GPT-2 models' parameters are saved in llm.c's format, the others in gptc's.
   std::optional<Gpt2Config> gpt2;
   if (IoResult<Gpt2Config> c = gpt2ConfigOf(tg); c) {
@@ -466,8 +492,9 @@ int train(TrainFlags f) {
   std::error_code lockEc;
   std::filesystem::create_directories(f.out, lockEc);
   if (lockEc) return usageError(fmt::format("--out {}: {}", f.out, lockEc.message()));
-  IoResult<RunLock> runLock = RunLock::acquire(f.out);
-  if (!runLock) return usageError(runLock.error());
+  std::optional<IoResult<RunLock>> runLock; // rank 0's alone: it writes the folder
+  if (writer) runLock.emplace(RunLock::acquire(f.out));
+  if (runLock && !*runLock) return usageError(runLock->error());
 
   // --init: start from given weights (the AdamW moments stay zero).
   if (!f.init.empty()) {
@@ -518,12 +545,13 @@ int train(TrainFlags f) {
   std::error_code ec;
   std::filesystem::create_directories(f.out, ec);
   if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
-  IoResult<MainLog> log = MainLog::open(f.out + "/main.log");
+  IoResult<MainLog> log = MainLog::open(writer ? f.out + "/main.log" : "/dev/null");
   if (!log) return usageError(log.error());
   log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}", f.model, config,
                         runB, runT, f.steps, f.seed));
   log->note(describeOptimizer(f.opt));
-  if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return runError(st.error());
+  if (writer)
+    if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return runError(st.error());
   if (resumed) { // main.log as the uninterrupted run wrote it up to here
     size_t v = 0;
     for (const LossPoint& p : trainer->trainCurve()) {
@@ -537,8 +565,10 @@ int train(TrainFlags f) {
     TrainCheckpoint c;
     c.step = trainer->stepsDone();
     c.info = info;
+    // every rank reads (with --zero 1 the moments are gathered); rank 0 alone writes
     if (std::string e = trainer->readTensors(ValueKind::Param, &c.params); !e.empty()) return e;
     if (std::string e = trainer->readTensors(ValueKind::State, &c.optimizer); !e.empty()) return e;
+    if (!writer) return "";
     c.trainCurve = trainer->trainCurve();
     c.valCurve = trainer->valCurve();
     if (gpt2) c.gpt2 = *gpt2;
@@ -611,6 +641,7 @@ int train(TrainFlags f) {
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
               static_cast<long long>(trainer->stepsDone()), runSeconds);
 
+  if (!writer) return 0; // the files and the sample are rank 0's
   std::string title =
       fmt::format("{} {}— loss per step (nats/{})", f.model, config, sortTask ? "token" : "char");
   if (IoStatus st =
@@ -722,6 +753,10 @@ int cmdTrain(int argc, char** argv) {
                  "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
                  "recomputed in the backward to fit (bit-identical results)")
       ->type_name("SIZE");
+  app.add_option("--zero", f.zero,
+                 "under mpirun: 1 shards AdamW's moments over the ranks (ZeRO-1); 0 (default): "
+                 "every rank keeps them whole")
+      ->type_name("0|1");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   // An explicit 0 is an error, not the default (tools/input_checks.h).
@@ -731,7 +766,10 @@ int cmdTrain(int argc, char** argv) {
     return usageError(e);
   if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
   f.tokenizerGiven = app.count("--tokenizer") > 0;
-  return train(std::move(f));
+  int rc = train(std::move(f));
+  // A rank that fails ends the job: the others may be waiting in a collective for it.
+  if (rc != 0 && mpi::world().size > 1) mpi::abortJob(rc);
+  return rc;
 }
 
 } // namespace gptc::tools
