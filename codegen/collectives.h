@@ -5,8 +5,9 @@
 // way: runtime → codegen), so the runtime installs its functions here when it starts MPI.
 // Without a hook the single-process meaning applies: every collective over 1 rank is a copy.
 //
-// The kernels call them on one thread of the team (onOneThread); the others wait at the step's
-// next barrier, which the step builder places because the result's bytes are read after.
+// The kernels call them on thread 0 of the team, so every rank calls them in schedule order, one
+// at a time; the other threads go on to the next kernel that does not touch these bytes (the
+// step builder's barriers see the result like any kernel's).
 #pragma once
 
 #include <cstdint>

@@ -20,8 +20,9 @@
 // (fatal(): one line, then MPI_Abort so the job ends instead of hanging). A rank that dies is
 // noticed by mpirun, which ends the others (docs/scale-out.md has the measured delay).
 //
-// Threads: collectives are called by whichever thread of the team claims the kernel's single
-// chunk (codegen/kernel_emitter.h onOneThread), one at a time: MPI_THREAD_SERIALIZED.
+// Threads: the JIT's collective kernels call in on thread 0 of the team (codegen/
+// lower_collective.cpp), in schedule order; the trainer calls from its own thread between steps:
+// one call at a time, MPI_THREAD_SERIALIZED.
 //
 // What it leaves to others: which values are reduced (passes/data_parallel.cpp), the kernels that
 // call in here (codegen/collectives.h, runtime/interpreter_ops_collective.cpp), the rank's share
