@@ -641,7 +641,11 @@ int train(TrainFlags f) {
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
               static_cast<long long>(trainer->stepsDone()), runSeconds);
 
-  if (!writer) return 0; // the files and the sample are rank 0's
+  if (!writer) { // the files and the sample are rank 0's; its final checkpoint gathers from all
+    std::string unused;
+    std::string e = saveCheckpoint(&unused);
+    return e.empty() ? 0 : runError(e);
+  }
   std::string title =
       fmt::format("{} {}— loss per step (nats/{})", f.model, config, sortTask ? "token" : "char");
   if (IoStatus st =
