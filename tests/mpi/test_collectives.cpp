@@ -77,7 +77,7 @@ TEST_CASE("collectives on 2 ranks: allreduce, reduce_scatter, all_gather") {
     Graph g;
     int in = g.addInput("x", x.type);
     g.outputs.push_back(g.add(OpKind::AllReduce, {in}, {}, {}, "out"));
-    std::vector<float> want(size_t(n));
+    std::vector<float> want(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
       want[size_t(i)] = valueAt(0, i) + valueAt(1, i);
     checkEverywhere(g, x, want);
@@ -88,7 +88,7 @@ TEST_CASE("collectives on 2 ranks: allreduce, reduce_scatter, all_gather") {
     int out = g.add(OpKind::ReduceScatter, {in}, {{"ranks", int64_t(2)}}, {}, "out");
     g.outputs.push_back(out);
     CHECK(g.type(out) == TensorType{DType::f32, {S}});
-    std::vector<float> want(size_t(S), 0.0f);
+    std::vector<float> want(static_cast<size_t>(S), 0.0f);
     for (int64_t k = 0; k < S; ++k)
       if (int64_t i = rank * S + k; i < n) want[size_t(k)] = valueAt(0, i) + valueAt(1, i);
     checkEverywhere(g, x, want);
@@ -100,7 +100,7 @@ TEST_CASE("collectives on 2 ranks: allreduce, reduce_scatter, all_gather") {
     int out = g.add(OpKind::AllGather, {in}, {{"ranks", int64_t(2)}, {"shape", shape}}, {}, "out");
     g.outputs.push_back(out);
     CHECK(g.type(out) == TensorType{DType::f32, shape});
-    std::vector<float> want(size_t(n));
+    std::vector<float> want(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
       want[size_t(i)] = valueAt(int(i / S), i % S);
     checkEverywhere(g, slice, want);
