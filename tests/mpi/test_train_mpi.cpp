@@ -121,7 +121,7 @@ TEST_CASE("a checkpoint of 2 ranks resumes on 1 rank, and the reverse") {
         runOn(first, 4 / first, name, 12, std::string("--checkpoint-every 6 ") + leg.firstExtra);
     INFO(a.err);
     REQUIRE(a.code == 0);
-    fs::path step6 = out / "checkpoints" / "step_6";
+    fs::path step6 = out / "checkpoints" / "step_00000006";
     REQUIRE(fs::exists(step6));
     std::string cmd = (second > 1 ? mpirun(second) : std::string()) + gptcPath() + " " +
                       trainArgs(4 / second, scratch() / (name + "_resumed"), 12,
