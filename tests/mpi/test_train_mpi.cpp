@@ -138,9 +138,9 @@ TEST_CASE("a checkpoint of 2 ranks resumes on 1 rank, and the reverse") {
 TEST_CASE("ranks with different flags stop at start-up with one line each, exit 2") {
   fs::path out = scratch() / "mismatch";
   // rank 1 trains with another learning rate: a different run card
-  std::string cmd =
-      mpirun(2) + "sh -c " +
-      q(gptcPath() + " " + trainArgs(2, out, 5) + " --lr $((OMPI_COMM_WORLD_RANK + 1))e-3");
+  // double quotes: the outer shell passes \$ on, the inner one (one per rank) expands it
+  std::string cmd = mpirun(2) + "sh -c \"" + gptcPath() + " " + trainArgs(2, out, 5) +
+                    " --lr \\$((OMPI_COMM_WORLD_RANK + 1))e-3\"";
   Run r = runShell(cmd, scratch() / "mismatch.out", scratch() / "mismatch.err");
   INFO(r.out);
   INFO(r.err);
@@ -152,9 +152,10 @@ TEST_CASE("ranks with different flags stop at start-up with one line each, exit 
 TEST_CASE("a rank that dies ends the job with an error within seconds") {
   fs::path out = scratch() / "killed";
   // rank 1 kills itself after 3 s of a long run; rank 0 must not wait for it forever
-  std::string cmd = mpirun(2) + "sh -c " +
-                    q("if [ $OMPI_COMM_WORLD_RANK = 1 ]; then (sleep 3; kill -9 $$) & fi; exec " +
-                      gptcPath() + " " + trainArgs(2, out, 100000));
+  std::string cmd = mpirun(2) +
+                    "sh -c \"if [ \\$OMPI_COMM_WORLD_RANK = 1 ]; then (sleep 3; kill -9 \\$\\$) & "
+                    "fi; exec " +
+                    gptcPath() + " " + trainArgs(2, out, 100000) + "\"";
   Run r = runShell(cmd, scratch() / "killed.out", scratch() / "killed.err");
   INFO(r.out);
   INFO(r.err);
