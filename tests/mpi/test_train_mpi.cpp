@@ -37,7 +37,7 @@ std::string trainArgs(int batch, const fs::path& out, int steps, const std::stri
   return fmt::format(
       "run --train --model {}/models/chargpt.graph --data {}/data/tinyshakespeare.txt "
       "--set L=1 C=32 NH=2 maxT=16 -b {} -t 16 --steps {} --warmup 2 --val-every 0 "
-      "--val-batches 1 --sample 0 --threads 1 -n 1 -o {} {}",
+      "--val-batches 1 --sample 0 --threads 1 -o {} {}",
       GPTC_SOURCE_DIR, GPTC_SOURCE_DIR, batch, steps, q(out), extra);
 }
 
