@@ -3,6 +3,7 @@
 // the process's thread team (codegen/thread_team.h), whose job the runtime runs step() in.
 #include "codegen/compile.h"
 
+#include "codegen/collectives.h"
 #include "codegen/jit.h"
 #include "codegen/lower.h"
 #include "codegen/step_builder.h"
@@ -67,6 +68,14 @@ std::unique_ptr<CompiledStep> compileStep(const Graph& g, const MemoryPlan& plan
 
   t0 = Clock::now();
   if (!jit->defineAbsolute(codegen::kBarrierSymbol, reinterpret_cast<void*>(&gptc_barrier), err))
+    return nullptr;
+  // The collectives' entry points (codegen/collectives.h): defined even when the step has none.
+  if (!jit->defineAbsolute(codegen::kAllreduceSymbol, reinterpret_cast<void*>(&gptc_allreduce_f32),
+                           err) ||
+      !jit->defineAbsolute(codegen::kReduceScatterSymbol,
+                           reinterpret_cast<void*>(&gptc_reduce_scatter_f32), err) ||
+      !jit->defineAbsolute(codegen::kAllGatherSymbol, reinterpret_cast<void*>(&gptc_all_gather_f32),
+                           err))
     return nullptr;
   if (!jit->addModule(std::move(mb), err)) return nullptr;
   void* step = jit->lookup(codegen::kStepSymbol, err); // machine code is generated here

@@ -141,8 +141,13 @@ std::string lower_Dropout(ModuleBuilder& mb, const KernelSpec& spec, const std::
     Value* seed = E.loadI(E.operand(1), E.ci(0));
     Value* seedMix = b.CreateMul(seed, E.ci32(0xC2B2AE3Du));
     Value* saltMix = E.ci32(uint32_t(salt * 0x85EBCA77u));
+    // row0 (optional operand 2): the index in the whole batch, i + row0·(numel / dim 0)
+    Value* base = E.ci32(0);
+    if (spec.operands.size() > 2 && spec.result.rank() > 0)
+      base = b.CreateMul(E.loadI(E.operand(2), E.ci(0)),
+                         E.ci32(spec.result.numel() / spec.result.shape[0]));
     emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)}, [&](const Vals& v, Value* flat) {
-      Value* i = b.CreateTrunc(flat, E.i32());
+      Value* i = b.CreateAdd(b.CreateTrunc(flat, E.i32()), base);
       Value* x = b.CreateXor(b.CreateXor(b.CreateMul(i, E.ci32(0x9E3779B1u)), saltMix), seedMix);
       x = b.CreateXor(x, b.CreateLShr(x, 16));
       x = b.CreateMul(x, E.ci32(0x85EBCA6Bu));

@@ -72,6 +72,8 @@ R infer_ReluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
 R infer_Dropout(const Types& t, const Attrs& a) {
   if (t[1].dtype != DType::i32 || t[1].rank() != 0)
     return err(fmt::format("dropout's seed must be an i32[] scalar, got {}", ts(t[1])));
+  if (t.size() > 2 && (t[2].dtype != DType::i32 || t[2].rank() != 0))
+    return err(fmt::format("dropout's row0 must be an i32[] scalar, got {}", ts(t[2])));
   double p = attrFloat(a, "p");
   if (!(p >= 0 && p < 1)) return err(fmt::format("dropout p must be in [0, 1), got {}", p));
   return needF32(t[0], "x");
@@ -573,6 +575,27 @@ R infer_AttentionGrad(const Types& t, const Attrs& a) {
 
 R infer_EmbeddingGradAdd(const Types& t, const Attrs& a) {
   return inferComposition(OpKind::EmbeddingGradAdd, t, a);
+}
+
+// ---- collectives ----
+R infer_AllReduce(const Types& t, const Attrs&) { return needF32(t[0], "allreduce's x"); }
+R infer_ReduceScatter(const Types& t, const Attrs& a) {
+  if (R r = needF32(t[0], "reduce_scatter's x"); !r) return r;
+  int64_t ranks = attrInt(a, "ranks");
+  if (ranks < 1) return err(fmt::format("reduce_scatter: ranks must be >= 1, got {}", ranks));
+  return TensorType{DType::f32, {(t[0].numel() + ranks - 1) / ranks}};
+}
+R infer_AllGather(const Types& t, const Attrs& a) {
+  int64_t ranks = attrInt(a, "ranks");
+  if (ranks < 1) return err(fmt::format("all_gather: ranks must be >= 1, got {}", ranks));
+  TensorType out{DType::f32, Shape(attrInts(a, "shape").begin(), attrInts(a, "shape").end())};
+  for (int64_t d : out.shape)
+    if (d < 1) return err(fmt::format("all_gather: shape {} has a dim < 1", ts(out)));
+  TensorType slice{DType::f32, {(out.numel() + ranks - 1) / ranks}};
+  if (t[0] != slice)
+    return err(fmt::format("all_gather: x must be this rank's slice {} of {} over {} ranks, got {}",
+                           ts(slice), ts(out), ranks, ts(t[0])));
+  return out;
 }
 
 using Rule = R (*)(const Types&, const Attrs&);

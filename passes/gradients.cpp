@@ -138,7 +138,9 @@ std::string grad_ReluGrad(G& c) {
 }
 // y = x * keep / (1-p): dx = dy * keep / (1-p), i.e. the same dropout (same seed, salt) of dy
 std::string grad_Dropout(G& c) {
-  c.give(0, OpKind::Dropout, {c.dy, c.x(1)}, c.node.attrs);
+  std::vector<int> operands{c.dy, c.x(1)};
+  if (c.node.operands.size() > 2) operands.push_back(c.x(2)); // row0: the same rows of the mask
+  c.give(0, OpKind::Dropout, operands, c.node.attrs);
   return "";
 }
 
@@ -563,6 +565,17 @@ std::string grad_QMatMul(G& c) {
   return notDifferentiable(c);
 }
 std::string grad_QLinear(G& c) {
+  return notDifferentiable(c);
+}
+
+// ---- collectives: inserted after autodiff (passes/data_parallel.cpp), never differentiated ----
+std::string grad_AllReduce(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_ReduceScatter(G& c) {
+  return notDifferentiable(c);
+}
+std::string grad_AllGather(G& c) {
   return notDifferentiable(c);
 }
 

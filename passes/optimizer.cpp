@@ -61,7 +61,21 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
   // Located at the loss: the update belongs to the statement that defines what is minimised.
   int loss = g.find("loss");
   SourceLoc at = g.value(loss >= 0 ? loss : paramGrads[0].first).loc;
-  result.gradNorm = g.add(OpKind::GlobalNorm, grads, {}, at, "grad_norm"); // f32[]
+  const int64_t Z = o.zeroRanks > 1 ? o.zeroRanks : 0;
+  int rank = -1;
+  if (Z) {
+    rank = g.find("rank");
+    if (rank < 0 || g.values[rank].kind != ValueKind::Input)
+      return Diag{{}, "optimizer: ZeRO needs the input `rank` (run data-parallel with zero=1)"};
+    // each rank's norm of its slices, gathered: the norm of the N norms is the whole norm
+    int mine = g.add(OpKind::GlobalNorm, grads, {}, at, "grad_norm.slice"); // f32[]
+    int one = g.add(OpKind::Reshape, {mine}, {{"shape", std::vector<int64_t>{1}}}, at);
+    int all = g.add(OpKind::AllGather, {one}, {{"ranks", Z}, {"shape", std::vector<int64_t>{Z}}},
+                    at);                                                     // f32[N]
+    result.gradNorm = g.add(OpKind::GlobalNorm, {all}, {}, at, "grad_norm"); // f32[]
+  } else {
+    result.gradNorm = g.add(OpKind::GlobalNorm, grads, {}, at, "grad_norm"); // f32[]
+  }
   g.outputs.push_back(result.gradNorm);
   int scale = -1;
   if (o.clip > 0)
@@ -76,8 +90,14 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
                     fmt::format("optimizer: the moment '{}{}' of param '{}' would clash with an "
                                 "existing value",
                                 prefix, param.name, param.name)};
-    int m = g.addState("m." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
-    int v = g.addState("v." + param.name, param.type, ParamInit{ParamInit::Zeros}, param.loc);
+    // ZeRO: the moments and the update cover this rank's slice of S elements only
+    const int64_t n = param.type.numel(), S = Z ? (n + Z - 1) / Z : n;
+    const TensorType momentType = Z ? TensorType{DType::f32, {S}} : param.type;
+    if (Z && g.type(grad) != momentType)
+      return Diag{param.loc, fmt::format("optimizer: ZeRO expects grad.{} as this rank's slice {}",
+                                         param.name, typeToString(momentType))};
+    int m = g.addState("m." + param.name, momentType, ParamInit{ParamInit::Zeros}, param.loc);
+    int v = g.addState("v." + param.name, momentType, ParamInit{ParamInit::Zeros}, param.loc);
     // The moments take the clip scale as an operand and clip the gradient as they read it: no
     // separate pass that writes a clipped copy of every gradient (ir/ops.def, adamw_moment1).
     std::vector<int> mOperands{m, grad}, vOperands{v, grad};
@@ -91,8 +111,27 @@ Expected<OptimizerResult> appendAdamW(Graph& g, const OptimizerOptions& o) {
                 {"beta2", o.beta2},
                 {"eps", o.eps},
                 {"wd", decay ? o.weightDecay : 0.0}};
-    int pNew = g.add(OpKind::AdamWUpdate, {p, mNew, vNew, *lr, *step}, attrs, param.loc,
-                     param.name + ".new");
+    int pNew = -1;
+    if (Z) {
+      int flat = g.add(OpKind::Reshape, {p}, {{"shape", std::vector<int64_t>{n}}}, param.loc);
+      if (S * Z != n)
+        flat = g.add(OpKind::Pad, {flat},
+                     {{"axis", int64_t(0)}, {"before", int64_t(0)}, {"after", S * Z - n}},
+                     param.loc); // f32[N·S]
+      int grid = g.add(OpKind::Reshape, {flat}, {{"shape", std::vector<int64_t>{Z, S}}}, param.loc);
+      int row =
+          g.add(OpKind::DynamicSlice, {grid, rank}, {{"axis", int64_t(0)}, {"size", int64_t(1)}},
+                param.loc); // f32[1,S]
+      int slice = g.add(OpKind::Reshape, {row}, {{"shape", std::vector<int64_t>{S}}}, param.loc,
+                        param.name + ".slice");
+      int sliceNew = g.add(OpKind::AdamWUpdate, {slice, mNew, vNew, *lr, *step}, attrs, param.loc,
+                           param.name + ".slice.new");
+      pNew = g.add(OpKind::AllGather, {sliceNew}, {{"ranks", Z}, {"shape", param.type.shape}},
+                   param.loc, param.name + ".new");
+    } else {
+      pNew = g.add(OpKind::AdamWUpdate, {p, mNew, vNew, *lr, *step}, attrs, param.loc,
+                   param.name + ".new");
+    }
     g.updates.push_back({m, mNew});
     g.updates.push_back({v, vNew});
     g.updates.push_back({p, pNew});
@@ -153,6 +192,11 @@ Expected<OptimizerOptions> optimizerOptionsFrom(const std::map<std::string, std:
 Expected<bool> runOptimizerPass(PassContext& ctx) {
   Expected<OptimizerOptions> options = optimizerOptionsFrom(ctx.options);
   if (!options) return options.error();
+  // ZeRO-1 (passes/data_parallel.cpp checked these options when it ran)
+  auto zero = ctx.options.find("data-parallel.zero"),
+       ranks = ctx.options.find("data-parallel.ranks");
+  if (zero != ctx.options.end() && zero->second == "1" && ranks != ctx.options.end())
+    options->zeroRanks = std::atoi(ranks->second.c_str());
   Expected<OptimizerResult> r = appendAdamW(ctx.graph, *options);
   if (!r) {
     const Diag& d = r.error();

@@ -45,6 +45,15 @@ struct OptimizerOptions {
   /// GPT-2's logits (49 MiB) would sit at the memory peak beside every gradient. The values stay
   /// in the graph under their names (the study tracer observes them by name).
   bool keepForwardOutputs = false;
+  /// ZeRO-1 over this many ranks (pass options data-parallel.zero=1 and data-parallel.ranks; 0:
+  /// none). passes/data_parallel.cpp left each %grad.p as this rank's slice f32[S], S =
+  /// ceil(numel/ranks), and the runtime input `rank : i32[]`; then per param:
+  ///   state m.p, v.p : f32[S]                       this rank's slice of the moments
+  ///   %p.slice = reshape(dynamic_slice(reshape(pad(reshape(%p, [n])), [ranks, S]), %rank), [S])
+  ///   %p.slice.new = adamw_update(%p.slice, %m.p.new, %v.p.new, %lr, %step)
+  ///   %p.new = all_gather(%p.slice.new) {ranks, shape = p's}
+  /// and %grad_norm = global_norm(all_gather(each rank's norm of its slices)): the whole norm.
+  int zeroRanks = 0;
 };
 
 struct OptimizerResult {

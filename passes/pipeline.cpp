@@ -58,6 +58,8 @@ const std::vector<Pipeline>& allPipelines() {
            {"fuse-attention", "--fused-attention (else no change): before autodiff, so "
                               "attention's own gradient recomputes the weights"},
            {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
+           {"data-parallel", "data-parallel.ranks > 1 (mpirun): the ranks' gradients summed "
+                             "before the optimizer and its norm read them; 1: no change"},
            {"optimizer", "AdamW updates as graph ops, aliased onto the parameters"},
            {"simplify", "gradient rules emit scale-by-1, reshape chains, zero fills"},
            {"cse", "gradient rules recompute the same transposes and reshapes"},

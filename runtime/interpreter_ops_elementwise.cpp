@@ -101,8 +101,12 @@ std::string eval_Dropout(EvalArgs& e) {
   float keepScale = float(1.0 / (1.0 - double(p)));
   uint32_t s = uint32_t(seed.i[0]);
   uint32_t salt = uint32_t(attrInt(e.attrs, "salt"));
+  // row0 (optional): x's rows start at row0 of the global batch, so index as the whole batch does
+  int64_t base = 0;
+  if (e.in.size() > 2 && x.type.rank() > 0)
+    base = int64_t(e.in[2]->i[0]) * (x.numel() / x.type.shape[0]);
   for (int64_t i = 0; i < e.out.numel(); ++i)
-    e.out.f[i] = dropoutKeep(s, salt, uint32_t(i), p) ? x.f[i] * keepScale : 0.0f;
+    e.out.f[i] = dropoutKeep(s, salt, uint32_t(base + i), p) ? x.f[i] * keepScale : 0.0f;
   return "";
 }
 

@@ -341,9 +341,9 @@ void ReportWriter::embeddings() {
     out += "    " + statsLine(statsOf(scaled.f.data(), scaled.numel())) + "\n";
   }
   if (read(p.embeddingSum, &sum)) {
-    out += fmt::format(
-        "  %{} = {} + positions {} (the input of layer 0, before dropout)\n", p.embeddingSum,
-        p.embeddingScaled.empty() ? "embedding" : "scaled embedding", shapeText(sum.type.shape));
+    out += fmt::format("  %{} = {} + positions {} (the input of layer 0, before dropout)\n",
+                       p.embeddingSum, p.embeddingScaled.empty() ? "embedding" : "scaled embedding",
+                       shapeText(sum.type.shape));
     out += "    " + statsLine(statsOf(sum.f.data(), sum.numel())) + "\n";
   }
 }

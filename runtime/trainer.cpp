@@ -2,7 +2,9 @@
 #include "runtime/trainer.h"
 
 #include "runtime/llmc_checkpoint.h"
+#include "runtime/mpi_comm.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
@@ -34,11 +36,60 @@ std::string lmShape(const Graph& g, const char* which, int* B, int* T) {
   return "";
 }
 
+/// ZeRO-1 (passes/optimizer.h): a state m.<p> / v.<p> that holds this rank's slice of S elements
+/// of param p's n. The param's type then, else nullptr.
+const TensorType* shardedOf(const Graph& g, const Value& state) {
+  if (state.kind != ValueKind::State || state.name.size() < 3 || state.name[1] != '.' ||
+      (state.name[0] != 'm' && state.name[0] != 'v'))
+    return nullptr;
+  int p = g.find(state.name.substr(2));
+  if (p < 0 || g.values[p].kind != ValueKind::Param) return nullptr;
+  const TensorType& pt = g.type(p);
+  return state.type.shape == pt.shape ? nullptr : &pt;
+}
+
 /// Whether `name` is an input of type `type`.
 bool hasInput(const Graph& g, const char* name, const TensorType& type) {
   int v = g.find(name);
   return v >= 0 && g.values[v].kind == ValueKind::Input && g.type(v) == type;
 }
+
+/// A rank's rows of a global source (see rankRows in trainer.h).
+class RankRows : public BatchSource {
+public:
+  RankRows(std::unique_ptr<BatchSource> global, int rank, int ranks)
+      : global_(std::move(global)), rank_(rank), ranks_(ranks) {}
+  std::string check(const Graph& g) const override {
+    for (auto& [name, t] : batch(0)) {
+      int v = g.find(name);
+      if (v < 0 || g.values[v].kind != ValueKind::Input || g.type(v) != t.type)
+        return fmt::format("rank {} of {}: the graph has no input `{} : {}` (its share of the "
+                           "global batch)",
+                           rank_, ranks_, name, typeToString(t.type));
+    }
+    return "";
+  }
+  NamedInputs batch(uint64_t index) const override {
+    NamedInputs out = global_->batch(index);
+    for (auto& [name, t] : out) {
+      const int64_t rows = t.type.shape[0] / ranks_, row = t.numel() / t.type.shape[0];
+      Tensor mine(TensorType{t.type.dtype, t.type.shape});
+      mine.type.shape[0] = rows;
+      const int64_t first = int64_t(rank_) * rows * row, n = rows * row;
+      if (t.type.dtype == DType::i32)
+        mine.i.assign(t.i.begin() + first, t.i.begin() + first + n);
+      else
+        mine.f.assign(t.f.begin() + first, t.f.begin() + first + n);
+      t = std::move(mine);
+    }
+    return out;
+  }
+  int64_t tokensPerBatch() const override { return global_->tokensPerBatch() / ranks_; }
+
+private:
+  std::unique_ptr<BatchSource> global_;
+  int rank_, ranks_;
+};
 
 } // namespace
 
@@ -47,6 +98,11 @@ std::string firstNonFinite(const std::vector<NamedTensor>& tensors) {
     for (size_t i = 0; i < t.data.size(); ++i)
       if (!std::isfinite(t.data[i])) return fmt::format("`{}`[{}] is {}", t.name, i, t.data[i]);
   return "";
+}
+
+std::unique_ptr<BatchSource> rankRows(std::unique_ptr<BatchSource> global, int rank, int ranks) {
+  if (ranks <= 1 || !global) return global;
+  return std::make_unique<RankRows>(std::move(global), rank, ranks);
 }
 
 int32_t dropoutSeed(uint64_t seed, int64_t step) {
@@ -58,6 +114,9 @@ Trainer::Trainer(StepEngine& train, StepEngine* eval, std::unique_ptr<BatchSourc
     : train_(train), eval_(eval), trainData_(std::move(trainData)), valData_(std::move(valData)),
       options_(options) {
   hasSeed_ = hasInput(train_.graph(), "seed", TensorType{DType::i32, {}});
+  hasRow0_ = hasInput(train_.graph(), "row0", TensorType{DType::i32, {}});
+  hasRank_ = hasInput(train_.graph(), "rank", TensorType{DType::i32, {}});
+  if (NamedInputs b = trainData_->batch(0); !b.empty()) localRows_ = b[0].second.type.shape[0];
 }
 
 std::unique_ptr<Trainer> Trainer::create(StepEngine& train, StepEngine* eval, TokenSplit data,
@@ -65,8 +124,9 @@ std::unique_ptr<Trainer> Trainer::create(StepEngine& train, StepEngine* eval, To
   int B = 0, T = 0;
   if (std::string e = lmShape(train.graph(), "training", &B, &T); !e.empty())
     return *err = e, nullptr;
+  // The global batch of ranks·B rows; create() below keeps this rank's B (rankRows).
   std::unique_ptr<BatchSource> trainData =
-      makeLmSource(std::move(data.train), B, T, options.seed, err);
+      makeLmSource(std::move(data.train), B * std::max(1, options.ranks), T, options.seed, err);
   if (!trainData) return *err = "training data: " + *err, nullptr;
   std::unique_ptr<BatchSource> valData;
   if (eval) {
@@ -86,6 +146,9 @@ std::unique_ptr<Trainer> Trainer::create(StepEngine& train, StepEngine* eval,
                                          std::string* err) {
   const Graph& g = train.graph();
   if (!trainData) return *err = "no training data", nullptr;
+  if (options.ranks < 1 || options.rank < 0 || options.rank >= options.ranks)
+    return *err = fmt::format("rank {} of {} ranks", options.rank, options.ranks), nullptr;
+  trainData = rankRows(std::move(trainData), options.rank, options.ranks);
   if (eval && !valData) return *err = "an evaluation graph needs validation data", nullptr;
   if (std::string e = trainData->check(g); !e.empty()) return *err = "training: " + e, nullptr;
   if (eval)
@@ -183,6 +246,12 @@ std::string Trainer::bindStepInputs(StepEngine& engine, int64_t s) const {
     if (std::string e = engine.bind("seed", Tensor::scalarI32(dropoutSeed(options_.seed, s)));
         !e.empty())
       return e;
+  if (hasRank_) // ZeRO-1: which slice of the moments this rank updates
+    if (std::string e = engine.bind("rank", Tensor::scalarI32(options_.rank)); !e.empty()) return e;
+  if (hasRow0_) // this rank's first row of the global batch (dropout masks by global row)
+    if (std::string e = engine.bind("row0", Tensor::scalarI32(int32_t(options_.rank * localRows_)));
+        !e.empty())
+      return e;
   return "";
 }
 
@@ -219,6 +288,13 @@ std::string Trainer::readTensors(ValueKind kind, std::vector<NamedTensor>* out) 
     if (std::string e = train_.read(v.name, &t); !e.empty()) return e;
     if (t.type.dtype != DType::f32)
       return fmt::format("`{}` is not f32: checkpoints hold f32 tensors only", v.name);
+    if (const TensorType* whole = shardedOf(train_.graph(), v)) {
+      // ZeRO-1: every rank's slice, gathered (a collective: every rank reads its tensors)
+      std::vector<float> all(size_t(whole->numel()));
+      mpi::allGather(t.f.data(), all.data(), whole->numel(), options_.ranks);
+      out->push_back(NamedTensor{v.name, whole->shape, std::move(all)});
+      continue;
+    }
     out->push_back(NamedTensor{v.name, t.type.shape, std::move(t.f)});
   }
   return "";
@@ -249,13 +325,21 @@ std::string Trainer::restore(const std::vector<NamedTensor>& tensors, int64_t st
     if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
     auto it = byName.find(v.name);
     if (it == byName.end()) return fmt::format("the checkpoint has no tensor `{}`", v.name);
-    if (v.type.dtype != DType::f32 || it->second->shape != v.type.shape)
+    const TensorType* whole = shardedOf(train_.graph(), v);
+    if (v.type.dtype != DType::f32 || it->second->shape != (whole ? whole : &v.type)->shape)
       return fmt::format("the checkpoint's `{}` does not have the model's shape", v.name);
   }
   for (const Value& v : train_.graph().values) {
     if (v.kind != ValueKind::Param && v.kind != ValueKind::State) continue;
     Tensor t(v.type);
     t.f = byName[v.name]->data;
+    if (shardedOf(train_.graph(), v)) { // ZeRO-1: this rank's slice, zeros past the end
+      const int64_t S = v.type.numel(), first = int64_t(options_.rank) * S;
+      std::vector<float> mine(size_t(S), 0.0f);
+      for (int64_t k = 0; k < S && first + k < int64_t(t.f.size()); ++k)
+        mine[size_t(k)] = t.f[size_t(first + k)];
+      t.f = std::move(mine);
+    }
     if (std::string e = train_.bind(v.name, t); !e.empty()) return e;
   }
   done_ = stepsDone;

@@ -42,6 +42,12 @@ struct TrainOptions {
                         ///< last; 0 = only after the last
   int valBatches = 8;   ///< batches averaged per validation
   uint64_t seed = 0;    ///< params, batch order and dropout all derive from it
+  /// Data parallelism (mpirun; passes/data_parallel.cpp): this process is rank `rank` of
+  /// `ranks`. The sources passed to create() give the global batch of ranks·B rows; this rank
+  /// trains on rows rank·B … (rank+1)·B−1 (B: the training graph's batch) and binds `row0` =
+  /// rank·B.
+  int rank = 0;
+  int ranks = 1;
 };
 
 class Trainer {
@@ -82,7 +88,8 @@ public:
   std::string saveCheckpoint(const std::string& path, const std::string& metadata) const;
 
   /// The f32 values of kind `kind` (Param: the weights; State: the AdamW moments m.*, v.*), in
-  /// graph order.
+  /// graph order. With ZeRO-1 the moments are gathered from every rank (a collective: every rank
+  /// calls it) and come out whole, as a single process has them.
   std::string readTensors(ValueKind kind, std::vector<NamedTensor>* out) const;
   /// Continues a run: binds every param and state of the training graph from `tensors` (each
   /// must be present, with the declared shape; others are ignored), sets the steps done and the
@@ -113,6 +120,9 @@ private:
   std::unique_ptr<BatchSource> trainData_, valData_;
   TrainOptions options_;
   bool hasSeed_ = false;
+  bool hasRow0_ = false;
+  bool hasRank_ = false;
+  int64_t localRows_ = 0; ///< B of the training graph (data parallelism: this rank's rows)
   int64_t done_ = 0;
   std::vector<LossPoint> trainCurve_, valCurve_;
 };
@@ -120,6 +130,10 @@ private:
 /// "" when every value of `tensors` is finite, else where the first NaN or Inf is: "`w.fc` [12] is
 /// nan". Checked before a checkpoint is written: a diverged state is never saved.
 std::string firstNonFinite(const std::vector<NamedTensor>& tensors);
+
+/// Rows `rank`·B … (`rank`+1)·B−1 of every tensor of `global`'s batches, B = rows / ranks: a
+/// rank's share of the global batch (data parallelism). ranks = 1: `global` itself.
+std::unique_ptr<BatchSource> rankRows(std::unique_ptr<BatchSource> global, int rank, int ranks);
 
 /// The dropout seed of step `step` for a run seeded with `seed` (a SplitMix64 mix, as an i32).
 int32_t dropoutSeed(uint64_t seed, int64_t step);

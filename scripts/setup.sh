@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 build=${1:-build}; shift || true
 
 need=()
-# graphviz: --emit=svg; chromium: the HTML report's headless-browser test (tests/study/).
+# graphviz: --emit=svg; chromium: the HTML report's headless-browser test (tests/study/);
+# openmpi-bin, libopenmpi-dev: mpirun and libmpi.so.40 for data-parallel training (tests/mpi/).
 for p in cmake g++ make llvm-19-dev libfmt-dev doctest-dev libcli11-dev nlohmann-json3-dev libpcre2-dev \
-    graphviz chromium; do
+    graphviz chromium openmpi-bin libopenmpi-dev; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -19,11 +19,13 @@
 #include "tools/options.h"
 #include "tools/trace_flags.h"
 
+#include "ir/printer.h"
 #include "passes/plan_memory.h"
 #include "runtime/batch_source.h"
 #include "runtime/bpe_tokenizer.h"
 #include "runtime/char_tokenizer.h"
 #include "runtime/check_finite.h"
+#include "runtime/mpi_comm.h"
 #include "runtime/param_store.h"
 #include "runtime/run_card.h"
 #include "runtime/run_lock.h"
@@ -87,6 +89,7 @@ struct TrainFlags {
   bool fusedAttention = false; // --fused-attention (passes/fuse_attention.cpp)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
   bool dataGiven = false;      // else a model card's `data = NAME` names the text
+  int zero = 0;                // --zero 1: under mpirun, AdamW's moments sharded (ZeRO-1)
 };
 
 volatile std::sig_atomic_t gInterrupted = 0;
@@ -178,6 +181,11 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
   if (f.trace.trace) pf.disablePasses = {"fuse", "fuse-attention"};
   if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
   pf.fusedAttention = f.fusedAttention && !f.trace.trace;
+  // Under mpirun: one rank's step of a data-parallel job (passes/data_parallel.cpp).
+  if (std::string(pipeline) == "train" && mpi::world().size > 1) {
+    pf.passOptions["data-parallel.ranks"] = fmt::format("{}", mpi::world().size);
+    pf.passOptions["data-parallel.zero"] = fmt::format("{}", f.zero);
+  }
   Expected<CompiledModel> c = compileModel(f.model, mf, pf, stderr);
   if (!c) {
     std::fprintf(stderr, "%s\n", c.error().render().c_str());
@@ -294,6 +302,7 @@ std::string checkFlagValues(const TrainFlags& f) {
   if (f.checkpointEvery < 0)
     return fmt::format("--checkpoint-every must be >= 0, got {}", f.checkpointEvery);
   if (f.keep < 1) return fmt::format("--keep must be at least 1, got {}", f.keep);
+  if (f.zero != 0 && f.zero != 1) return fmt::format("--zero must be 0 or 1, got {}", f.zero);
   return "";
 }
 
@@ -304,6 +313,10 @@ std::string checkFlagValues(const TrainFlags& f) {
 /// before the engines it steps.
 struct TrainRun {
   TrainFlags f;
+  // Under mpirun this process is one rank of a data-parallel job (runtime/mpi_comm.h, docs/
+  // scale-out.md): every rank trains on its rows; rank 0 alone prints, logs and writes files.
+  int rank = 0, ranks = 1;
+  bool writer = true;
 
   /// The run's constants: the default configuration applies to the default model only, as
   /// defaults; the user's --set, -b and -t override them.
@@ -314,8 +327,9 @@ struct TrainRun {
   int compileEngines();
   /// The trainer over the data, its parameters initialized.
   int makeTrainer();
-  /// The run card, the parameter count, the checkpoint format.
-  void describeRun();
+  /// The run card, the parameter count, the checkpoint format; under mpirun, the check that
+  /// every rank compiled the same step from the same flags.
+  int describeRun();
   /// Takes the run folder's lock, then --init or --resume.
   int lockAndRestore();
   /// main.log (with the resumed run's curves) and run.card; prints the run's header.
@@ -493,7 +507,7 @@ int TrainRun::compileEngines() {
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
   // The sample at the end: the KV-cache decode step `gptc run --generate` uses
   // (runtime/run_sample.h); by recomputation only for a model without one.
-  if (!sortTask && f.sampleChars > 0 && (!shards || bpe)) {
+  if (!sortTask && f.sampleChars > 0 && (!shards || bpe) && writer) {
     const Graph& tg = trainEngine->graph();
     const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
     sampler = RunSampler::create(program, overrides, runT, engine, threads, &err);
@@ -513,6 +527,8 @@ int TrainRun::makeTrainer() {
   opts.valEvery = f.valEvery;
   opts.valBatches = f.valBatches;
   opts.seed = f.seed;
+  opts.rank = rank;
+  opts.ranks = ranks;
   trainTokens = split ? int64_t(split->train.size()) : 0;
   valTokens = split ? int64_t(split->val.size()) : 0;
   std::string err;
@@ -534,7 +550,7 @@ int TrainRun::makeTrainer() {
   return 0;
 }
 
-void TrainRun::describeRun() {
+int TrainRun::describeRun() {
   for (const Value& v : trainEngine->graph().values)
     if (v.kind == ValueKind::Param) paramCount += v.type.numel();
   for (const std::string& s : sets)
@@ -542,8 +558,16 @@ void TrainRun::describeRun() {
   const Graph& tg = trainEngine->graph();
   const TensorType& tokensType = tg.type(tg.find(sortTask ? "tgt_in" : "tokens"));
   runB = tokensType.shape[0], runT = tokensType.shape[1]; // (B,T)
-  card = runCard(f, sets, runB, runT, trainTokens + valTokens);
+  // B in the card is the global batch (all ranks' rows): what the batches and the masks depend
+  // on, so a checkpoint of 2 ranks with -b 2 resumes on 1 rank with -b 4, and the reverse.
+  card = runCard(f, sets, runB * ranks, runT, trainTokens + valTokens);
   info = card.toInfo();
+  // The start-up check: every rank compiled the same step from the same flags, or all stop here.
+  if (ranks > 1)
+    if (std::string e = mpi::checkSameEverywhere("compiled training step and flags",
+                                                 printGraph(tg) + card.toText({}));
+        !e.empty())
+      return usageError(e);
   // GPT-2 models' parameters are saved in llm.c's format, the others in gptc's.
   if (IoResult<Gpt2Config> c = gpt2ConfigOf(tg); c) {
     bool llmcNames = true; // chargpt is GPT-2 shaped but names its tensors its own way
@@ -555,6 +579,7 @@ void TrainRun::describeRun() {
     if (llmcNames) gpt2 = *c;
   }
   ckptRoot = f.out + "/checkpoints";
+  return 0;
 }
 
 int TrainRun::lockAndRestore() {
@@ -563,9 +588,11 @@ int TrainRun::lockAndRestore() {
   std::error_code lockEc;
   std::filesystem::create_directories(f.out, lockEc);
   if (lockEc) return usageError(fmt::format("--out {}: {}", f.out, lockEc.message()));
-  IoResult<RunLock> lock = RunLock::acquire(f.out);
-  if (!lock) return usageError(lock.error());
-  runLock = std::move(*lock);
+  if (writer) { // rank 0's alone: it writes the folder
+    IoResult<RunLock> lock = RunLock::acquire(f.out);
+    if (!lock) return usageError(lock.error());
+    runLock = std::move(*lock);
+  }
 
   // --init: start from given weights (the AdamW moments stay zero).
   if (!f.init.empty()) {
@@ -617,7 +644,7 @@ int TrainRun::openLog() {
   std::error_code ec;
   std::filesystem::create_directories(f.out, ec);
   if (ec) return usageError(fmt::format("--out {}: {}", f.out, ec.message()));
-  IoResult<MainLog> opened = MainLog::open(f.out + "/main.log");
+  IoResult<MainLog> opened = MainLog::open(writer ? f.out + "/main.log" : "/dev/null");
   if (!opened) return usageError(opened.error());
   log.emplace(std::move(*opened));
   // A write that fails (a full disk) is the user's to fix, as for a checkpoint: exit 2. main.log
@@ -627,7 +654,8 @@ int TrainRun::openLog() {
       !st)
     return usageError(st.error());
   if (IoStatus st = log->note(describeOptimizer(f.opt)); !st) return usageError(st.error());
-  if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return usageError(st.error());
+  if (writer)
+    if (IoStatus st = writeRunCard(f.out + "/run.card", card); !st) return usageError(st.error());
   if (resumed) { // main.log as the uninterrupted run wrote it up to here
     size_t v = 0;
     for (const LossPoint& p : trainer->trainCurve()) {
@@ -673,6 +701,7 @@ std::string TrainRun::saveCheckpoint(std::string* folder, bool* diverged) {
     *diverged = true;
     return fmt::format("after step {} {}: training diverged (try a lower --lr)", c.step, bad);
   }
+  if (!writer) return ""; // every rank read (with --zero 1 the moments are gathered)
   c.trainCurve = trainer->trainCurve();
   c.valCurve = trainer->valCurve();
   if (gpt2) c.gpt2 = *gpt2;
@@ -766,6 +795,12 @@ int TrainRun::finish() {
   std::printf("final   val %.4f after %lld steps, %.1f s\n", finalVal,
               static_cast<long long>(trainer->stepsDone()), runSeconds);
 
+  if (!writer) { // the files and the sample are rank 0's; its final checkpoint gathers from all
+    std::string unused;
+    bool bad = false;
+    std::string e = saveCheckpoint(&unused, &bad);
+    return e.empty() ? 0 : runError(e);
+  }
   std::string title = fmt::format("{} {}— loss per step (nats/{})", f.model, config,
                                   sortTask ? "token"
                                   : words  ? "word"
@@ -829,12 +864,17 @@ int train(TrainFlags f) {
   if (!f.positionalModel.empty()) f.model = f.positionalModel;
   if (std::string e = checkFlagValues(f); !e.empty()) return usageError(e);
   if (f.out.empty()) f.out = defaultRunDir(f.model);
+  if (std::string e = mpi::init(); !e.empty()) return usageError(e);
   TrainRun run{std::move(f)};
+  run.rank = mpi::world().rank, run.ranks = mpi::world().size;
+  run.writer = run.rank == 0;
+  if (!run.writer && !std::freopen("/dev/null", "w", stdout))
+    return runError("cannot silence stdout");
   run.chooseConstants();
   if (int rc = run.readData(); rc != 0) return rc;
   if (int rc = run.compileEngines(); rc != 0) return rc;
   if (int rc = run.makeTrainer(); rc != 0) return rc;
-  run.describeRun();
+  if (int rc = run.describeRun(); rc != 0) return rc;
   if (int rc = run.lockAndRestore(); rc != 0) return rc;
   if (int rc = run.openLog(); rc != 0) return rc;
   if (int rc = run.loop(); rc != 0) return rc;
@@ -911,6 +951,10 @@ int cmdTrain(int argc, char** argv) {
       ->type_name("SIZE");
   app.add_flag("--fused-attention", f.fusedAttention,
                "attention as one fused op (online softmax, no T×T weights kept; not with --trace)");
+  app.add_option("--zero", f.zero,
+                 "under mpirun: 1 shards AdamW's moments over the ranks (ZeRO-1); 0 (default): "
+                 "every rank keeps them whole")
+      ->type_name("0|1");
   addTraceFlags(app, f.trace);
   if (int code = parseCommandLine(app, argc, argv, "run --train"); code >= 0) return code;
   // An explicit 0 is an error, not the default (tools/input_checks.h).
@@ -921,7 +965,10 @@ int cmdTrain(int argc, char** argv) {
   if (std::string e = checkThreadsFlag(f.threads); !e.empty()) return usageError(e);
   f.tokenizerGiven = app.count("--tokenizer") > 0;
   f.dataGiven = app.count("--data") > 0;
-  return train(std::move(f));
+  int rc = train(std::move(f));
+  // A rank that fails ends the job: the others may be waiting in a collective for it.
+  if (rc != 0 && mpi::world().size > 1) mpi::abortJob(rc);
+  return rc;
 }
 
 } // namespace gptc::tools

@@ -176,6 +176,10 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
       ->type_name("PASS[,PASS]")
       ->delimiter(',')
       ->allow_extra_args(false);
+  app.add_option("--pass-option", flags.passOptionFlags,
+                 "set a pass option KEY=VALUE (e.g. data-parallel.ranks=2: one rank's step of 2)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
   app.add_flag("--print-ir-after-all", flags.printIrAfterAll, "print the IR after every pass");
   app.add_flag("--print-ir-after-change", flags.printIrAfterChange,
                "print the IR after every pass that changed its printed text");
@@ -273,6 +277,12 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   }
   request.passOptions["quantize.weights"] = pf.weights;
   if (pf.fusedAttention) request.passOptions["attention.fused"] = "1";
+  for (const std::string& kv : pf.passOptionFlags) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return usageError("--pass-option " + kv + ": expected KEY=VALUE");
+    request.passOptions[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
   // The dump comes before the verifier, so a run that fails verification still leaves the
   // offending IR on disk.
   if (!pf.irDumpDir.empty()) request.instruments.push_back(makeDumpDir(pf.irDumpDir));

@@ -225,7 +225,9 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad, OpKind::LinearGelu,
                           OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd,
                           // attention's gradient (checked through attention's cases above)
-                          OpKind::AttentionGrad};
+                          OpKind::AttentionGrad,
+                          // collectives: inserted after autodiff (passes/data_parallel.cpp)
+                          OpKind::AllReduce, OpKind::ReduceScatter, OpKind::AllGather};
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);
     if (exempt.count(kind)) continue;

@@ -523,6 +523,13 @@ std::vector<Case> cases() {
   c.push_back({K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 3.7}}), "clips"});
   c.push_back(
       {K::ClipScale, {f({})}, A({{"max_norm", F(1.0)}}), scalars({{0, 0.5}}), "does not clip"});
+  // Collectives on 1 rank (copies); on 2 ranks: tests/mpi/test_collectives.cpp.
+  c.push_back({K::AllReduce, {f({3, 5})}, {}, {}, "1 rank"});
+  c.push_back({K::ReduceScatter, {f({3, 5})}, A({{"ranks", I(1)}}), {}, "1 rank"});
+  c.push_back({K::AllGather, {f({15})}, A({{"ranks", I(1)}, {"shape", std::vector<int64_t>{3, 5}}}),
+               {}, "1 rank"});
+  c.push_back({K::Dropout, {f({4, 6}), i({}), i({})}, A({{"p", F(0.5)}}), scalars({{1, 7}, {2, 3}}),
+               "row0"});
   return c;
 }
 

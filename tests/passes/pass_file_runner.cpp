@@ -43,6 +43,7 @@ std::string runPassFile(const std::string& path) {
   std::vector<std::pair<std::string, int64_t>> expectOps, expectCounters;
   int64_t expectTotalOps = -1;
   bool expectError = false, explainFusion = false;
+  std::map<std::string, std::string> passOptions;
   std::istringstream in(*text);
   int lineNo = 0;
   for (std::string line; std::getline(in, line);) {
@@ -90,6 +91,10 @@ std::string runPassFile(const std::string& path) {
       expectError = true;
     } else if (directive("EXPLAIN-FUSION", rest)) {
       explainFusion = true;
+    } else if (directive("OPTION", rest)) {
+      size_t eq = rest.find('=');
+      if (eq == std::string::npos) return bad();
+      passOptions[trim(rest.substr(0, eq))] = trim(rest.substr(eq + 1));
     }
   }
 
@@ -105,6 +110,7 @@ std::string runPassFile(const std::string& path) {
   ctx.program = *program;
   ctx.overrides = overrides;
   ctx.explainFusion = explainFusion;
+  ctx.options = passOptions;
   PassManager pm(pipeline);
   pm.addInstrument(makeVerifyEach());
   pm.addInstrument(makeChangeCheck());

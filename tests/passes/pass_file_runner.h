@@ -6,6 +6,7 @@
 //   # EXPECT-COUNTER: simplify.scale-by-one=2    a pass counter (absent counts as 0)
 //   # EXPECT-ERROR                   the run must fail; CHECK lines then match the rendered error
 //   # EXPLAIN-FUSION                 --explain-fusion: its notes follow the IR, for CHECK lines
+//   # OPTION: KEY=VALUE              a pass option (data-parallel.ranks=2), as the driver sets it
 //   # CHECK... lines                 matched (check_matcher.h) against the final IR, printed
 //   without
 //                                    locations, or against the error
