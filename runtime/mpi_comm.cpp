@@ -289,9 +289,10 @@ std::string checkSameEverywhere(const std::string& what, const std::string& text
   std::vector<std::string> all = allGatherBytes(mine);
   for (size_t r = 1; r < all.size(); ++r)
     if (all[r] != all[0])
-      return fmt::format("rank {}'s {} differs from rank 0's (hash {} vs {}): every rank must run "
-                         "the same gptc with the same flags and model",
-                         r, what, all[r], all[0]);
+      return fmt::format(
+          "rank {} and rank 0 differ in their {} (hash {} vs {}): every rank must run "
+          "the same gptc with the same flags and model",
+          r, what, all[r], all[0]);
   return "";
 }
 

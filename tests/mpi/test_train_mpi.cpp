@@ -149,7 +149,7 @@ TEST_CASE("ranks with different flags stop at start-up with one line each, exit 
   INFO(r.out);
   INFO(r.err);
   CHECK(r.code == 2);
-  CHECK(r.says("rank 1's compiled training step and flags differ from rank 0's"));
+  CHECK(r.says("rank 1 and rank 0 differ in their compiled training step and flags"));
   CHECK(r.seconds < 60);
 }
 
