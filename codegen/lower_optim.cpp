@@ -34,26 +34,12 @@ Value* loadClip(KernelEmitter& E) {
 
 } // namespace
 
-std::string lower_AdamWMoment1(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                               LoweredKernel* out) {
-  // m·beta + (1-beta)·g, g clipped first when there is a clip operand
-  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
-    auto& b = E.b();
-    double beta = attrFloat(spec.attrs, "beta");
-    float keep = float(beta), take = float(1.0 - beta);
-    Value* clip = loadClip(E);
-    emitMap(E, spec.result.shape, {contiguousOperand(spec, 0), contiguousOperand(spec, 1)},
-            [&](const Vals& v, Value*) {
-              Value* g = momentGrad(E, v[1], clip);
-              return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)), b.CreateFMul(E.cf(take), g));
-            });
-    return "";
-  });
-}
+namespace {
 
-std::string lower_AdamWMoment2(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
-                               LoweredKernel* out) {
-  // v·beta + (1-beta)·g·g, g clipped first when there is a clip operand
+/// An AdamW moment: m·beta + (1-beta)·g (the first) or v·beta + (1-beta)·g·g (the second), g
+/// clipped first when there is a clip operand.
+std::string lowerMoment(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                        LoweredKernel* out, bool squared) {
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     double beta = attrFloat(spec.attrs, "beta");
@@ -63,10 +49,22 @@ std::string lower_AdamWMoment2(ModuleBuilder& mb, const KernelSpec& spec, const 
             [&](const Vals& v, Value*) {
               Value* g = momentGrad(E, v[1], clip);
               return b.CreateFAdd(b.CreateFMul(v[0], E.cf(keep)),
-                                  b.CreateFMul(E.cf(take), b.CreateFMul(g, g)));
+                                  b.CreateFMul(E.cf(take), squared ? b.CreateFMul(g, g) : g));
             });
     return "";
   });
+}
+
+} // namespace
+
+std::string lower_AdamWMoment1(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                               LoweredKernel* out) {
+  return lowerMoment(mb, spec, name, out, /*squared=*/false);
+}
+
+std::string lower_AdamWMoment2(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                               LoweredKernel* out) {
+  return lowerMoment(mb, spec, name, out, /*squared=*/true);
 }
 
 std::string lower_AdamWUpdate(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
