@@ -8,7 +8,7 @@ Runs, one after the other on the same machine:
   * 1 rank  x 2 threads: gptc run --train models/gpt2.graph -b 8 -t 64 --threads 2
 (the same global batch of 8 x 64 tokens per step, so the same training), and prints per run:
 tokens/s (global batch tokens / median step time, the first step left out), the share of step
-time each rank spent inside MPI collectives (GPTC_MPI_STATS=1: runtime/mpi_comm.cpp sums the time
+time each rank spent inside MPI collectives (GPTC_MPI_STATS=1: runtime/exec/mpi_comm.cpp sums the time
 in its collective calls; divided by the sum of the step times the trainer prints), and every
 rank's peak RSS (/usr/bin/time). With --zero, a third run adds `--zero 1` to the 2-rank one.
 

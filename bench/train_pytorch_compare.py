@@ -2,8 +2,8 @@
 """gptc vs PyTorch: the same char-GPT trained the same way, side by side.
 
 Same model (tests/reference/models.py's CharGPT mirrors models/chargpt.graph), same initial weights
-(drawn here, handed to gptc with --init as a gptc checkpoint), same batches (runtime/token_data.cpp's
-counter-based window sampler, reimplemented below), same schedule (runtime/lr_schedule.cpp), same
+(drawn here, handed to gptc with --init as a gptc checkpoint), same batches (runtime/text/token_data.cpp's
+counter-based window sampler, reimplemented below), same schedule (runtime/train/lr_schedule.cpp), same
 AdamW (betas 0.9/0.95, eps 1e-8, weight decay 0.1 on per-layer matrices, clipping at norm 1.0),
 dropout off in both (counter-based masks would need the same hash on both sides); PyTorch runs on
 its fused kernels and foreach AdamW unless --explicit-ops. Prints the

@@ -15,7 +15,7 @@ it samples). The **sample phase** is from the `wrote` line to the process's exit
 then is copying the weights into the sampling step and sampling. The **final save** is from the
 `final` line to the `wrote` line (the old binary wrote model.ckpt and the step folder there, the new
 one the step folder and a small model.ckpt). The old binary samples by recomputing the whole
-T = 1024 forward per token (runtime/sampling.cpp); the new one uses the KV-cache decode step of
+T = 1024 forward per token (runtime/generate/sampling.cpp); the new one uses the KV-cache decode step of
 `gptc run --generate`. Prints the CPU and the load average before and after each run.
 
 Measured (2026-12-06, AMD EPYC Zen 3, 2 cores shared with other engineers' builds): see the

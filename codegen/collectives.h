@@ -1,8 +1,8 @@
 // codegen/collectives.h — the entry points the JIT's collective kernels call (allreduce,
 // reduce_scatter, all_gather: ir/ops.def), as extern "C" symbols that compileStep defines in the
 // JIT (codegen/compile.cpp), and the hook through which the runtime's MPI layer
-// (runtime/mpi_comm.h) supplies them. codegen cannot call into runtime/ (dependencies point one
-// way: runtime → codegen), so the runtime installs its functions here when it starts MPI.
+// (runtime/exec/mpi_comm.h) supplies them. codegen cannot call into runtime/ (dependencies point
+// one way: runtime → codegen), so the runtime installs its functions here when it starts MPI.
 // Without a hook the single-process meaning applies: every collective over 1 rank is a copy.
 //
 // The kernels call them on thread 0 of the team, so every rank calls them in schedule order, one
@@ -14,7 +14,7 @@
 
 namespace gptc::codegen {
 
-/// The runtime's collectives (runtime/mpi_comm.h has their meaning).
+/// The runtime's collectives (runtime/exec/mpi_comm.h has their meaning).
 struct CollectiveHooks {
   void (*allreduceSum)(const float* in, float* out, int64_t n) = nullptr;
   void (*reduceScatter)(const float* in, float* out, int64_t n, int ranks) = nullptr;

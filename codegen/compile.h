@@ -5,13 +5,13 @@
 //   nthreads)
 //
 // step() runs on every thread of one job of the thread team (codegen/thread_team.h; the caller,
-// runtime/executable.h, runs the job): each kernel cuts its work into chunks that the threads
+// runtime/exec/executable.h, runs the job): each kernel cuts its work into chunks that the threads
 // claim from a counter (codegen/kernel_emitter.h; resetWork() zeroes the counters before each
 // step), and gptc_barrier() (the team's) separates kernels that depend on each other. `scratch` is
 // this thread's private workspace of scratchBytesPerThread() bytes, 64-byte aligned. How the module
 // is built: codegen/step_builder.h; the whole story: docs/codegen.md.
 //
-// Kernel hooks (CompileOptions::kernelHooks; runtime/profiler.h and --check-finite use them):
+// Kernel hooks (CompileOptions::kernelHooks; runtime/exec/kernel_profiler.h and --check-finite use them):
 // with the flag, step() calls back into the runtime around every kernel call:
 //
 //   entry:               thread 0: hook(ctx, -1);  barrier            (the step starts)
@@ -24,7 +24,7 @@
 // same code as before. calls() is filled either way.
 //
 // What it leaves to others: allocating the regions, binding data and the parallel region
-// (runtime/executable.h); the schedule and the placement of every value (passes/, MemoryPlan).
+// (runtime/exec/executable.h); the schedule and the placement of every value (passes/, MemoryPlan).
 #pragma once
 
 #include "passes/memory_plan.h"

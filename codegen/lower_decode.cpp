@@ -1,7 +1,8 @@
 // codegen/lower_decode.cpp — lowerings of the generation ops (ir/ops.def, section "generation"):
 // dynamic_slice, dynamic_update_slice (a KV cache append) and causal_mask_at. The start position is
 // an i32[] operand read at run time and clamped as the interpreter clamps it
-// (runtime/interpreter_ops_decode.cpp), so the kernels never touch memory outside their tensors.
+// (runtime/interp/interpreter_ops_decode.cpp), so the kernels never touch memory outside their
+// tensors.
 //
 // dynamic_update_slice is the one that matters for speed: when the plan puts its result in its
 // operand's buffer (the KV cache updated in place) and the pointers are equal at run time, it only

@@ -1,10 +1,10 @@
 // codegen/lower_embedding.cpp — lowerings of the ops that index by token: embedding and its
 // scatter-add gradient (and embedding_grad_add, the fused scatter into an existing gradient, made
 // by passes/fuse.cpp), sinusoidal positions, cross-entropy and its gradient. Semantics are
-// runtime/interpreter_ops_embedding.cpp's. The interpreter rejects an id or target outside
+// runtime/interp/interpreter_ops_embedding.cpp's. The interpreter rejects an id or target outside
 // the table with an error; a kernel cannot return one, so it reads nothing out of bounds (a bad
-// id gives a zero row, a bad target row is skipped) and runtime/executable.cpp checks the inputs
-// that feed these ops before each run, so the user gets the interpreter's message.
+// id gives a zero row, a bad target row is skipped) and runtime/exec/executable.cpp checks the
+// inputs that feed these ops before each run, so the user gets the interpreter's message.
 #include "codegen/lower.h"
 #include "codegen/vector_math.h"
 

@@ -8,8 +8,8 @@
 //   matmul_gelu_grad     the generated matmul with gelu' of an aux tensor in its epilogue;
 //   embedding_grad_add   embedding_grad's scatter summed per row, then added to acc once (in
 //   place).
-// Semantics match runtime/interpreter_ops_fused.cpp (the unfused ops in sequence) to the same
-// tolerances as the unfused lowerings. What it leaves to others: the matmul kernel itself
+// Semantics match runtime/interp/interpreter_ops_fused.cpp (the unfused ops in sequence) to the
+// same tolerances as the unfused lowerings. What it leaves to others: the matmul kernel itself
 // (codegen/matmul_emit.cpp), loops and threads (KernelEmitter), deciding what to fuse (passes/).
 #include "codegen/lower.h"
 #include "codegen/matmul_emit.h"

@@ -4,7 +4,7 @@
 // gather (emitMap with the operand's strides permuted: transpose, heads, broadcast). Elements move
 // as 4-byte integers so i32 token ids and masks pass through bit for bit. When the memory plan
 // makes one of these a view (placement.noCode), step() emits no call at all; these kernels are
-// for the cases where bytes really move. Semantics: runtime/interpreter_ops_layout.cpp.
+// for the cases where bytes really move. Semantics: runtime/interp/interpreter_ops_layout.cpp.
 #include "codegen/lower.h"
 
 namespace gptc::codegen {

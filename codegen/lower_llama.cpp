@@ -1,7 +1,7 @@
 // codegen/lower_llama.cpp — lowerings of the ops of today's Transformer (ir/ops.def, section
 // "today's Transformer"): rmsnorm and its gradients (row-wise, as layernorm in lower_norm.cpp),
 // silu, its gradient and swiglu (emitMap), rope and alibi. Semantics match
-// runtime/interpreter_ops_llama.cpp.
+// runtime/interp/interpreter_ops_llama.cpp.
 //
 // rope: the angle table is what costs (a cos and a sin in double, through libm, per position and
 // pair, exactly the interpreter's values), so it is computed once per position into a small

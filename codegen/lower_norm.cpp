@@ -2,8 +2,8 @@
 // gradients, softmax and its gradient. A tensor (...,C) is rows of C; rows are split over the
 // threads, and each row statistic is a vectorized f32 reduction (reassoc lets LLVM keep several
 // vector accumulators, i.e. a multiple-accumulator sum). The interpreter sums in double
-// (runtime/interpreter_ops_norm.cpp); the difference is ~C·2^-24 relative at worst, well inside
-// the 1e-5 tests. Leaves masking to causal_mask/mask_fill.
+// (runtime/interp/interpreter_ops_norm.cpp); the difference is ~C·2^-24 relative at worst, well
+// inside the 1e-5 tests. Leaves masking to causal_mask/mask_fill.
 #include "codegen/lower.h"
 #include "codegen/vector_math.h"
 

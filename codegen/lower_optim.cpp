@@ -2,9 +2,9 @@
 // passes/optimizer.cpp makes them): AdamW's two moment updates and its parameter update, each an
 // emitMap (lower_map.cpp) with a per-element formula; global_norm, a two-phase reduction
 // (lower.h: per-block sums on every thread, one total); clip_scale on one thread. They match
-// runtime/interpreter_ops_optim.cpp (torch.optim.AdamW's single-tensor path) in semantics; single
-// f32 operations are bit-identical to the interpreter. Leaves loops and threads to emitMap and
-// KernelEmitter, and which params decay or clip to passes/optimizer.cpp.
+// runtime/interp/interpreter_ops_optim.cpp (torch.optim.AdamW's single-tensor path) in semantics;
+// single f32 operations are bit-identical to the interpreter. Leaves loops and threads to emitMap
+// and KernelEmitter, and which params decay or clip to passes/optimizer.cpp.
 #include "codegen/lower.h"
 
 #include <cmath>

@@ -3,8 +3,8 @@
 // contiguous block, x is (outer, R, inner): inner == 1 is a vectorized row reduction per output,
 // inner > 1 accumulates whole vectors of inner elements (the column sums of a bias gradient);
 // any other set of axes falls back to a per-output loop with index arithmetic. Sums are f32 with
-// several vector accumulators; the interpreter (runtime/interpreter_ops_reduce.cpp) sums in double.
-// max propagates NaN (llvm.maximum), as the interpreter and torch.amax.
+// several vector accumulators; the interpreter (runtime/interp/interpreter_ops_reduce.cpp) sums in
+// double. max propagates NaN (llvm.maximum), as the interpreter and torch.amax.
 #include "codegen/lower.h"
 
 #include <limits>

@@ -12,8 +12,8 @@
 // Work inside a job is split by the kernels themselves (chunks claimed from an atomic counter,
 // codegen/kernel_emitter.h), so a thread that the OS deschedules simply takes fewer chunks.
 //
-// What it leaves to others: what runs on the threads (compiled steps, runtime/executable.cpp), the
-// per-thread scratch (the caller).
+// What it leaves to others: what runs on the threads (compiled steps, runtime/exec/executable.cpp),
+// the per-thread scratch (the caller).
 #pragma once
 
 #include <atomic>

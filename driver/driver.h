@@ -5,12 +5,12 @@
 //
 // Every caller goes through it: `gptc compile` and `gptc run` (tools/options.cpp maps their flags
 // onto a CompileRequest), the report (tools/cmd_report.cpp, with its own recording instrument),
-// generation (runtime/generator.cpp: the decode and prefill steps), the trainer's graphs and the
-// tests (runtime/step_engine.h's buildGraph). A new feature that changes how a model is compiled
-// (a memory budget, a data-parallel pass) is a field here, not five edits.
+// generation (runtime/generate/generator.cpp: the decode and prefill steps), the trainer's graphs
+// and the tests (runtime/exec/step_engine.h's buildGraph). A new feature that changes how a model
+// is compiled (a memory budget, a data-parallel pass) is a field here, not five edits.
 //
 // What it leaves to others: the passes and the pipelines (passes/), turning a graph and a plan
-// into machine code (codegen/, runtime/step_engine.h), and the command-line flags (tools/).
+// into machine code (codegen/, runtime/exec/step_engine.h), and the command-line flags (tools/).
 #pragma once
 #include "driver/model_card.h"
 #include "ir/ast.h"

@@ -9,7 +9,7 @@
 //   vocab   chars (the training text's characters, vocab.bin beside a checkpoint; the default) |
 //           gpt2_bpe (GPT-2's BPE, assets/gpt2_tokenizer) | digits (ids digit0..digit0+9 are 0-9) |
 //           words (the training text's whitespace-separated words, vocab.words beside a checkpoint:
-//           runtime/word_tokenizer.h)
+//           runtime/text/word_tokenizer.h)
 //   pad, sos, eos, eot, digit0   special token ids (eos stops a generated row; pad and sos are
 //           never generated; eot starts an unprompted GPT-2 sample)
 //   tokens  the decoder's token input (default `tokens`)

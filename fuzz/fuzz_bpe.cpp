@@ -2,7 +2,7 @@
 // at a 0xff 0xfe separator) and, with the real GPT-2 files, the encoder on arbitrary bytes:
 // decode(encode(s)) == s for every byte string.
 #include "fuzz/fuzz_util.h"
-#include "runtime/bpe_tokenizer.h"
+#include "runtime/text/bpe_tokenizer.h"
 
 #include <optional>
 

@@ -1,7 +1,7 @@
 // fuzz/fuzz_char_vocab.cpp — the character vocabulary file (vocab.bin, "GCHR") and its codec:
 // whatever loads must round-trip its own symbols.
 #include "fuzz/fuzz_util.h"
-#include "runtime/char_tokenizer.h"
+#include "runtime/text/char_tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);

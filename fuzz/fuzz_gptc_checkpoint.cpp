@@ -1,7 +1,7 @@
 // fuzz/fuzz_gptc_checkpoint.cpp — gptc's own checkpoint format (GPTCCKPT: model.ckpt and a step
 // folder's state.bin) and the training-state parsing on top of it (keys, step, loss curves).
 #include "fuzz/fuzz_util.h"
-#include "runtime/train_checkpoint.h"
+#include "runtime/train/train_checkpoint.h"
 
 #include <filesystem>
 

@@ -1,7 +1,7 @@
 // fuzz/fuzz_llmc_checkpoint.cpp — llm.c's GPT-2 checkpoint reader (gpt2_124M.bin's layout): the
 // header's config, the tensor sizes it implies, the file's length.
 #include "fuzz/fuzz_util.h"
-#include "runtime/llmc_checkpoint.h"
+#include "runtime/formats/llmc_checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = gptc::fuzz::writeScratch(

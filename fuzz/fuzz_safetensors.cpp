@@ -1,7 +1,7 @@
 // fuzz/fuzz_safetensors.cpp — the safetensors reader: the 8-byte header length, the header JSON
 // (dtypes, shapes, data_offsets), the tensors' bounds, and the GPT-2 import on top.
 #include "fuzz/fuzz_util.h"
-#include "runtime/safetensors.h"
+#include "runtime/formats/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = gptc::fuzz::writeScratch(

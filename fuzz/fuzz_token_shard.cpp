@@ -1,7 +1,7 @@
 // fuzz/fuzz_token_shard.cpp — llm.c token shards (a 256-int32 header, then uint16 tokens), raw
 // token files and the data loader's saved state.
 #include "fuzz/fuzz_util.h"
-#include "runtime/token_data.h"
+#include "runtime/text/token_data.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = gptc::fuzz::writeScratch(

@@ -3,10 +3,10 @@
 // an object-cache entry), so the fuzzers start from valid files. Run once by hand:
 //   build-fuzz/fuzz/fuzz_make_seeds tests/fuzz
 #include "codegen/object_cache.h"
-#include "runtime/char_tokenizer.h"
-#include "runtime/safetensors.h"
-#include "runtime/token_data.h"
-#include "runtime/train_checkpoint.h"
+#include "runtime/formats/safetensors.h"
+#include "runtime/text/char_tokenizer.h"
+#include "runtime/text/token_data.h"
+#include "runtime/train/train_checkpoint.h"
 
 #include <cstdio>
 #include <filesystem>

@@ -1,9 +1,10 @@
 // ir/fused_ops.h — the fused op kinds (ir/ops.def's last section, made by passes/fuse.cpp) as the
 // compositions of other ops they are defined to be: one definition of each fused op's math. The
 // shape rule (ir/shape_rules.cpp) infers the steps' types in turn and the interpreter kernel
-// (runtime/interpreter_ops_fused.cpp) evaluates the steps in turn, so a fused graph's interpreter
-// result is bit for bit the unfused graph's. The JIT's fused kernels (codegen/lower_fused.cpp)
-// compute the same in one pass; tests/jit/test_ops.cpp checks them against the interpreter.
+// (runtime/interp/interpreter_ops_fused.cpp) evaluates the steps in turn, so a fused graph's
+// interpreter result is bit for bit the unfused graph's. The JIT's fused kernels
+// (codegen/lower_fused.cpp) compute the same in one pass; tests/jit/test_ops.cpp checks them
+// against the interpreter.
 //
 // What it leaves to others: recognising the compositions in a graph (passes/fuse.cpp).
 #pragma once

@@ -9,8 +9,8 @@ namespace gptc {
 
 /// Element types. bf16 and i8 hold quantized weights (passes/quantize.cpp): bf16 is the top 16
 /// bits of an f32 (round-to-nearest-even), i8 is a signed integer whose scales are an ordinary f32
-/// tensor beside it. Host tensors (runtime/interpreter.h) keep bf16 and i8 as the floats they
-/// represent exactly; only compiled memory holds the narrow bytes.
+/// tensor beside it. Host tensors (runtime/interp/interpreter.h) keep bf16 and i8 as the floats
+/// they represent exactly; only compiled memory holds the narrow bytes.
 enum class DType : uint8_t { f32, i32, bf16, i8 };
 
 /// Bytes per element: 4, 4, 2, 1.

@@ -24,8 +24,8 @@
 //     all-gathers the parameter (passes/optimizer.h, zeroRanks).
 //
 // What it leaves to others: the collectives' semantics and kernels (ir/ops.def, codegen/,
-// runtime/mpi_comm.h), each rank's rows and row0 (runtime/trainer.cpp), the AdamW update and the
-// norm (passes/optimizer.cpp).
+// runtime/exec/mpi_comm.h), each rank's rows and row0 (runtime/train/trainer.cpp), the AdamW update
+// and the norm (passes/optimizer.cpp).
 #include "passes/autodiff.h"
 #include "passes/pass_manager.h"
 

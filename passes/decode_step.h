@@ -20,9 +20,9 @@
 //     source by a separate inference graph) and what only they needed is gone.
 // Params are all kept (a checkpoint binds by name, whatever one step reads).
 //
-// What it leaves to others: running the step and feeding pos (runtime/generator.h), cleaning up
-// (simplify/cse/dce run after it in the `decode` pipeline), planning the cache (plan-memory keeps
-// state persistent and updates it in place).
+// What it leaves to others: running the step and feeding pos (runtime/generate/generator.h),
+// cleaning up (simplify/cse/dce run after it in the `decode` pipeline), planning the cache
+// (plan-memory keeps state persistent and updates it in place).
 #pragma once
 #include "ir/graph.h"
 #include "passes/pass_manager.h"

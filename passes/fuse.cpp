@@ -24,7 +24,7 @@
 //
 // Runs after autodiff and the optimizer (fused ops have no gradient rules) and before plan-memory.
 // What it leaves to others: removing the absorbed producers (dce, called here), the kernels
-// themselves (runtime/interpreter_ops_fused.cpp, codegen/lower_fused.cpp).
+// themselves (runtime/interp/interpreter_ops_fused.cpp, codegen/lower_fused.cpp).
 #include "passes/dce.h"
 #include "passes/pass_manager.h"
 

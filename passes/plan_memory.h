@@ -25,10 +25,10 @@ struct PlanOptions {
   bool inPlace = true;
   bool stackInPlace = true; // stack operands written straight into their slice (plan_memory.cpp)
   bool explain = false;     // collect the reasons for refused in-place reuse
-  /// Values to observe after the step (the study tracer, runtime/trace.h): each one's storage goes
-  /// to the Persistent region, after the params and state, and no in-place op may write over it,
-  /// so its bytes still hold its value when run() returns. Nothing else changes: the schedule and
-  /// every kernel are the same, only addresses move. Unknown names are ignored.
+  /// Values to observe after the step (the study tracer, runtime/trace/trace.h): each one's storage
+  /// goes to the Persistent region, after the params and state, and no in-place op may write over
+  /// it, so its bytes still hold its value when run() returns. Nothing else changes: the schedule
+  /// and every kernel are the same, only addresses move. Unknown names are ignored.
   std::vector<std::string> observe;
 };
 

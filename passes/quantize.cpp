@@ -9,17 +9,17 @@
 //   - each such P gets `param P.q : bf16[shape of P]`, or for int8 `param P.q : i8[...]` and
 //     `param P.scale : f32[..., K/block]` (block 32 by default, ggml's q8_0; `quantize.block=row`
 //     or --weights int8-row give one scale per row). The runtime fills them at load from the f32 P
-//     (runtime/quantize.h), so checkpoints stay f32. P itself stays only if something else reads
-//     it (the tied embedding reads wte's rows: it keeps f32 wte and its matmul reads wte.q);
+//     (runtime/formats/quantize.h), so checkpoints stay f32. P itself stays only if something else
+//     reads it (the tied embedding reads wte's rows: it keeps f32 wte and its matmul reads wte.q);
 //   - a contraction with at most `quantize.gemv-rows` rows of x (4, codegen's GEMV threshold: the
 //     decode step) becomes qlinear(x, P.q, b, P.scale) or qmatmul(x, P.q, P.scale), which
 //     dequantize in registers; a larger one (prefill, evaluation: compute-bound, and the packed
 //     GEMM reads f32) reads dequantize(P.q, P.scale), an f32 copy, in place of P.
 // Quantized K must be a multiple of the block (for int8); weights where it is not stay f32.
 //
-// What it leaves to others: the numbers (runtime/quantize.h: round-to-nearest-even, q8 blocks),
-// the kernels (codegen/lower_quantize.cpp, runtime/interpreter_ops_quantize.cpp), dropping what
-// no longer has a reader (dce runs after it).
+// What it leaves to others: the numbers (runtime/formats/quantize.h: round-to-nearest-even, q8
+// blocks), the kernels (codegen/lower_quantize.cpp, runtime/interp/interpreter_ops_quantize.cpp),
+// dropping what no longer has a reader (dce runs after it).
 #include "passes/quantize.h"
 
 #include <fmt/format.h>

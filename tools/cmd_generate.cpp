@@ -1,5 +1,5 @@
 // tools/cmd_generate.cpp — `gptc run [MODEL.graph] --generate`: generation with the KV-cache
-// decode step (runtime/generator.h) on the JIT (or --interpret).
+// decode step (runtime/generate/generator.h) on the JIT (or --interpret).
 //
 //   gptc run --generate --init out/chargpt/model.ckpt --prompt "ROMEO:" -n 200 --temperature 0.8
 //   gptc run models/gpt2.graph --generate --init gpt2_124M.bin --prompt "Hello" --greedy
@@ -12,21 +12,21 @@
 // --prompt (a batch) each row is printed when the batch is done. --interactive reads one prompt
 // per line until EOF. A prompt longer than the context is an error (no sliding window).
 //
-// What it leaves to others: the steps and the loop (runtime/generator.h), beam search
-// (runtime/beam_search.h), tokenizers and checkpoints (runtime/).
+// What it leaves to others: the steps and the loop (runtime/generate/generator.h), beam search
+// (runtime/generate/beam_search.h), tokenizers and checkpoints (runtime/).
 #include "tools/generate_command.h"
 
 #include "tools/options.h"
 
 #include "driver/driver.h"
-#include "runtime/beam_search.h"
-#include "runtime/bpe_tokenizer.h"
-#include "runtime/char_tokenizer.h"
-#include "runtime/generator.h"
-#include "runtime/llmc_checkpoint.h"
-#include "runtime/param_store.h"
-#include "runtime/run_card.h"
-#include "runtime/safetensors.h"
+#include "runtime/formats/llmc_checkpoint.h"
+#include "runtime/formats/param_store.h"
+#include "runtime/formats/run_card.h"
+#include "runtime/formats/safetensors.h"
+#include "runtime/generate/beam_search.h"
+#include "runtime/generate/generator.h"
+#include "runtime/text/bpe_tokenizer.h"
+#include "runtime/text/char_tokenizer.h"
 #include "tools/input_checks.h"
 
 #include <CLI/CLI.hpp>

@@ -6,22 +6,22 @@
 // a plain f32 checkpoint (version 1) back.
 //
 // Which weights are quantized is the quantize pass's decision (passes/quantize.cpp) on the model's
-// inference graph; the numbers are runtime/quantize.h's. The model and its --set come from the
-// checkpoint's run card when it has one (a run's model.ckpt, whose pointer is followed), else from
-// MODEL.graph (default models/gpt2.graph for an llm.c file). The run card is copied into OUT, so
-// `gptc run --generate --init OUT` finds the model as it does for the original.
+// inference graph; the numbers are runtime/formats/quantize.h's. The model and its --set come from
+// the checkpoint's run card when it has one (a run's model.ckpt, whose pointer is followed), else
+// from MODEL.graph (default models/gpt2.graph for an llm.c file). The run card is copied into OUT,
+// so `gptc run --generate --init OUT` finds the model as it does for the original.
 //
-// What it leaves to others: the file format (runtime/llmc_checkpoint.h), loading and dequantizing
-// (runtime/param_store.h), the pass (passes/quantize.cpp).
+// What it leaves to others: the file format (runtime/formats/llmc_checkpoint.h), loading and
+// dequantizing (runtime/formats/param_store.h), the pass (passes/quantize.cpp).
 #include "tools/commands.h"
 #include "tools/options.h"
 
 #include "driver/driver.h"
-#include "runtime/llmc_checkpoint.h"
-#include "runtime/param_store.h"
-#include "runtime/quantize.h"
-#include "runtime/run_card.h"
-#include "runtime/weights_pointer.h"
+#include "runtime/formats/llmc_checkpoint.h"
+#include "runtime/formats/param_store.h"
+#include "runtime/formats/quantize.h"
+#include "runtime/formats/run_card.h"
+#include "runtime/formats/weights_pointer.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>

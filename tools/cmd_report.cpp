@@ -4,12 +4,12 @@
 //     changed (capped per pass, so GPT-2 124M stays a few MB);
 //   - the memory plan: the timeline picture (passes/svg_memory.h), the report and the largest
 //     buffers;
-//   - the kernels with their share of the step's time (runtime/kernel_profiler.h, measured on
+//   - the kernels with their share of the step's time (runtime/exec/kernel_profiler.h, measured on
 //     --profile-steps steps with seeded params and synthetic tokens);
 //   - the loss curve from OUTDIR/main.log and the attention heatmaps and trace log from
 //     OUTDIR/trace/ (what `gptc run --train --trace -o OUTDIR` wrote), when they are there.
 // The model, its constants and the optimizer's settings are the run's own (OUTDIR/run.card, written
-// by `gptc run --train`, runtime/run_card.h); --model, --set, -b or -t choose another.
+// by `gptc run --train`, runtime/formats/run_card.h); --model, --set, -b or -t choose another.
 //
 // What it leaves to others: the passes, the plan, the profiler, the pictures (passes/, runtime/).
 #include "tools/commands.h"
@@ -20,11 +20,11 @@
 #include "passes/pipeline.h"
 #include "passes/plan_memory.h"
 #include "passes/svg_memory.h"
-#include "runtime/file_io.h"
-#include "runtime/kernel_profiler.h"
-#include "runtime/progress.h"
-#include "runtime/run_card.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/kernel_profiler.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/formats/file_io.h"
+#include "runtime/formats/run_card.h"
+#include "runtime/train/progress.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

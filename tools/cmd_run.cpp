@@ -2,8 +2,8 @@
 // and the pass-manager flags), bind its parameters (--init FILE, an llm.c or gptc checkpoint, or
 // seeded init with --seed N) and one batch of inputs (--tokens FILE, else synthetic tokens from the
 // seed), execute it with the JIT (--interpret: the reference interpreter) on --threads threads and
-// print the loss. --profile times every kernel call (runtime/kernel_profiler.h) and prints a table
-// by kernel kind; --repeat N runs the step N times and reports the median.
+// print the loss. --profile times every kernel call (runtime/exec/kernel_profiler.h) and prints a
+// table by kernel kind; --repeat N runs the step N times and reports the median.
 //
 // The mode is chosen by a parser that knows only the mode flags (selectMode): --eval and the
 // fixed-batch mode (--train --tokens FILE) are here; --train alone is the trainer
@@ -15,14 +15,14 @@
 #include "tools/options.h"
 #include "tools/train_command.h"
 
-#include "runtime/executable.h"
-#include "runtime/interpreter.h"
-#include "runtime/kernel_profiler.h"
-#include "runtime/lr_schedule.h"
-#include "runtime/param_store.h"
-#include "runtime/quantize.h"
-#include "runtime/step_engine.h"
-#include "runtime/token_data.h"
+#include "runtime/exec/executable.h"
+#include "runtime/exec/kernel_profiler.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/formats/param_store.h"
+#include "runtime/formats/quantize.h"
+#include "runtime/interp/interpreter.h"
+#include "runtime/text/token_data.h"
+#include "runtime/train/lr_schedule.h"
 
 #include "codegen/thread_count.h"
 
@@ -202,7 +202,7 @@ int runEval(const RunFlags& f) {
     if (v.kind == ValueKind::Param) paramCount += v.type.numel();
   if (hasQuantizedParams(g)) {
     // --weights bf16|int8: the params are read (or seeded) as the f32 model declares them, then
-    // quantized (runtime/quantize.h).
+    // quantized (runtime/formats/quantize.h).
     PipelineFlags plain;
     plain.pipeline = f.pipeline.pipeline;
     plain.stopAfter = "infer-shapes";

@@ -5,13 +5,13 @@
 // (--no-eot to leave it out); "<|endoftext|>" written in the text stays ordinary characters unless
 // --allow-special.
 //
-// What it leaves to others: the tokenizer (runtime/bpe_tokenizer.h), the shard format and the
-// atomic write (runtime/token_data.h).
+// What it leaves to others: the tokenizer (runtime/text/bpe_tokenizer.h), the shard format and the
+// atomic write (runtime/text/token_data.h).
 #include "tools/commands.h"
 #include "tools/options.h"
 
-#include "runtime/bpe_tokenizer.h"
-#include "runtime/token_data.h"
+#include "runtime/text/bpe_tokenizer.h"
+#include "runtime/text/token_data.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

@@ -4,15 +4,15 @@
 //
 // It compiles three graphs from one model: the training step (train pipeline, dropout on), the
 // evaluation step (inference pipeline, --set drop=0, same B and T) for the validation loss, and
-// the B=1 KV-cache decode step `gptc run --generate` samples with (runtime/run_sample.h); the last
-// two receive the trained parameters by name. The data's vocabulary is checked against the
-// model's V before anything compiles (runtime/vocab_check.h). Output:
+// the B=1 KV-cache decode step `gptc run --generate` samples with (runtime/train/run_sample.h); the
+// last two receive the trained parameters by name. The data's vocabulary is checked against the
+// model's V before anything compiles (runtime/text/vocab_check.h). Output:
 // a progress line per step, out/<run>/main.log (llm.c's format), out/<run>/loss.svg, the
 // vocabulary, step folders of params and AdamW state (model.ckpt names the last one), then a
 // sample of text.
 //
-// What it leaves to others: the loop (runtime/trainer.h), the schedule, sampling, the files
-// (runtime/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
+// What it leaves to others: the loop (runtime/train/trainer.h), the schedule, sampling, the files
+// (runtime/train/progress.h, llmc_checkpoint.h); resuming from the checkpoint is a later slice.
 #include "tools/train_command.h"
 
 #include "tools/input_checks.h"
@@ -21,21 +21,21 @@
 
 #include "ir/printer.h"
 #include "passes/plan_memory.h"
-#include "runtime/batch_source.h"
-#include "runtime/bpe_tokenizer.h"
-#include "runtime/char_tokenizer.h"
-#include "runtime/check_finite.h"
-#include "runtime/mpi_comm.h"
-#include "runtime/param_store.h"
-#include "runtime/run_card.h"
-#include "runtime/run_lock.h"
-#include "runtime/run_sample.h"
-#include "runtime/safetensors.h"
-#include "runtime/train_checkpoint.h"
-#include "runtime/trainer.h"
-#include "runtime/vocab_check.h"
-#include "runtime/weights_pointer.h"
-#include "runtime/word_tokenizer.h"
+#include "runtime/exec/mpi_comm.h"
+#include "runtime/formats/param_store.h"
+#include "runtime/formats/run_card.h"
+#include "runtime/formats/safetensors.h"
+#include "runtime/formats/weights_pointer.h"
+#include "runtime/text/bpe_tokenizer.h"
+#include "runtime/text/char_tokenizer.h"
+#include "runtime/text/vocab_check.h"
+#include "runtime/text/word_tokenizer.h"
+#include "runtime/trace/check_finite.h"
+#include "runtime/train/batch_source.h"
+#include "runtime/train/run_lock.h"
+#include "runtime/train/run_sample.h"
+#include "runtime/train/train_checkpoint.h"
+#include "runtime/train/trainer.h"
 
 #include "driver/model_card.h"
 
@@ -79,7 +79,7 @@ struct TrainFlags {
   double temperature = 0.8;
   int topK = 0;
   bool train = false;
-  TraceFlags trace;              // --trace and friends (runtime/trace_session.h)
+  TraceFlags trace;              // --trace and friends (runtime/trace/trace_session.h)
   int64_t checkpointEvery = 500; // 0 = only at the end (and on Ctrl-C)
   int keep = 3;
   std::string init;            // weights to start from
@@ -107,10 +107,10 @@ void installInterruptHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-/// The run card (runtime/run_card.h): the settings a run's batches, dropout masks and schedule
-/// depend on, and the model's source hash. Saved in every checkpoint and compared on --resume,
-/// because any difference breaks the bit-exact continuation; written to <out>/run.card for
-/// `gptc report`.
+/// The run card (runtime/formats/run_card.h): the settings a run's batches, dropout masks and
+/// schedule depend on, and the model's source hash. Saved in every checkpoint and compared on
+/// --resume, because any difference breaks the bit-exact continuation; written to <out>/run.card
+/// for `gptc report`.
 RunCard runCard(const TrainFlags& f, const std::vector<std::string>& sets, int64_t B, int64_t T,
                 int64_t dataTokens) {
   RunCard card;
@@ -310,7 +310,7 @@ std::string checkFlagValues(const TrainFlags& f) {
 /// before the engines it steps.
 struct TrainRun {
   TrainFlags f;
-  // Under mpirun this process is one rank of a data-parallel job (runtime/mpi_comm.h, docs/
+  // Under mpirun this process is one rank of a data-parallel job (runtime/exec/mpi_comm.h, docs/
   // scale-out.md): every rank trains on its rows; rank 0 alone prints, logs and writes files.
   int rank = 0, ranks = 1;
   bool writer = true;
@@ -342,7 +342,7 @@ struct TrainRun {
   /// *diverged when that state holds a NaN or Inf (then nothing is written).
   std::string saveCheckpoint(std::string* folder, bool* diverged);
   /// The run diverged (`why`): one line with the op that made the first NaN/Inf (a replay with
-  /// the checker, runtime/check_finite.h) and the last good checkpoint, kept; exit 1.
+  /// the checker, runtime/trace/check_finite.h) and the last good checkpoint, kept; exit 1.
   int diverged(const std::string& why);
 
   // chooseConstants
@@ -355,7 +355,7 @@ struct TrainRun {
   Expected<Graph> expanded = Diag{};
   bool sortTask = false;
   CharTokenizer tok = CharTokenizer::fromText("");
-  std::optional<WordTokenizer> words; // the card's `vocab = words` (runtime/word_tokenizer.h)
+  std::optional<WordTokenizer> words; // the card's `vocab = words` (runtime/text/word_tokenizer.h)
   std::optional<BpeTokenizer> bpe;
   std::optional<TokenSplit> split;
   bool shards = false;
@@ -404,7 +404,7 @@ void TrainRun::chooseConstants() {
 int TrainRun::readData() {
   start = std::chrono::steady_clock::now();
   // The model expanded with the run's constants (no passes, cheap): the data is checked against
-  // it before anything compiles (runtime/vocab_check.h). When it does not expand, compile()
+  // it before anything compiles (runtime/text/vocab_check.h). When it does not expand, compile()
   // in compileEngines reports why.
   expanded = expandForChecks(f.model, trainFlags, &program, &overrides);
   // The seq2seq model learns the digit-sorting task, generated on the fly: no data file.
@@ -503,7 +503,7 @@ int TrainRun::compileEngines() {
   evalEngine = makeEngine(engine, std::move(evalModel->graph), threads, {}, &err);
   if (!evalEngine) return runError("compiling the evaluation step: " + err);
   // The sample at the end: the KV-cache decode step `gptc run --generate` uses
-  // (runtime/run_sample.h); by recomputation only for a model without one.
+  // (runtime/train/run_sample.h); by recomputation only for a model without one.
   if (!sortTask && f.sampleChars > 0 && (!shards || bpe) && writer) {
     const Graph& tg = trainEngine->graph();
     const int64_t runT = tg.type(tg.find("tokens")).shape[1]; // (B,T)
@@ -580,7 +580,7 @@ int TrainRun::describeRun() {
 }
 
 int TrainRun::lockAndRestore() {
-  // One trainer per run folder (runtime/run_lock.h), taken before anything in it is read or
+  // One trainer per run folder (runtime/train/run_lock.h), taken before anything in it is read or
   // written; released when this process ends, however it ends.
   std::error_code lockEc;
   std::filesystem::create_directories(f.out, lockEc);
@@ -645,7 +645,7 @@ int TrainRun::openLog() {
   if (!opened) return usageError(opened.error());
   log.emplace(std::move(*opened));
   // A write that fails (a full disk) is the user's to fix, as for a checkpoint: exit 2. main.log
-  // keeps its whole lines (runtime/progress.h), run.card is whole or absent.
+  // keeps its whole lines (runtime/train/progress.h), run.card is whole or absent.
   if (IoStatus st = log->note(fmt::format("gptc run --train: {} {}B={} T={}, {} steps, seed {}",
                                           f.model, config, runB, runT, f.steps, f.seed));
       !st)
@@ -819,7 +819,7 @@ int TrainRun::finish() {
   if (std::string e = saveCheckpoint(&lastFolder, &bad); !e.empty())
     return bad ? diverged(e) : runError(e);
   // model.ckpt: the metadata, and the name of the step folder that holds the weights (written
-  // once; runtime/weights_pointer.h).
+  // once; runtime/formats/weights_pointer.h).
   if (IoStatus st = writeWeightsPointer(f.out + "/model.ckpt", meta, lastFolder + "/model.bin");
       !st)
     return runError(st.error());

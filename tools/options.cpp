@@ -11,7 +11,7 @@
 #include "passes/optimizer.h"
 #include "passes/pipeline.h"
 #include "passes/remat.h"
-#include "runtime/lr_schedule.h"
+#include "runtime/train/lr_schedule.h"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>

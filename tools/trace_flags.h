@@ -1,11 +1,11 @@
 // tools/trace_flags.h — the study flags of `gptc run --train`: --trace, --trace-steps,
-// --trace-layer, --trace-head (runtime/trace_session.h does the work) and --check-finite
-// (runtime/check_finite.h), and StudyHooks: the few calls the training loop makes for them.
+// --trace-layer, --trace-head (runtime/trace/trace_session.h does the work) and --check-finite
+// (runtime/trace/check_finite.h), and StudyHooks: the few calls the training loop makes for them.
 //
 // What it leaves to others: the training command (tools/cmd_train.cpp) calls these.
 #pragma once
-#include "runtime/check_finite.h"
-#include "runtime/trace_session.h"
+#include "runtime/trace/check_finite.h"
+#include "runtime/trace/trace_session.h"
 
 #include <memory>
 #include <optional>

@@ -16,7 +16,7 @@
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "passes/autodiff.h"
-#include "runtime/interpreter.h"
+#include "runtime/interp/interpreter.h"
 
 #include <cmath>
 #include <doctest/doctest.h>

@@ -11,7 +11,7 @@
 #include "ir/verifier.h"
 #include "passes/autodiff.h"
 #include "passes/optimizer.h"
-#include "runtime/interpreter.h"
+#include "runtime/interp/interpreter.h"
 
 #include <cmath>
 #include <doctest/doctest.h>

@@ -1,4 +1,4 @@
-// tests/cli/test_run_lock.cpp — one trainer per run folder (runtime/run_lock.h), through the
+// tests/cli/test_run_lock.cpp — one trainer per run folder (runtime/train/run_lock.h), through the
 // built binary: a second `gptc run --train` on an --out that is in use refuses at once with exit
 // code 2 and the holder's pid, writing nothing; the lock goes with its process, so a lock file
 // left behind by a finished (or killed) run does not block the next one.

@@ -7,9 +7,9 @@
 // bit, is refused in one line with exit 2 by the command that reads it; SIGKILL at random moments
 // of a run checkpointing every step, then --resume, ends bit for bit (scripts/kill_resume.py is
 // the 50-kill form); main.log on a full disk keeps whole lines only.
-#include "runtime/progress.h"
-#include "runtime/train_checkpoint.h"
-#include "runtime/trainer.h"
+#include "runtime/train/progress.h"
+#include "runtime/train/train_checkpoint.h"
+#include "runtime/train/trainer.h"
 #include "tests/cli/cli_test_util.h"
 
 #include <doctest/doctest.h>

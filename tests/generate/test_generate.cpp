@@ -6,10 +6,10 @@
 // batch == one at a time, and the context errors.
 #include "passes/decode_step.h"
 #include "passes/quantize.h"
-#include "runtime/beam_search.h"
-#include "runtime/generator.h"
-#include "runtime/quantize.h"
-#include "runtime/sampling.h"
+#include "runtime/formats/quantize.h"
+#include "runtime/generate/beam_search.h"
+#include "runtime/generate/generator.h"
+#include "runtime/generate/sampling.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -55,8 +55,8 @@ void bindStrong(StepEngine& e) {
     REQUIRE(e.bind(name, t) == "");
 }
 
-/// Greedy tokens by full recomputation (runtime/sampling.h) on the inference graph with T = the
-/// context, so no window slides.
+/// Greedy tokens by full recomputation (runtime/generate/sampling.h) on the inference graph with T
+/// = the context, so no window slides.
 std::vector<int32_t> recompute(const std::string& model, ConstOverrides sets, int64_t ctx,
                                std::vector<int32_t> prompt, int n, int64_t vocab,
                                const std::string& weights = "f32") {

@@ -1,7 +1,7 @@
 // Helpers for the interpreter tests: build small host tensors from literals, evaluate one op with
 // evalOp (failing the test on an error), and compare float vectors with a tolerance.
 #pragma once
-#include "runtime/interpreter.h"
+#include "runtime/interp/interpreter.h"
 
 #include <cmath>
 #include <doctest/doctest.h>

@@ -3,7 +3,7 @@
 #include "interp_test_util.h"
 
 #include "ir/parser.h"
-#include "runtime/param_store.h"
+#include "runtime/formats/param_store.h"
 
 #include <cmath>
 #include <cstdio>

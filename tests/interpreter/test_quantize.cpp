@@ -8,7 +8,7 @@
 #include "ir/printer.h"
 #include "passes/plan_memory.h"
 #include "passes/quantize.h"
-#include "runtime/quantize.h"
+#include "runtime/formats/quantize.h"
 
 #include <cstring>
 #include <fmt/format.h>

@@ -13,8 +13,8 @@
 
 #include "codegen/compile.h"
 #include "passes/memory_plan.h"
-#include "runtime/executable.h"
-#include "runtime/interpreter.h"
+#include "runtime/exec/executable.h"
+#include "runtime/interp/interpreter.h"
 
 #include <doctest/doctest.h>
 

@@ -3,13 +3,13 @@
 // order, once per step, and when hook(i) runs the value call i writes already holds the
 // interpreter's value (so --check-finite and --profile see complete results); the outputs are
 // bit-identical to a step compiled without hooks; without the flag nothing can be hooked.
-// Also the profiler on top of them (runtime/kernel_profiler.h).
+// Also the profiler on top of them (runtime/exec/kernel_profiler.h).
 #include "jit_test_util.h"
 
 #include "ir/parser.h"
 #include "passes/autodiff.h"
 #include "passes/plan_memory.h"
-#include "runtime/kernel_profiler.h"
+#include "runtime/exec/kernel_profiler.h"
 
 namespace gptc {
 namespace {

@@ -7,7 +7,7 @@
 #include "jit_test_util.h"
 
 #include "passes/plan_memory.h"
-#include "runtime/quantize.h"
+#include "runtime/formats/quantize.h"
 
 #include <array>
 #include <fmt/format.h>

@@ -6,8 +6,8 @@
 #include "ir/parser.h"
 #include "passes/plan_memory.h"
 #include "passes/remat.h"
-#include "runtime/executable.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/executable.h"
+#include "runtime/exec/step_engine.h"
 
 #include <doctest/doctest.h>
 

@@ -8,8 +8,8 @@
 // codegen/kernel_emitter.h, KernelSpec::operandIsResult).
 #include "ir/parser.h"
 #include "passes/plan_memory.h"
-#include "runtime/executable.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/executable.h"
+#include "runtime/exec/step_engine.h"
 
 #include <doctest/doctest.h>
 

@@ -6,7 +6,7 @@
 // exit code. Under mpirun (OMPI_COMM_WORLD_SIZE set) the same case does the rank's work instead:
 // a failed CHECK on any rank makes that rank exit non-zero, and mpirun with it.
 #include "passes/memory_plan.h"
-#include "runtime/mpi_comm.h"
+#include "runtime/exec/mpi_comm.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/jit/jit_test_util.h"
 

@@ -6,8 +6,8 @@
 // the interpreter and on the JIT. The default settings would miss: the test checks that too.
 #include "driver/driver.h"
 #include "passes/optimizer.h"
-#include "runtime/lr_schedule.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/train/lr_schedule.h"
 #include "tests/reference/fixture.h"
 
 #include <cmath>

@@ -4,7 +4,7 @@
 // outputs (output.logits, output.loss); its json gives the model file and the --set constants.
 // The bar is 1e-5 relative: max |ours - theirs| / max |theirs|; the measured figure is printed.
 #include "ir/parser.h"
-#include "runtime/interpreter.h"
+#include "runtime/interp/interpreter.h"
 #include "tests/reference/fixture.h"
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // GPT-2 BPE against reference ids made by the npm package gpt-3-encoder (see
 // tests/fixtures/gpt2_tokenizer/make_reference.js), round trips, and malformed vocab files.
-#include "runtime/bpe_tokenizer.h"
+#include "runtime/text/bpe_tokenizer.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

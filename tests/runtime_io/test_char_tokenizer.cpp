@@ -1,5 +1,5 @@
 // Character tokenizer: tinyshakespeare's 65 symbols, round trips, and the vocabulary file.
-#include "runtime/char_tokenizer.h"
+#include "runtime/text/char_tokenizer.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // llm.c GPT-2 checkpoints and gptc named-tensor checkpoints: round trips, header-only reads,
 // config checks, and every kind of malformed file.
-#include "runtime/llmc_checkpoint.h"
+#include "runtime/formats/llmc_checkpoint.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // Shared file helpers: whole-file reads, positioned reads, atomic writes, CRC-32, shapes.
-#include "runtime/file_io.h"
+#include "runtime/formats/file_io.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

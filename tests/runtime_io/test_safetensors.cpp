@@ -1,6 +1,6 @@
 // safetensors: reading (F32/F16/BF16), writing, malformed headers and ranges, and the Hugging Face
 // GPT-2 -> llm.c mapping on a tiny 2-layer C=8 model written by the test.
-#include "runtime/safetensors.h"
+#include "runtime/formats/safetensors.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <cmath>

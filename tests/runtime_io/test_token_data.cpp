@@ -1,5 +1,5 @@
 // Token shards, raw token files, the split, the batch loaders and their saved state.
-#include "runtime/token_data.h"
+#include "runtime/text/token_data.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

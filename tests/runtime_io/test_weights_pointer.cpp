@@ -1,7 +1,8 @@
-// A run's model.ckpt as a pointer to its final step folder's weights (runtime/weights_pointer.h):
-// the metadata the tools read stays, the path is relative, a missing target and a pointer to a
-// pointer are one-line errors, an ordinary checkpoint is not a pointer.
-#include "runtime/weights_pointer.h"
+// A run's model.ckpt as a pointer to its final step folder's weights
+// (runtime/formats/weights_pointer.h): the metadata the tools read stays, the path is relative, a
+// missing target and a pointer to a pointer are one-line errors, an ordinary checkpoint is not a
+// pointer.
+#include "runtime/formats/weights_pointer.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>
@@ -54,7 +55,7 @@ TEST_CASE("model.ckpt names the step folder's weights, relative to its own folde
   empty.metadata = R"({"model":"m.graph"})";
   CHECK_FALSE(weightsPointerTarget(ptr, empty).has_value());
   CHECK_FALSE(writeWeightsPointer(ptr, "{\"model\":\"m.graph\"", target).ok()); // broken JSON
-  // The run card's key=value lines (runtime/run_card.h) get a `weights=` line.
+  // The run card's key=value lines (runtime/formats/run_card.h) get a `weights=` line.
   std::filesystem::create_directories(t.dir / "checkpoints/step_00000002");
   REQUIRE(writeGptcCheckpoint(target, weights).ok());
   REQUIRE(writeWeightsPointer(ptr, "# gptc run card\nmodel=m.graph\n", target).ok());

@@ -1,6 +1,6 @@
-// Word tokenizer (runtime/word_tokenizer.h): the attention log's 13 words, round trips, errors,
-// and the vocabulary file.
-#include "runtime/word_tokenizer.h"
+// Word tokenizer (runtime/text/word_tokenizer.h): the attention log's 13 words, round trips,
+// errors, and the vocabulary file.
+#include "runtime/text/word_tokenizer.h"
 #include "tests/runtime_io/io_test_util.h"
 
 #include <doctest/doctest.h>

@@ -3,8 +3,8 @@
 // the checker stops at the first kernel whose result holds a NaN or Inf, naming the op, its line
 // in models/chargpt.graph and its inputs' statistics.
 #include "passes/plan_memory.h"
-#include "runtime/check_finite.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/trace/check_finite.h"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 #include "passes/graph_dot.h"
 #include "passes/plan_memory.h"
 #include "passes/svg_memory.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/step_engine.h"
 
 #include <doctest/doctest.h>
 

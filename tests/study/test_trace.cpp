@@ -3,8 +3,8 @@
 // (loss, gradient norm, every updated parameter and moment, bit for bit); the log shows attention
 // rows that sum to 1, exact zeros above the diagonal and a gradient line for every parameter.
 #include "passes/plan_memory.h"
-#include "runtime/step_engine.h"
-#include "runtime/trace.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/trace/trace.h"
 
 #include <doctest/doctest.h>
 

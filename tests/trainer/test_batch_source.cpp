@@ -1,8 +1,8 @@
 // tests/trainer/test_batch_source.cpp — the batch sources the trainer draws from: the digit-sorting
 // task's layout (src = digits, EOS, PAD; tgt_in = BOS, sorted, EOS; tgt_out = tgt_in shifted left),
 // its length and digit distribution, purity in the batch index, and the language-model windows.
-#include "runtime/batch_source.h"
-#include "runtime/step_engine.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/train/batch_source.h"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 // `gptc tokenize` matches GPT-2's reference encodings and writes llm.c shards that read back, and
 // a catalogue of malformed inputs (token shards, checkpoints for --resume and --init, tokenizer
 // files, flag values) each gives exit status 2 and one line naming the problem — never a crash.
-#include "runtime/token_data.h"
+#include "runtime/text/token_data.h"
 
 #include <doctest/doctest.h>
 

@@ -5,7 +5,7 @@
 // fails to load, and resuming after it still reproduces the run; Ctrl-C (SIGINT) saves and exits
 // with 130. Also the step folders themselves: keep-K pruning, leftovers of interrupted writes
 // ignored, every damaged file refused with a one-line error.
-#include "runtime/train_checkpoint.h"
+#include "runtime/train/train_checkpoint.h"
 
 #include <doctest/doctest.h>
 

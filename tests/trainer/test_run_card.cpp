@@ -1,8 +1,8 @@
-// The run card (runtime/run_card.h): its key=value form round trips, older checkpoints' info (no
-// hash, no optimizer settings) still reads, the source hash is stable; and the learning-rate
-// schedules --lr-schedule chooses (runtime/lr_schedule.h).
-#include "runtime/lr_schedule.h"
-#include "runtime/run_card.h"
+// The run card (runtime/formats/run_card.h): its key=value form round trips, older checkpoints'
+// info (no hash, no optimizer settings) still reads, the source hash is stable; and the
+// learning-rate schedules --lr-schedule chooses (runtime/train/lr_schedule.h).
+#include "runtime/formats/run_card.h"
+#include "runtime/train/lr_schedule.h"
 
 #include <doctest/doctest.h>
 #include <filesystem>

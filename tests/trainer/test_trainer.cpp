@@ -2,13 +2,13 @@
 // cosine, floor), a short JIT training run of a tiny chargpt on a few KB of Shakespeare whose loss
 // falls, the JIT and the interpreter agreeing on the first three training losses (dropout off),
 // sampling that a seed makes reproducible, and the progress line / main.log / SVG formats.
-#include "runtime/char_tokenizer.h"
-#include "runtime/llmc_checkpoint.h"
-#include "runtime/lr_schedule.h"
-#include "runtime/progress.h"
-#include "runtime/sampling.h"
-#include "runtime/step_engine.h"
-#include "runtime/trainer.h"
+#include "runtime/exec/step_engine.h"
+#include "runtime/formats/llmc_checkpoint.h"
+#include "runtime/generate/sampling.h"
+#include "runtime/text/char_tokenizer.h"
+#include "runtime/train/lr_schedule.h"
+#include "runtime/train/progress.h"
+#include "runtime/train/trainer.h"
 
 #include <doctest/doctest.h>
 
