@@ -41,6 +41,7 @@ public:
   struct Row {
     std::string kind;   ///< op name; "update copy" for the copies at the end of the step
     double seconds = 0; ///< summed over every recorded step
+    double best = 0;    ///< per step: each call's fastest time over the recorded steps, summed
     int64_t flops = 0;  ///< per step (passes/stats.h's convention)
     int64_t calls = 0;  ///< per step
   };
@@ -48,8 +49,12 @@ public:
   std::vector<Row> byKind() const;
   /// Seconds of each call, summed over the recorded steps (index = CompiledStep::calls()).
   const std::vector<double>& perCall() const { return perCall_; }
+  /// Each call's fastest time over the recorded steps (0 before the first step).
+  std::vector<double> bestPerCall() const;
   int steps() const { return steps_; }
-  /// The --profile table: kind, ms per step, share, GFLOP/s, calls per step, and a total line.
+  /// The --profile table: kind, ms per step, the best ms (each call's fastest step; on a shared
+  /// machine a call the scheduler interrupted shows in ms/step but not here), share, GFLOP/s,
+  /// calls per step, and a total line.
   std::string table() const;
 
 private:
@@ -58,6 +63,7 @@ private:
   Executable* exe_;
   bool ok_ = false;
   std::vector<double> perCall_;
+  std::vector<double> bestCall_; // min over steps; +inf until the call has run once
   Clock::time_point last_;
   int steps_ = 0;
 };

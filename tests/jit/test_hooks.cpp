@@ -126,13 +126,21 @@ TEST_CASE("kernel profiler: a row per kind, every call counted once per step") {
   for (const KernelProfiler::Row& r : prof.byKind()) {
     calls += r.calls;
     CHECK(r.seconds >= 0);
+    // The best step's time of each call is at most its mean: never more than seconds / steps.
+    CHECK(r.best >= 0);
+    CHECK(r.best <= r.seconds / 3 + 1e-12);
     sawMatmul |= (r.kind == "matmul" || r.kind == "linear") && r.flops > 0;
   }
   CHECK(calls == int64_t(exe->compiled().calls().size()));
   CHECK(sawMatmul);
   CHECK(prof.table().find("total") != std::string::npos);
+  const std::vector<double> best = prof.bestPerCall();
+  REQUIRE(best.size() == prof.perCall().size());
+  for (size_t i = 0; i < best.size(); ++i)
+    CHECK(best[i] * 3 <= prof.perCall()[i] + 1e-12);
   prof.reset();
   CHECK(prof.steps() == 0);
+  CHECK(prof.bestPerCall()[0] == 0);
 
   auto plain = jittest::build(g, plan, feeds(g));
   KernelProfiler none(*plain);
