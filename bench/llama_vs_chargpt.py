@@ -79,6 +79,7 @@ class Run:
         self.lines = []
 
     def launch(self):
+        self.stopped = False
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=dict(os.environ, OMP_NUM_THREADS="1"))
         self.reader = threading.Thread(target=self.read, daemon=True)
@@ -136,8 +137,11 @@ def main():
     loads = []
     while any(r.proc.poll() is None for r in runs):
         for r in runs:
-            if r.proc.poll() is None and r.over():
+            # Once: the trainer saves a checkpoint and exits after its step; its handler is
+            # SA_RESETHAND, so a second SIGTERM while it saves would kill it (exit -15).
+            if r.proc.poll() is None and not r.stopped and r.over():
                 r.proc.send_signal(signal.SIGTERM)
+                r.stopped = True
         loads.append(os.getloadavg()[0])
         time.sleep(1)
     for r in runs:
