@@ -21,8 +21,9 @@ is then the prompt's batch alone, gptc's the prefill step plus one decode step (
 steady-state step time above):  prefill tokens/s = P / t_1 (ggml), P / (t_1 - t_step) (gptc).
 
 Bytes per token: every weight a contraction reads once (the tied output layer included) plus the KV
-cache rows each engine reads per step: both read the positions so far (gptc's cache_matmul reads rows
-0..pos of its static cache; the mean over the timed steps is used). --baseline GPTC adds a third
+cache rows each engine reads per step: ggml reads the positions so far (K and V); gptc reads its whole
+static K cache (1024 rows) for the scores and V's rows so far (its GEMV skips the rows whose attention
+weight is exactly 0); the mean position over the timed steps is used. --baseline GPTC adds a third
 engine, another gptc binary (e.g. main's, which read the whole 2 x L x 1024 x C cache every step),
 run interleaved with the others on the same prompts.
 
@@ -54,7 +55,9 @@ BYTES_PER_WEIGHT = {"f32": 4.0, "bf16": 2.0, "int8": 1.0 + 4.0 / 32, "f16": 2.0,
 
 
 def gptc_bytes(weights, mean_past):
-    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + 2 * L * mean_past * C * 4
+    # the scores q·K read the whole static K cache (ctx rows); w·V reads the rows written so far
+    # (the GEMV skips rows whose attention weight is exactly 0: codegen/lower_gemv.cpp)
+    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + L * (CTX + mean_past) * C * 4
 
 
 def ggml_bytes(wtype, mean_past):
