@@ -13,15 +13,19 @@ its own timer of the generate loop (gptc `--stats` "generated ... in X ms", ggml
 both without loading, compiling or sampling) gives
     decode tokens/s = (N - 2) / (t_N - t_2)
 i.e. the prompt's processing and the first decode step cancel. The prompt is " the" x P (P GPT-2 BPE
-tokens of text, tokenized by each engine); ggml processes it in one batch (-b P).
+tokens of text, tokenized by each engine); ggml processes it in one batch (-b P; over 128 tokens in
+batches of 64, see GGML_MAX_BATCH).
 
 Prefill (--prefill 16,128,512): each engine runs -n 1 after a prompt of P tokens; ggml's predict time
 is then the prompt's batch alone, gptc's the prefill step plus one decode step (taken off with the
 steady-state step time above):  prefill tokens/s = P / t_1 (ggml), P / (t_1 - t_step) (gptc).
 
 Bytes per token: every weight a contraction reads once (the tied output layer included) plus the KV
-cache each engine reads per step: gptc attends over its whole static cache (2 x L x 1024 x C f32) at
-every step, ggml over the positions so far (its mean over the timed steps is used).
+cache rows each engine reads per step: ggml reads the positions so far (K and V); gptc reads its whole
+K cache for the scores (sized to the prompt plus -n, rounded up to 64 rows; 1024 before) and V's rows so far (its GEMV skips the rows whose attention
+weight is exactly 0); the mean position over the timed steps is used. --baseline GPTC adds a third
+engine, another gptc binary (e.g. main's, which read the whole 2 x L x 1024 x C cache every step),
+run interleaved with the others on the same prompts.
 
     bench/ggml_peer.sh                                    # once: build the peer, write its models
     /usr/bin/python3 bench/decode_vs_ggml.py              # threads 1,2; P 16; N 34; 3 repeats
@@ -39,6 +43,10 @@ PEERS = os.environ.get("PEERS", "/work/peers")
 GPTC_LINE = re.compile(r"generated (\d+) x \d+ tokens in ([0-9.]+) ms")
 GGML_LINE = re.compile(r"predict time =\s*([0-9.]+) ms")
 PAIRS = [("f32", "f32"), ("bf16", "f16"), ("int8", "q8_0")]
+# gpt-2-ctx sizes its arena from a 4-token probe (mem_per_token x N x 1.1), which undershoots the
+# attention scores (quadratic in the batch): at P = 512, -b 512, 256 and 128 abort ("not enough space
+# in the context's memory pool"), -b 64 runs. Prompts over 128 tokens go in batches of 64.
+GGML_MAX_BATCH = 64
 
 # GPT-2 124M: L 12, C 768, ctx 1024; V 50257 (gptc pads the output layer's rows to 50304).
 L, C, CTX = 12, 768, 1024
@@ -46,8 +54,11 @@ LAYER_WEIGHTS = L * (3 * C * C + C * C + 4 * C * C + 4 * C * C)
 BYTES_PER_WEIGHT = {"f32": 4.0, "bf16": 2.0, "int8": 1.0 + 4.0 / 32, "f16": 2.0, "q8_0": 34.0 / 32}
 
 
-def gptc_bytes(weights):
-    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + 2 * L * CTX * C * 4
+def gptc_bytes(weights, mean_past, cache_rows=CTX):
+    # the scores q·K read the whole K cache (cache_rows: `gptc run --generate` sizes it to the
+    # prompt plus -n, rounded up to 64); w·V reads the rows written so far (the GEMV skips rows
+    # whose attention weight is exactly 0: codegen/lower_gemv.cpp)
+    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + L * (cache_rows + mean_past) * C * 4
 
 
 def ggml_bytes(wtype, mean_past):
@@ -67,6 +78,7 @@ def run(cmd, pattern, nice):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gptc", default=os.path.join(ROOT, "build", "tools", "gptc"))
+    ap.add_argument("--baseline", default="", help="another gptc binary, run as engine 'base'")
     ap.add_argument("--ggml", default=os.path.join(PEERS, "ggml-build", "bin", "gpt-2-ctx"))
     ap.add_argument("--models", default=os.path.join(PEERS, "ggml-models"))
     ap.add_argument("--threads", default="1,2")
@@ -85,15 +97,16 @@ def main():
         if not os.path.exists(path):
             raise SystemExit(f"{path} missing: run bench/ggml_peer.sh first")
 
-    def gptc(weights, th, n):
-        return run([a.gptc, "run", os.path.join(ROOT, "models", "gpt2.graph"), "--generate", "--greedy",
+    def gptc(weights, th, n, exe=None):
+        return run([exe or a.gptc, "run", os.path.join(ROOT, "models", "gpt2.graph"), "--generate", "--greedy",
                     "--stats", "--prompt", prompt, "-n", str(n), "--threads", str(th), "--weights", weights],
                    GPTC_LINE, a.nice)
 
     def ggml(wtype, th, n, p=None):
         p = p or a.prompt_tokens
         return run([a.ggml, "-m", os.path.join(a.models, f"gpt2-124M-{wtype}.bin"), "-p", " the" * p, "-n", str(n),
-                    "-t", str(th), "--top_k", "1", "-b", str(p), "-s", "1"], GGML_LINE, a.nice)
+                    "-t", str(th), "--top_k", "1", "-b", str(p if p <= 128 else GGML_MAX_BATCH), "-s", "1"],
+                   GGML_LINE, a.nice)
 
     def gptc_prefill(weights, th, p):
         return run([a.gptc, "run", os.path.join(ROOT, "models", "gpt2.graph"), "--generate", "--greedy",
@@ -106,7 +119,10 @@ def main():
     for _ in range(a.repeats):
         for th in threads:
             for gw, ew in pairs:
-                for engine, fn, w in (("gptc", gptc, gw), ("ggml", ggml, ew)):
+                engines = [("gptc", gptc, gw), ("ggml", ggml, ew)]
+                if a.baseline:
+                    engines.append(("base", lambda w, th, n: gptc(w, th, n, a.baseline), gw))
+                for engine, fn, w in engines:
                     for n in (2, a.tokens):
                         times.setdefault((th, engine, w, n), []).append(fn(w, th, n))
                         print(f"# threads {th} {engine} {w} -n {n}: {times[(th, engine, w, n)][-1]:.1f} ms",
@@ -121,20 +137,23 @@ def main():
     cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
     print(f"{cpu}; {os.cpu_count()} cpus; nice {a.nice}; prompt {a.prompt_tokens} tokens, N {a.tokens}, "
           f"{a.repeats} repeats (medians)\nuptime after: {load}")
+    base = " base tok/s | gptc / base |" if a.baseline else ""
     print("| threads | gptc weights | gptc tok/s | gptc MB/token | ggml weights | ggml tok/s | ggml MB/token "
-          "| gptc / ggml |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| gptc / ggml |" + base)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if a.baseline else ""))
     step_ms = {}
     for th in threads:
         for gw, ew in pairs:
             rate = {}
-            for engine, w in (("gptc", gw), ("ggml", ew)):
+            for engine, w in (("gptc", gw), ("ggml", ew)) + ((("base", gw),) if a.baseline else ()):
                 t2 = statistics.median(times[(th, engine, w, 2)])
                 tn = statistics.median(times[(th, engine, w, a.tokens)])
                 rate[engine] = steps * 1000.0 / (tn - t2) if tn > t2 else float("nan")
                 step_ms[(th, engine, w)] = (tn - t2) / steps
-            print(f"| {th} | {gw} | {rate['gptc']:.1f} | {gptc_bytes(gw) / 1e6:.0f} | {ew} | {rate['ggml']:.1f} "
-                  f"| {ggml_bytes(ew, mean_past) / 1e6:.0f} | {rate['gptc'] / rate['ggml']:.2f} |")
+            extra = f" {rate['base']:.1f} | {rate['gptc'] / rate['base']:.2f} |" if a.baseline else ""
+            print(f"| {th} | {gw} | {rate['gptc']:.1f} | {gptc_bytes(gw, mean_past, min(CTX, (a.prompt_tokens + a.tokens + 63) // 64 * 64)) / 1e6:.0f} | {ew} "
+                  f"| {rate['ggml']:.1f} | {ggml_bytes(ew, mean_past) / 1e6:.0f} | {rate['gptc'] / rate['ggml']:.2f} |"
+                  + extra)
     if prefills:
         print("\n| threads | prompt tokens | gptc weights | gptc prefill tok/s | ggml weights | ggml prefill tok/s "
               "| gptc / ggml |")

@@ -4,7 +4,10 @@
 //   transB (B [N,K], linear's w, tied logits): C[m,n] = Σ_k A[m,k]·B[n,k] — a dot product per
 //     output, vectorized over k; outputs are split over threads by columns n;
 //   B [K,N]: C[m,:] = Σ_k A[m,k]·B[k,:] — rows of B scaled and added, vectorized over n; split
-//     over threads by (batch, m) rows.
+//     over threads by (batch, m) rows. A row whose A[m,k] is exactly 0 is skipped (not read): the
+//     decode step's attention weights are 0 past its position, so w·V streams only the cache
+//     rows written so far. Exact for finite B; a NaN or inf in a skipped row of B does not reach
+//     C (the interpreter's 0·NaN would) — only rows that a zero weight multiplies.
 // Each output is computed by exactly one thread with the same code whatever the thread count, so
 // results do not depend on it. What it leaves to others: larger M (the packed kernel), the
 // decision to call it (lower_matmul.cpp).
@@ -60,10 +63,16 @@ std::string emitGemv(ModuleBuilder& mb, const KernelSpec& spec, const std::strin
       E.loop(E.ci(0), E.ci(K), [&](Value* k) {
         Value* x = E.loadF(A, b.CreateAdd(a0, k));
         Value* bRow = b.CreateAdd(b0, b.CreateMul(k, E.ci(N)));
-        E.loop(N, [&](Value* n) {
-          Value* ci = b.CreateAdd(c0, n);
-          E.storeF(C, ci,
-                   b.CreateFAdd(E.loadF(C, ci), b.CreateFMul(x, E.loadF(B, b.CreateAdd(bRow, n)))));
+        // A row of B whose coefficient is exactly 0 adds nothing (for finite B) and is not read:
+        // the decode step's attention weights are 0 past the position (causal_mask_at, then
+        // softmax), so w·V reads only the cache rows written so far, not all ctx of them.
+        E.ifThen(b.CreateFCmpUNE(x, E.cf(0.0)), [&] {
+          E.loop(N, [&](Value* n) {
+            Value* ci = b.CreateAdd(c0, n);
+            E.storeF(
+                C, ci,
+                b.CreateFAdd(E.loadF(C, ci), b.CreateFMul(x, E.loadF(B, b.CreateAdd(bRow, n)))));
+          });
         });
       });
     });

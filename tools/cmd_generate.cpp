@@ -334,6 +334,16 @@ int GenRun::makeGenerator() {
   cfg.prefill = !f.interactive; // a prefill compiles per prompt length; interactive lines vary
   cfg.weights = f.weights;
   cfg.tokenInput = card.tokenInput;
+  // The KV cache sized to the request (the longest prompt plus -n, rounded up to 64 positions)
+  // rather than the model's whole context: the decode step's scores read every cache row, so a
+  // short generation then streams the rows it can use, not all 1024 of GPT-2 (37.7 MB per token).
+  // decode-step clamps it to the model's context; --interactive keeps the model's.
+  if (!seq2seq && !f.interactive) {
+    size_t longest = 0;
+    for (const std::vector<int32_t>& p : prompts)
+      longest = std::max(longest, p.size());
+    cfg.context = (int64_t(longest) + f.n + 63) / 64 * 64;
+  }
   if (seq2seq) cfg.cut = {card.memory};
   auto t0 = std::chrono::steady_clock::now();
   std::string err;

@@ -67,11 +67,14 @@ std::unique_ptr<Generator> Generator::create(std::shared_ptr<ast::Program> progr
   }
   for (const Value& v : full->values)
     if (v.kind == ValueKind::Param) gen->f32Params_.push_back(v);
-  if (gen->config_.context == 0 &&
-      std::any_of(full->nodes.begin(), full->nodes.end(), [](const Node& n) {
+  // A requested context (the CLI sizes the cache to the request) only ever shrinks it.
+  if (std::any_of(full->nodes.begin(), full->nodes.end(), [](const Node& n) {
         return n.kind == OpKind::Sinusoidal || n.kind == OpKind::Rope;
-      }))
-    gen->config_.context = full->type(tok).shape[1];
+      })) {
+    int64_t trained = full->type(tok).shape[1];
+    int64_t& c = gen->config_.context;
+    c = c == 0 ? trained : std::min(c, trained);
+  }
 
   auto t0 = std::chrono::steady_clock::now();
   Expected<std::unique_ptr<StepEngine>> decode = gen->buildStep(1, {});
