@@ -31,6 +31,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -288,14 +289,18 @@ int GenRun::makeCodec() {
 
 int GenRun::readPrompts() {
   if (!f.promptIds.empty()) {
-    std::istringstream ss(f.promptIds);
+    // Ids separated by spaces or commas ("464 3616" or "464,3616"); every character of a word must
+    // be part of the number: std::stoi would read "1,2,3" as the one token 1.
+    std::string list = f.promptIds;
+    std::replace(list.begin(), list.end(), ',', ' ');
+    std::istringstream ss(list);
     std::vector<int32_t> ids;
     for (std::string w; ss >> w;) {
-      try {
-        ids.push_back(std::stoi(w));
-      } catch (...) {
+      int32_t id = 0;
+      auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), id);
+      if (ec != std::errc() || end != w.data() + w.size() || id < 0)
         return usageError(fmt::format("--prompt-ids: '{}' is not a token id", w));
-      }
+      ids.push_back(id);
     }
     prompts.push_back(ids);
   }
@@ -582,7 +587,7 @@ int cmdGenerate(int argc, char** argv) {
       "GPT-2 BPE directory (encoder.json, vocab.bpe; default assets/gpt2_tokenizer, found beside "
       "the binary or in the source tree)");
   app.add_option("--prompt", f.prompts, "prompt text; repeat for a batch (one row each)");
-  app.add_option("--prompt-ids", f.promptIds, "prompt as token ids, space-separated");
+  app.add_option("--prompt-ids", f.promptIds, "prompt as token ids, separated by spaces or commas");
   app.add_option("--src", f.src, "seq2seq: the source digits, e.g. \"3 9 1 4\"");
   app.add_option("-n,--tokens-out", f.n, "new tokens per sample (default 200)");
   app.add_option("--temperature", f.temperature, "softmax temperature (default 1.0)");

@@ -96,6 +96,10 @@ TEST_CASE("--generate refuses the values the trainer refuses") {
       {gen + "--beam 100000", "--beam must be in 1..64"},
       {gen + "--eval-sort -1", "--eval-sort"},
       {"run models/seq2seq.graph --generate --prompt 'hello'", "--src"},
+      // Every character of an id is read: "1x" and "1;2" are not ids (std::stoi took the 1).
+      {"run models/chargpt.graph --generate -n 2 --prompt-ids 1x", "'1x' is not a token id"},
+      {"run models/chargpt.graph --generate -n 2 --prompt-ids '1;2'", "'1;2' is not a token id"},
+      {"run models/chargpt.graph --generate -n 2 --prompt-ids -4", "'-4' is not a token id"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.args);

@@ -54,3 +54,18 @@ TEST_CASE("a sized cache never grows past a rotary model's trained length") {
   REQUIRE_MESSAGE(fits.code == 0, fits.err);
   CHECK_MESSAGE(fits.err.find("context 64,") != std::string::npos, fits.err);
 }
+
+TEST_CASE("--prompt-ids takes commas as well as spaces") {
+  // The issue's own spelling, "464,3616,286": once read as the single token 464 (std::stoi).
+  const std::string args =
+      "run models/gpt2.graph --generate --set L=1 C=32 NH=2 --greedy --threads 1 -n 3 --prompt-ids ";
+  Run commas = gptc(args + "464,3616,286");
+  REQUIRE_MESSAGE(commas.code == 0, commas.err);
+  Run spaces = gptc(args + "'464 3616 286'");
+  REQUIRE_MESSAGE(spaces.code == 0, spaces.err);
+  Run one = gptc(args + "464");
+  REQUIRE_MESSAGE(one.code == 0, one.err);
+  CHECK(commas.out == spaces.out);
+  CHECK(commas.out.rfind("464 3616 286", 0) == 0); // the prompt is echoed as ids
+  CHECK(commas.out != one.out);
+}
