@@ -1,22 +1,13 @@
 // passes/svg_memory.cpp — see svg_memory.h.
 #include "passes/svg_memory.h"
 
+#include "ir/html_escape.h"
+
 #include <algorithm>
 #include <fmt/format.h>
 
 namespace gptc {
 namespace {
-
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s)
-    o += c == '<'   ? "&lt;"
-         : c == '>' ? "&gt;"
-         : c == '&' ? "&amp;"
-         : c == '"' ? "&quot;"
-                    : std::string(1, c);
-  return o;
-}
 
 std::string mib(int64_t b) {
   if (b >= (int64_t(1) << 20)) return fmt::format("{:.1f} MiB", double(b) / (1 << 20));
@@ -39,7 +30,7 @@ std::string memoryTimelineSvg(const Graph& g, const MemoryPlan& plan, const std:
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
       "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" "
       "fill=\"white\"/>\n<text x=\"{}\" y=\"20\" font-size=\"14\">{}</text>\n",
-      width, height, width, height, left, esc(title));
+      width, height, width, height, left, htmlEscape(title));
   // Bars: one per arena storage owner, coloured by the part of the step (forward, backward,
   // update).
   int bars = 0;
@@ -61,8 +52,8 @@ std::string memoryTimelineSvg(const Graph& g, const MemoryPlan& plan, const std:
     out += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" "
                        "fill=\"{}\" fill-opacity=\"0.75\" stroke=\"#333\" stroke-width=\"0.3\">"
                        "<title>%{} {} at +{:#x}, live [{}, {}]{}</title></rect>\n",
-                       x0, y0, std::max(0.5, x1 - x0), std::max(0.5, y1 - y0), fill, esc(name),
-                       mib(pl.bytes), pl.offset, pl.liveStart, end,
+                       x0, y0, std::max(0.5, x1 - x0), std::max(0.5, y1 - y0), fill,
+                       htmlEscape(name), mib(pl.bytes), pl.offset, pl.liveStart, end,
                        recomputed ? " (recomputed in the backward)" : "");
     ++bars;
   }

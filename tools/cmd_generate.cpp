@@ -7,8 +7,9 @@
 //
 // The model and its --set come from the checkpoint's metadata when it is a gptc checkpoint written
 // by `gptc run --train` (later --set flags win); the tokenizer is the checkpoint's vocab.bin (char
-// models), the GPT-2 BPE files (--tokenizer DIR, default assets/gpt2_tokenizer) for
-// gpt2.graph, or none with --prompt-ids. Tokens stream to stdout as they are produced; with several
+// models) or vocab.words (a card's `vocab = words`, --prompt in words), the GPT-2 BPE files
+// (--tokenizer DIR, default assets/gpt2_tokenizer) for gpt2.graph, or none with --prompt-ids.
+// Tokens stream to stdout as they are produced; with several
 // --prompt (a batch) each row is printed when the batch is done. --interactive reads one prompt
 // per line until EOF. A prompt longer than the context is an error (no sliding window).
 //
@@ -27,6 +28,7 @@
 #include "runtime/generate/generator.h"
 #include "runtime/text/bpe_tokenizer.h"
 #include "runtime/text/char_tokenizer.h"
+#include "runtime/text/word_tokenizer.h"
 #include "tools/input_checks.h"
 
 #include <CLI/CLI.hpp>
@@ -40,6 +42,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 namespace gptc::tools {
 namespace {
@@ -75,10 +78,14 @@ int runError(const std::string& message) {
 /// Text <-> ids for the model at hand.
 struct Codec {
   std::optional<CharTokenizer> chars;
+  std::optional<WordTokenizer> words; // the card's `vocab = words`: one word a token
   std::optional<BpeTokenizer> bpe;
   int32_t digit0 = -1; // vocab = digits: the digits 0-9 are ids digit0..digit0+9 (the card's)
+  mutable bool lineStart = true; // words: no space before a line's first word (startLine())
+  void startLine() const { lineStart = true; }
   IoResult<std::vector<int32_t>> encode(const std::string& s) const {
     if (chars) return chars->encode(s);
+    if (words) return words->encode(s);
     if (bpe) return bpe->encode(s);
     if (digit0 >= 0) return ioError("prompt", "an encoder-decoder model reads --src \"3 9 1 4\"");
     return ioError("prompt", "this model has no tokenizer; give --prompt-ids");
@@ -87,6 +94,10 @@ struct Codec {
     if (chars) {
       IoResult<std::string> s = chars->decode(std::span<const int32_t>(&id, 1));
       return s ? *s : "?";
+    }
+    if (words) { // words joined by single spaces, as the trainer's sample prints them
+      std::string w = id >= 0 && id < words->vocabSize() ? words->words()[size_t(id)] : "?";
+      return std::exchange(lineStart, false) ? w : " " + w;
     }
     if (bpe) {
       IoResult<std::string> s = bpe->tokenBytes(id);
@@ -205,7 +216,7 @@ int GenRun::readCheckpointCard() {
       }
     }
   }
-  if (f.model.empty()) f.model = kDefaultModel;
+  if (f.model.empty()) f.model = sourceTreePath(kDefaultModel); // from any folder
   sets.insert(sets.end(), f.sets.begin(), f.sets.end());
   return 0;
 }
@@ -269,19 +280,30 @@ int GenRun::makeCodec() {
     IoResult<Gpt2Config> c = gpt2ConfigOf(full());
     if (c) vocab = c->V;
   } else {
+    // Characters (vocab.bin) or, when the card says `vocab = words`, words (vocab.words): the
+    // file the trainer wrote beside the checkpoint (runtime/text/*_tokenizer.h).
+    const bool wordVocab = card.vocab == "words";
+    const char* file = wordVocab ? "vocab.words" : "vocab.bin";
     std::string path = f.vocab;
     if (path.empty() && !f.init.empty())
-      path = (std::filesystem::path(f.init).parent_path() / "vocab.bin").string();
+      path = (std::filesystem::path(f.init).parent_path() / file).string();
     if (path.empty() && f.promptIds.empty() && (!f.prompts.empty() || f.interactive))
-      return usageError(fmt::format("no character vocabulary to encode the prompt: run `gptc run "
-                                    "--train` first (it writes {} and vocab.bin), or give --init "
+      return usageError(fmt::format("no {} vocabulary to encode the prompt: run `gptc run "
+                                    "--train` first (it writes {} and {}), or give --init "
                                     "or --vocab",
-                                    trained));
+                                    wordVocab ? "word" : "character", trained, file));
     if (!path.empty() && f.promptIds.empty()) {
-      IoResult<CharTokenizer> t = CharTokenizer::load(path);
-      if (!t) return usageError(t.error());
-      codec.chars.emplace(std::move(*t));
-      vocab = codec.chars->vocabSize();
+      if (wordVocab) {
+        IoResult<WordTokenizer> t = WordTokenizer::load(path);
+        if (!t) return usageError(t.error());
+        codec.words.emplace(std::move(*t));
+        vocab = codec.words->vocabSize();
+      } else {
+        IoResult<CharTokenizer> t = CharTokenizer::load(path);
+        if (!t) return usageError(t.error());
+        codec.chars.emplace(std::move(*t));
+        vocab = codec.chars->vocabSize();
+      }
     }
   }
   return 0;
@@ -326,6 +348,8 @@ int GenRun::readPrompts() {
       prompts = {{0}};
     else if (codec.bpe)
       prompts = {{int32_t(card.id("eot", codec.bpe->eot()))}};
+    else if (codec.words) // a sentence's end, as the trainer's sample starts
+      prompts = {{std::max(0, codec.words->idOf("."))}};
     else
       prompts = {{codec.chars->encode("\n") ? (*codec.chars->encode("\n"))[0] : 0}};
   }
@@ -498,6 +522,7 @@ int GenRun::generateFrom(const std::vector<std::vector<int32_t>>& ps) {
     bool stream = ps.size() == 1;
     if (f.numSamples > 1) std::printf("--- sample %d\n", s + 1);
     if (stream) {
+      codec.startLine();
       for (int32_t id : ps[0])
         std::fputs(codec.piece(id).c_str(), stdout);
       std::fflush(stdout);
@@ -522,6 +547,7 @@ int GenRun::generateFrom(const std::vector<std::vector<int32_t>>& ps) {
     if (stream) std::printf("\n");
     for (size_t r = 0; !stream && r < out.size(); ++r) {
       std::printf("--- prompt %zu\n", r + 1);
+      codec.startLine();
       for (int32_t id : ps[r])
         std::fputs(codec.piece(id).c_str(), stdout);
       for (int32_t id : out[r])
@@ -581,7 +607,9 @@ int cmdGenerate(int argc, char** argv) {
   app.add_option("--init", f.init,
                  "checkpoint: gptc (GPTCCKPT), llm.c .bin or .safetensors; none: "
                  "seeded random weights");
-  app.add_option("--vocab", f.vocab, "char vocabulary (default: vocab.bin beside --init)");
+  app.add_option("--vocab", f.vocab,
+                 "the char vocabulary (default: vocab.bin beside --init), or the word vocabulary "
+                 "when the model's card says vocab = words (default: vocab.words beside --init)");
   app.add_option(
       "--tokenizer", f.tokenizer,
       "GPT-2 BPE directory (encoder.json, vocab.bpe; default assets/gpt2_tokenizer, found beside "

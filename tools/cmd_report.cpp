@@ -16,6 +16,7 @@
 #include "tools/options.h"
 
 #include "driver/driver.h"
+#include "ir/html_escape.h"
 #include "ir/printer.h"
 #include "passes/pipeline.h"
 #include "passes/plan_memory.h"
@@ -38,30 +39,6 @@
 
 namespace gptc::tools {
 namespace {
-
-std::string esc(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-    case '<':
-      o += "&lt;";
-      break;
-    case '>':
-      o += "&gt;";
-      break;
-    case '&':
-      o += "&amp;";
-      break;
-    case '"':
-      o += "&quot;";
-      break;
-    default:
-      o += c;
-    }
-  }
-  return o;
-}
 
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> out;
@@ -276,7 +253,7 @@ int fail(const std::string& m, int code) {
 /// The run's own model and constants (OUTDIR/run.card) unless the flags name others; the
 /// optimizer's pass options from the card. 0, else the exit code.
 int useRunCard(const std::string& outDir, std::string* model, ModelFlags* modelFlags,
-               std::map<std::string, std::string>* passOptions) {
+               std::map<std::string, std::string>* passOptions, std::string* storedSource) {
   const std::string cardPath = outDir + "/run.card";
   const bool flagsChoose =
       !model->empty() || !modelFlags->sets.empty() || modelFlags->batch || modelFlags->seq;
@@ -287,13 +264,15 @@ int useRunCard(const std::string& outDir, std::string* model, ModelFlags* modelF
     modelFlags->sets = card->assignments();
     *passOptions = optimizerPassOptions(optimizerFlagsFromInfo(card->optimizer));
     Expected<std::string> text = readTextFile(*model);
+    // A run made in another folder: its model file is not here, its source is in the card.
+    if (!text) *storedSource = card->modelSource;
     if (text && !card->modelHash.empty() && modelSourceHash(*text) != card->modelHash)
       std::fprintf(stderr,
                    "gptc report: note: %s was edited since the run (source hash %s then, "
                    "%s now); the report shows it as it is now\n",
                    model->c_str(), card->modelHash.c_str(), modelSourceHash(*text).c_str());
   }
-  if (model->empty()) *model = kDefaultModel;
+  if (model->empty()) *model = sourceTreePath(kDefaultModel); // from any folder
   return 0;
 }
 
@@ -313,7 +292,7 @@ std::string pipelineSection(const std::vector<PassRow>& rows, const Graph& g) {
     html +=
         fmt::format("<tr><td>{}</td><td><a href=\"#pass-{}\">{}</a></td><td>{:.1f}</td><td>"
                     "{:.1f}%</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                    i + 1, i + 1, esc(r.name), r.ms, totalMs ? 100 * r.ms / totalMs : 0,
+                    i + 1, i + 1, htmlEscape(r.name), r.ms, totalMs ? 100 * r.ms / totalMs : 0,
                     r.opsBefore, r.opsAfter, r.changed ? std::to_string(r.changedLines) : "none");
   }
   html += fmt::format("<tr><td></td><td>total</td><td>{:.1f}</td><td></td><td></td><td>{}</td>"
@@ -321,14 +300,16 @@ std::string pipelineSection(const std::vector<PassRow>& rows, const Graph& g) {
                       totalMs, g.numOps());
   for (size_t i = 0; i < rows.size(); ++i) {
     const PassRow& r = rows[i];
-    html += fmt::format(
-        "<details id=\"pass-{}\"><summary>{}. {} — {}</summary>\n", i + 1, i + 1, esc(r.name),
-        r.changed ? fmt::format("{} lines changed", r.changedLines) : std::string("no change"));
+    html += fmt::format("<details id=\"pass-{}\"><summary>{}. {} — {}</summary>\n", i + 1, i + 1,
+                        htmlEscape(r.name),
+                        r.changed ? fmt::format("{} lines changed", r.changedLines)
+                                  : std::string("no change"));
     if (r.changed) {
       html += "<pre>";
       for (const std::string& l : lines(r.diff)) {
         const char* cls = l.rfind("+ ", 0) == 0 ? "add" : l.rfind("- ", 0) == 0 ? "del" : nullptr;
-        html += cls ? fmt::format("<span class=\"{}\">{}</span>", cls, esc(l)) : esc(l) + "\n";
+        html += cls ? fmt::format("<span class=\"{}\">{}</span>", cls, htmlEscape(l))
+                    : htmlEscape(l) + "\n";
       }
       html += "</pre>";
     }
@@ -348,7 +329,7 @@ std::string memorySection(const CompiledProgram& compiled, const std::string& mo
             "it, at its offset; bars that do not overlap in time share bytes. The red line is "
             "the peak: the most bytes live at once, the lower bound of any plan.</p>\n";
     html += memoryTimelineSvg(g, plan, fmt::format("{} — memory plan", model));
-    html += "<pre>" + esc(memoryReport(g, plan, 0)) + "</pre>\n";
+    html += "<pre>" + htmlEscape(memoryReport(g, plan, 0)) + "</pre>\n";
     std::vector<std::pair<int64_t, int>> big;
     for (size_t v = 0; v < g.values.size(); ++v) {
       const ValuePlacement& p = plan.placement[v];
@@ -360,10 +341,11 @@ std::string memorySection(const CompiledProgram& compiled, const std::string& mo
             "<th>offset</th><th>live</th></tr>\n";
     for (size_t k = 0; k < big.size() && k < 25; ++k) {
       const ValuePlacement& p = plan.placement[big[k].second];
-      html += fmt::format("<tr><td>%{}</td><td>{}</td><td>{}</td><td>{:#x}</td><td>[{}, {}]</td>"
-                          "</tr>\n",
-                          esc(g.values[big[k].second].name), typeToString(g.type(big[k].second)),
-                          human(p.bytes), p.offset, p.liveStart, p.liveEnd);
+      html +=
+          fmt::format("<tr><td>%{}</td><td>{}</td><td>{}</td><td>{:#x}</td><td>[{}, {}]</td>"
+                      "</tr>\n",
+                      htmlEscape(g.values[big[k].second].name), typeToString(g.type(big[k].second)),
+                      human(p.bytes), p.offset, p.liveStart, p.liveEnd);
     }
     html += "</table>\n";
   } else {
@@ -410,7 +392,7 @@ int kernelsSection(const CompiledProgram& compiled, int profileSteps, int thread
       html += fmt::format("<tr><td>{}</td><td>{:.3f}</td><td>{:.1f}%</td><td style=\"text-align:"
                           "left\"><span class=\"bar\" style=\"width:{}px\"></span></td><td>{:.2f}"
                           "</td><td>{}</td></tr>\n",
-                          esc(r.kind), ms, 100 * share, int(300 * share),
+                          htmlEscape(r.kind), ms, 100 * share, int(300 * share),
                           r.seconds > 0 ? double(r.flops) * prof.steps() / r.seconds / 1e9 : 0.0,
                           r.calls);
     }
@@ -431,7 +413,7 @@ std::string lossSection(const std::string& outDir) {
   if (!train.empty() || !val.empty()) {
     html +=
         fmt::format("<p>From <code>{}/main.log</code>: {} training steps, {} validations.</p>\n",
-                    esc(outDir), train.size(), val.size());
+                    htmlEscape(outDir), train.size(), val.size());
     html += inlineSvg(lossCurveSvg(train, val, "loss per step (nats/token)"));
   } else {
     html += "<p>No <code>main.log</code> in the run folder (gptc run --train -o OUTDIR writes "
@@ -460,7 +442,7 @@ std::string attentionSection(const std::string& outDir) {
     std::string svg = inlineSvg(readIfThere(p));
     if (inlined + svg.size() > (size_t(1) << 20)) { // at most 1 MiB of heatmaps inline
       html += fmt::format("<p class=\"note\">{} more heatmaps in <code>{}/trace/</code>.</p>\n",
-                          svgs.size() - size_t(&p - svgs.data()), esc(outDir));
+                          svgs.size() - size_t(&p - svgs.data()), htmlEscape(outDir));
       break;
     }
     inlined += svg.size();
@@ -470,7 +452,7 @@ std::string attentionSection(const std::string& outDir) {
     std::string log = readIfThere(p);
     if (log.size() > 256 * 1024) log = log.substr(0, 256 * 1024) + "\n... (cut)\n";
     html += fmt::format("<details><summary>the trace log {}</summary><pre>{}</pre></details>\n",
-                        esc(std::filesystem::path(p).filename().string()), esc(log));
+                        htmlEscape(std::filesystem::path(p).filename().string()), htmlEscape(log));
   }
   html += "</section>\n";
   return html;
@@ -510,10 +492,14 @@ int cmdReport(int argc, char** argv) {
 
   // The run's own model and constants, unless the flags name others.
   std::map<std::string, std::string> passOptions;
-  if (int rc = useRunCard(outDir, &model, &modelFlags, &passOptions); rc != 0) return rc;
+  std::string storedSource;
+  if (int rc = useRunCard(outDir, &model, &modelFlags, &passOptions, &storedSource); rc != 0)
+    return rc;
 
   // The pipeline, recorded pass by pass.
-  Expected<std::shared_ptr<ast::Program>> program = loadModel(ModelSource::file(model));
+  ModelSource source = ModelSource::file(model);
+  source.text = storedSource;
+  Expected<std::shared_ptr<ast::Program>> program = loadModel(source);
   if (!program) return fail(program.error().render(), 2);
   Expected<ConstOverrides> overrides = constOverrides(modelFlags, **program);
   if (!overrides) return fail(overrides.error().render(), 2);
@@ -532,12 +518,13 @@ int cmdReport(int argc, char** argv) {
     sets += s + " ";
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<title>gptc report: " +
-                     esc(model) + "</title><style>" + kStyle + "</style></head><body>\n";
-  html += fmt::format("<h1>gptc report — {} {}({} pipeline)</h1>\n<p class=\"note\">Run folder "
-                      "<code>{}</code>. Contents: <a href=\"#pipeline\">pipeline</a> · <a "
-                      "href=\"#memory\">memory plan</a> · <a href=\"#kernels\">kernels</a> · <a "
-                      "href=\"#loss\">loss curve</a> · <a href=\"#attention\">attention</a></p>\n",
-                      esc(model), esc(sets), esc(pipeline), esc(outDir));
+                     htmlEscape(model) + "</title><style>" + kStyle + "</style></head><body>\n";
+  html +=
+      fmt::format("<h1>gptc report — {} {}({} pipeline)</h1>\n<p class=\"note\">Run folder "
+                  "<code>{}</code>. Contents: <a href=\"#pipeline\">pipeline</a> · <a "
+                  "href=\"#memory\">memory plan</a> · <a href=\"#kernels\">kernels</a> · <a "
+                  "href=\"#loss\">loss curve</a> · <a href=\"#attention\">attention</a></p>\n",
+                  htmlEscape(model), htmlEscape(sets), htmlEscape(pipeline), htmlEscape(outDir));
   html += pipelineSection(rows, compiled->graph);
   html += memorySection(*compiled, model);
   if (int rc = kernelsSection(*compiled, profileSteps, threads, &html); rc != 0) return rc;

@@ -391,6 +391,8 @@ struct TrainRun {
 void TrainRun::chooseConstants() {
   // -b conflicts only with a --set B=... that was given.
   const bool defaultModel = f.model == kDefaultModel;
+  // Found from any folder (beside the binary or in the source tree), like the data below.
+  if (defaultModel) f.model = sourceTreePath(kDefaultModel);
   sets = defaultModel ? kDefaultSets : std::vector<std::string>{};
   sets.insert(sets.end(), f.model_.sets.begin(), f.model_.sets.end());
   trainFlags = f.model_;
@@ -417,6 +419,7 @@ int TrainRun::readData() {
       if (card->vocab == "words") words = WordTokenizer::fromText("");
       if (!f.dataGiven && !card->data.empty()) f.data = "data/" + card->data + ".txt";
     }
+  if (!f.dataGiven) f.data = sourceTreePath(f.data); // the default, from any folder
   shards = f.data.size() > 4 && f.data.rfind(".bin") == f.data.size() - 4;
   if (!expanded || sortTask) return 0;
   if (expanded->find("logits") < 0)
@@ -884,7 +887,8 @@ int train(TrainFlags f) {
 int cmdTrain(int argc, char** argv) {
   CLI::App app{"gptc run [MODEL.graph] --train: train a model with the JIT (--interpret: the "
                "reference interpreter): a language model on a text file (its characters are the "
-               "vocabulary) or on llm.c token shards (gptc tokenize: GPT-2 BPE), or the seq2seq "
+               "vocabulary, or its words when the model's card says vocab = words) or on llm.c "
+               "token shards (gptc tokenize: GPT-2 BPE), or the seq2seq "
                "sorter on digit sequences it draws itself. With no other argument: "
                "models/chargpt.graph (L=4 C=128 NH=4 B=32 T=64) on data/tinyshakespeare.txt. "
                "With --tokens FILE it is the fixed-batch mode instead (see gptc run --train "

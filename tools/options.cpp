@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
+#include <initializer_list>
 
 namespace gptc::tools {
 namespace {
@@ -351,23 +352,43 @@ int parseCommandLine(CLI::App& app, int argc, char** argv, const std::string& co
   return -1;
 }
 
-std::string assetPath(const std::string& relative) {
+namespace {
+/// `relative` under the first of `subs` found beside the binary's folder or its parents, else
+/// under the source tree gptc was built from; "" when neither has it.
+std::string findBesideBinaryOrSource(const std::string& relative,
+                                     std::initializer_list<const char*> subs) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (const char* env = std::getenv("GPTC_ASSETS"); env && *env)
-    return (fs::path(env) / relative).string();
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec)
     for (fs::path dir = exe.parent_path(); !dir.empty(); dir = dir.parent_path()) {
-      for (const char* sub : {"assets", "share/gptc/assets"})
-        if (fs::exists(dir / sub / relative, ec)) return (dir / sub / relative).string();
+      for (const char* sub : subs)
+        if (fs::exists(dir / sub / relative, ec))
+          return (dir / sub / relative).lexically_normal().string();
       if (dir == dir.root_path()) break;
     }
 #ifdef GPTC_SOURCE_DIR
-  if (fs::exists(fs::path(GPTC_SOURCE_DIR) / "assets" / relative, ec))
-    return (fs::path(GPTC_SOURCE_DIR) / "assets" / relative).string();
+  for (const char* sub : subs)
+    if (fs::exists(fs::path(GPTC_SOURCE_DIR) / sub / relative, ec))
+      return (fs::path(GPTC_SOURCE_DIR) / sub / relative).lexically_normal().string();
 #endif
-  return (fs::path("assets") / relative).string();
+  return "";
+}
+} // namespace
+
+std::string assetPath(const std::string& relative) {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("GPTC_ASSETS"); env && *env)
+    return (fs::path(env) / relative).string();
+  std::string found = findBesideBinaryOrSource(relative, {"assets", "share/gptc/assets"});
+  return found.empty() ? (fs::path("assets") / relative).string() : found;
+}
+
+std::string sourceTreePath(const std::string& relative) {
+  std::error_code ec;
+  if (std::filesystem::exists(relative, ec)) return relative;
+  std::string found = findBesideBinaryOrSource(relative, {".", "share/gptc"});
+  return found.empty() ? relative : found;
 }
 
 std::string defaultRunDir(const std::string& modelPath) {

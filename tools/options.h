@@ -48,6 +48,13 @@ std::string defaultRunDir(const std::string& modelPath);
 /// caller's error then names it).
 std::string assetPath(const std::string& relative);
 
+/// A default file of the source tree (kDefaultModel, "data/tinyshakespeare.txt", a model card's
+/// `data = NAME`): `relative` itself when it exists from the current folder (the README's
+/// commands run from the repo root), else the same path beside the binary's folder or its parents
+/// (or under `share/gptc/`), else in the source tree gptc was built from, else `relative` (the
+/// caller's error then names it). Only for defaults: a path the user gives is used as given.
+std::string sourceTreePath(const std::string& relative);
+
 /// Parses argv into `app`, the one way every command does. Returns -1 when the command should go
 /// on; otherwise the exit code to return: 0 after --help (printed on stdout), 2 after a usage error
 /// printed as one line, "gptc COMMAND: what (try gptc COMMAND --help)".

@@ -2,6 +2,8 @@
 // log (see trace.h). The heatmap SVG is at the end.
 #include "runtime/trace/trace.h"
 
+#include "ir/html_escape.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -515,21 +517,11 @@ std::string attentionHeatmapSvg(const Tensor& probs, int batchRow, int head,
   const int n = int(std::min<int64_t>(T, 64)); // more than 64 tokens: the top-left corner
   const int cell = n <= 16 ? 28 : n <= 32 ? 16 : 9, left = 70, top = 60;
   const int w = left + n * cell + 20, h = top + n * cell + 20;
-  auto esc = [](const std::string& x) {
-    std::string o;
-    for (char c : x)
-      o += c == '<'   ? "&lt;"
-           : c == '>' ? "&gt;"
-           : c == '&' ? "&amp;"
-           : c == '"' ? "&quot;"
-                      : std::string(1, c);
-    return o;
-  };
   std::string out = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
       "font-family=\"monospace\" font-size=\"10\">\n<rect width=\"100%\" height=\"100%\" "
       "fill=\"white\"/>\n<text x=\"{}\" y=\"16\" font-size=\"13\">{}</text>\n",
-      w, h, w, h, left, esc(title));
+      w, h, w, h, left, htmlEscape(title));
   out +=
       fmt::format("<text x=\"{}\" y=\"34\">keys →</text><text x=\"6\" y=\"{}\">queries ↓</text>\n",
                   left, top - 6);
@@ -537,9 +529,9 @@ std::string attentionHeatmapSvg(const Tensor& probs, int batchRow, int head,
   for (int i = 0; i < n; ++i) {
     if (cell >= 14 && i < int(labels.size())) {
       out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", left - 4,
-                         top + i * cell + cell * 2 / 3, esc(labels[i]));
+                         top + i * cell + cell * 2 / 3, htmlEscape(labels[i]));
       out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                         left + i * cell + cell / 2, top - 8, esc(labels[i]));
+                         left + i * cell + cell / 2, top - 8, htmlEscape(labels[i]));
     }
     for (int j = 0; j < n; ++j) {
       float p = base[int64_t(i) * T + j];

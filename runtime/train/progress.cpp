@@ -1,6 +1,8 @@
 // runtime/train/progress.cpp — the progress line, main.log and the SVG loss curve (see progress.h).
 #include "runtime/train/progress.h"
 
+#include "ir/html_escape.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -82,14 +84,6 @@ double tickStep(double span, int count) {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
 }
 
-/// Text for an SVG element: &, < and > escaped (titles hold file names and --set values).
-std::string xmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s)
-    out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : std::string(1, c);
-  return out;
-}
-
 } // namespace
 
 std::string lossCurveSvg(const std::vector<LossPoint>& train, const std::vector<LossPoint>& val,
@@ -115,7 +109,7 @@ std::string lossCurveSvg(const std::vector<LossPoint>& train, const std::vector<
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" "
       "fill=\"white\"/>\n<text x=\"{}\" y=\"24\" font-size=\"15\">{}</text>\n",
-      W, H, left, xmlEscape(title));
+      W, H, left, htmlEscape(title));
   double ys = tickStep(y1 - y0, 6);
   for (double v = std::ceil(y0 / ys) * ys; v <= y1; v += ys)
     svg += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>"
