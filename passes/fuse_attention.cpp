@@ -16,10 +16,10 @@
 // rule (passes/gradients.cpp: one attention_grad that recomputes the weights block by block) is
 // the backward, and no T×T value exists anywhere in the step.
 //
-// What it leaves to others: the kernels (runtime/interpreter_ops_attention.cpp, the composition;
-// codegen/lower_attention.cpp, blocked online softmax), the gradient (gradients.cpp), the trace
-// (tools/cmd_train.cpp disables this pass with --trace, which observes the scores and weights).
-// On with --fused-attention (pass option attention.fused = 1); off by default.
+// What it leaves to others: the kernels (runtime/interp/interpreter_ops_attention.cpp, the
+// composition; codegen/lower_attention.cpp, blocked online softmax), the gradient (gradients.cpp),
+// the trace (tools/cmd_train.cpp disables this pass with --trace, which observes the scores and
+// weights). On with --fused-attention (pass option attention.fused = 1); off by default.
 #include "passes/dce.h"
 #include "passes/pass_manager.h"
 
@@ -56,6 +56,7 @@ public:
     c.v = root.operands[1];
     int x = root.operands[0];
     if (const Node* d = only(x, OpKind::Dropout)) {
+      if (d->operands.size() > 2) return std::nullopt; // keyed by a global row (row0): unfused
       c.p = attrFloat(d->attrs, "p");
       c.salt = attrInt(d->attrs, "salt");
       if (c.p > 0) c.seed = d->operands[1];
@@ -109,6 +110,11 @@ Expected<bool> runFuseAttention(PassContext& ctx) {
   // fused kernels have been measured against the unfused ones on every model.
   auto on = ctx.options.find("attention.fused");
   if (on == ctx.options.end() || on->second != "1") return false;
+  // Under mpirun data-parallel (after autodiff) keys each dropout by the rank's global row (its
+  // row0 operand); attention's dropout has no row0, so with more than one rank a chain with
+  // dropout stays unfused (every rank would otherwise drop the same weights).
+  auto ranks = ctx.options.find("data-parallel.ranks");
+  bool manyRanks = ranks != ctx.options.end() && ranks->second != "1";
   Graph& g = ctx.graph;
   int fused = 0;
   // Matched against the graph as it was: a rewritten root never feeds another chain's inner
@@ -116,7 +122,7 @@ Expected<bool> runFuseAttention(PassContext& ctx) {
   Matcher m(g);
   for (int i = 0; i < g.numOps(); ++i) {
     std::optional<Chain> c = m.match(g.nodes[i]);
-    if (!c) continue;
+    if (!c || (manyRanks && c->seed >= 0)) continue;
     Node& n = g.nodes[i];
     std::vector<int> operands{c->q, c->k, c->v};
     if (c->keep >= 0) operands.push_back(c->keep);

@@ -48,7 +48,8 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
   ctx.explainFusion = true;
   PassManagerOptions opts;
   if (!fuse) opts.disabled.push_back("fuse");
-  if (!fuseAttention) opts.disabled.push_back("fuse-attention");
+  if (!fuseAttention)
+    opts.disabled.push_back("fuse-attention");
   else
     ctx.options["attention.fused"] = "1"; // --fused-attention
   PassManager pm(*passes, opts);
@@ -408,11 +409,32 @@ TEST_CASE("fused attention: counts, no T×T value, interpreter and JIT against u
         int id = fused.graph.find(name);
         bool isOutput =
             id >= 0 && std::count(fused.graph.outputs.begin(), fused.graph.outputs.end(), id) > 0;
-        // outputs (logits, loss, grad norm) within 1e-5; AdamW's first step amplifies noise in
-        // near-zero gradients (see the test above), so updated params get 1e-4
-        CHECK(dj.maxRel <= (isOutput ? 1e-5 : 1e-4));
+        // Outputs (logits, loss, grad norm) and the AdamW moments (m = (1-β1)·g and v = (1-β2)·g²
+        // on this first step: the gradients themselves) within 1e-5 norm-wise.
+        // Updated params: AdamW's first step moves an element by lr·g/(|g|+eps), which turns f32
+        // noise in a gradient that is exactly 0 into a step of up to lr, in any JIT. k's bias
+        // (a third of qkvb) is such a gradient: softmax ignores a shift of a row's scores, so
+        // Σⱼ dSᵢⱼ = 0 and q·(Σⱼ dSᵢⱼ) is 0 plus rounding (~1e-3 of the step, fused or not).
+        // Elements whose reference gradient is at that noise level (|g| ≤ 1e-5·max|g|, ten times
+        // the gradient's tolerance) are checked through m; the others within 1e-4 (the step's
+        // lr·g/(|g|+eps) still magnifies a gradient's error where |g| is near eps).
+        double err = dj.maxRel;
+        if (!isOutput && ref.count("m." + name)) {
+          const Tensor& m = ref.at("m." + name);
+          double G = 0, big = 0;
+          for (size_t j = 0; j < t.f.size(); ++j) {
+            G = std::max(G, double(std::fabs(m.f[j])));
+            big = std::max(big, double(std::fabs(t.f[j])));
+          }
+          err = 0;
+          for (size_t j = 0; j < t.f.size(); ++j)
+            if (std::fabs(m.f[j]) > 1e-5 * G)
+              err = std::max(err, std::fabs(double(got.f[j]) - t.f[j]) / std::max(big, 1e-30));
+        }
+        bool isMoment = name.rfind("m.", 0) == 0 || name.rfind("v.", 0) == 0;
+        CHECK(err <= (isOutput || isMoment ? 1e-5 : 1e-4));
         worstInterp = std::max(worstInterp, di.maxRel);
-        worstJit = std::max(worstJit, dj.maxRel);
+        worstJit = std::max(worstJit, err);
       }
       MESSAGE(label << ": fused attention vs unfused interpreter, norm-wise: interpreter "
                     << worstInterp << ", JIT " << worstJit);

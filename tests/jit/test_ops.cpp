@@ -570,7 +570,12 @@ TEST_CASE("every op: JIT vs interpreter, 1 and 2 threads") {
     auto one = jittest::execute(*exe, 1);
     auto two = jittest::execute(*exe, 2);
     CHECK_MESSAGE(jittest::sameBits(one["out"], two["out"]), "1 and 2 threads differ");
-    jittest::Diff d = jittest::compare(one["out"], ref["out"]);
+    // attention's output row i is Σⱼ wᵢⱼ·vⱼ, an average of values up to max|v| that cancel: an
+    // element near 0 carries the rounding of terms as large as the row's largest element, so the
+    // blocked online softmax is measured against the row's size (each element's error over the
+    // largest |ref| in its row), not 1% of the whole tensor's
+    jittest::Diff d = c.kind == OpKind::Attention ? jittest::compareRows(one["out"], ref["out"])
+                                                  : jittest::compare(one["out"], ref["out"]);
     CHECK_MESSAGE(d.nanMismatch.empty(), d.nanMismatch);
     bool grad = isGradientOp(c.kind);
     double tol = grad ? 1e-4 : 1e-5;

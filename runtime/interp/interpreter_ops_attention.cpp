@@ -6,7 +6,7 @@
 // interpreter stays the oracle for the JIT's blocked online-softmax kernels
 // (codegen/lower_attention.cpp). It materializes the [...,Tq,Tk] weights, as the composition does;
 // never materializing them is the JIT's business.
-#include "runtime/interpreter_kernels.h"
+#include "runtime/interp/interpreter_kernels.h"
 
 namespace gptc {
 namespace {
