@@ -50,7 +50,7 @@ AttrValue parseDefault(AttrKind kind, const std::string& text) {
 std::vector<OpInfo> buildTable() {
   std::vector<OpInfo> table;
   for (const RawRow& row : kRows) {
-    OpInfo info{row.kind, row.name, {}, false, false, {}, row.category, row.inPlace};
+    OpInfo info{row.kind, row.name, {}, false, false, 0, {}, row.category, row.inPlace};
     for (std::string op : splitComma(row.operands)) {
       OperandSpec spec;
       if (!op.empty() && op.back() == '*') {
@@ -59,6 +59,7 @@ std::vector<OpInfo> buildTable() {
       }
       if (!op.empty() && op.back() == '?') {
         info.optional = true;
+        info.optionalCount++;
         op.pop_back();
       }
       if (!op.empty() && op.front() == '!') {
@@ -107,22 +108,26 @@ const char* fusionCategoryName(FusionCategory c) {
 
 std::string OpInfo::operandList() const {
   std::string s;
-  for (size_t i = 0; i < operands.size(); ++i) s += (i ? ", " : "") + operands[i].name;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    s += (i ? ", " : "") + operands[i].name;
+    if (i + size_t(optionalCount) >= operands.size()) s += "?"; // each optional one marked
+  }
   if (variadic) s += "...";
-  if (optional) s += "?";
   return s;
 }
 
 bool OpInfo::acceptsOperandCount(size_t n) const {
   size_t want = operands.size();
   if (variadic) return n >= want;
-  if (optional) return n == want || n + 1 == want;
+  if (optional) return n <= want && n + size_t(optionalCount) >= want;
   return n == want;
 }
 
 std::string OpInfo::operandCountText() const {
   size_t want = operands.size();
   if (variadic) return fmt::format("at least {}", want);
+  if (optional && optionalCount > 1)
+    return fmt::format("{} to {}", want - size_t(optionalCount), want);
   if (optional) return fmt::format("{} or {}", want - 1, want);
   return fmt::format("{}", want);
 }

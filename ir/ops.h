@@ -51,6 +51,7 @@ struct OpInfo {
   std::vector<OperandSpec> operands;
   bool variadic = false; // the last operand repeats (one or more)
   bool optional = false; // the last operand may be left out (zero or one)
+  int optionalCount = 0; // how many trailing operands are optional (each may be left out)
   std::vector<AttrSpec> attrs;
   FusionCategory category;
   bool inPlace;

@@ -518,6 +518,61 @@ R infer_LinearGelu(const Types& t, const Attrs& a) {
 R infer_MatMulGeluGrad(const Types& t, const Attrs& a) {
   return inferComposition(OpKind::MatMulGeluGrad, t, a);
 }
+
+// ---- fused attention (passes/fuse_attention.cpp) ----
+/// The checks attention and attention_grad share: q, k, v of one rank >= 2 with the same leading
+/// dims, D equal, Tk equal; keep (when padded) broadcasting to [...,Tq,Tk]; seed (when p > 0)
+/// i32[]. `first` is the index of the first optional operand.
+R attentionOperands(const Types& t, const Attrs& a, size_t first, const char* op) {
+  const TensorType &q = t[0], &k = t[1], &v = t[2];
+  if (!isF32(q) || !isF32(k) || !isF32(v))
+    return err(fmt::format("{}: q, k and v must be f32", op));
+  int r = q.rank();
+  if (r < 2 || k.rank() != r || v.rank() != r)
+    return err(
+        fmt::format("{}: q {}, k {}, v {} must have one rank >= 2", op, ts(q), ts(k), ts(v)));
+  for (int d = 0; d < r - 2; ++d)
+    if (k.shape[d] != q.shape[d] || v.shape[d] != q.shape[d])
+      return err(fmt::format("{}: q {}, k {}, v {} must have the same leading dims", op, ts(q),
+                             ts(k), ts(v)));
+  if (k.shape[r - 1] != q.shape[r - 1])
+    return err(fmt::format("{}: q {} and k {} differ in D", op, ts(q), ts(k)));
+  if (v.shape[r - 2] != k.shape[r - 2])
+    return err(fmt::format("{}: k {} and v {} differ in the number of keys", op, ts(k), ts(v)));
+  bool padded = attrInt(a, "padded") != 0;
+  double p = attrFloat(a, "p");
+  if (!(p >= 0 && p < 1)) return err(fmt::format("{}: p must be in [0, 1), got {}", op, p));
+  size_t want = first + (padded ? 1 : 0) + (p > 0 ? 1 : 0);
+  if (t.size() != want)
+    return err(fmt::format("{}: {} operands given, but padded = {} and p = {} want {}", op,
+                           t.size(), int(padded), p, want));
+  if (padded) {
+    Shape scores(q.shape.begin(), q.shape.end() - 1);
+    scores.push_back(k.shape[r - 2]);
+    R m = infer_MaskFill({TensorType{DType::f32, scores}, t[first]}, a);
+    if (!m) return err(fmt::format("{}: {}", op, m.error().message));
+  }
+  if (p > 0 && (t.back().dtype != DType::i32 || t.back().rank() != 0))
+    return err(fmt::format("{}: seed must be an i32[] scalar, got {}", op, ts(t.back())));
+  Shape out(q.shape.begin(), q.shape.end() - 1);
+  out.push_back(v.shape[r - 1]);
+  return TensorType{DType::f32, out};
+}
+R infer_Attention(const Types& t, const Attrs& a) {
+  return attentionOperands(t, a, 3, "attention");
+}
+R infer_AttentionGrad(const Types& t, const Attrs& a) {
+  if (t.size() < 5) return err("attention_grad: needs q, k, v, out, dout");
+  Types fwd{t[0], t[1], t[2]};
+  fwd.insert(fwd.end(), t.begin() + 5, t.end());
+  R out = attentionOperands(fwd, a, 3, "attention_grad");
+  if (!out) return out;
+  if (t[3] != *out || t[4] != *out)
+    return err(fmt::format("attention_grad: out {} and dout {} must be the forward result {}",
+                           ts(t[3]), ts(t[4]), ts(*out)));
+  return TensorType{DType::f32, {t[0].numel() + t[1].numel() + t[2].numel()}};
+}
+
 R infer_EmbeddingGradAdd(const Types& t, const Attrs& a) {
   return inferComposition(OpKind::EmbeddingGradAdd, t, a);
 }

@@ -531,6 +531,32 @@ std::string grad_EmbeddingGradAdd(G& c) {
   return notDifferentiable(c);
 }
 
+// ---- fused attention (passes/fuse_attention.cpp makes it before autodiff) ----
+// y = attention(q, k, v, keep?, seed?): one attention_grad recomputes the weights block by block
+// (no [...,Tq,Tk] buffer) and returns [dq, dk, dv] packed flat; each operand's gradient is its
+// slice, reshaped. One op rather than three: dq and dk/dv need the same recomputed scores and
+// dP = dout·vᵀ, so three ops would compute them three times.
+std::string grad_Attention(G& c) {
+  std::vector<int> operands{c.x(0), c.x(1), c.x(2), c.y(), c.dy};
+  for (size_t k = 3; k < c.node.operands.size(); ++k)
+    operands.push_back(c.x(int(k)));
+  int packed = c.emit(OpKind::AttentionGrad, operands, c.node.attrs, "qkv");
+  int64_t at = 0;
+  for (int k = 0; k < 3; ++k) {
+    int64_t n = c.type(c.x(k)).numel();
+    if (c.wants(k)) {
+      int part = c.emit(OpKind::Slice, {packed}, {{"axis", I(0)}, {"start", at}, {"end", at + n}},
+                        "part" + std::to_string(k));
+      c.give(k, OpKind::Reshape, {part}, attrs1("shape", c.shape(c.x(k))));
+    }
+    at += n;
+  }
+  return "";
+}
+std::string grad_AttentionGrad(G& c) {
+  return notDifferentiable(c);
+}
+
 // Quantized weights are for inference (passes/quantize.cpp runs after everything that trains).
 std::string grad_Dequantize(G& c) {
   return notDifferentiable(c);

@@ -17,6 +17,16 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
     int64_t k = attrInt(n.attrs, "ta") ? a.shape[a.rank() - 2] : a.shape.back();
     return 2 * out.numel() * k; // out holds every batch's M*N
   }
+  case OpKind::Attention:
+  case OpKind::AttentionGrad: {
+    // q·kᵀ and P·v per (query, key) pair: 2·Tq·Tk·(D + Dv) per batch-head, halved when causal;
+    // the gradient recomputes the scores, the log-sum-exp's pass, dout·vᵀ, dv, dq and dk.
+    const TensorType &q = g.type(n.operands[0]), &k = g.type(n.operands[1]);
+    const TensorType& v = g.type(n.operands[2]);
+    int64_t tk = k.shape[k.rank() - 2], d = q.shape.back(), dv = v.shape.back();
+    int64_t pairs = q.numel() / d * tk / (attrInt(n.attrs, "causal") ? 2 : 1);
+    return n.kind == OpKind::Attention ? 2 * pairs * (d + dv) : 2 * pairs * (3 * d + 3 * dv);
+  }
   case OpKind::Linear:
   case OpKind::LinearGelu:
   case OpKind::QMatMul:

@@ -86,6 +86,7 @@ struct TrainFlags {
   std::string tokenizer;       // decodes samples of *.bin data; default assets/gpt2_tokenizer
   std::string resume;          // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
+  bool fusedAttention = false; // --fused-attention (passes/fuse_attention.cpp)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
   bool dataGiven = false;      // else a model card's `data = NAME` names the text
   int zero = 0;                // --zero 1: under mpirun, AdamW's moments sharded (ZeRO-1)
@@ -175,9 +176,11 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
   PipelineFlags pf;
   pf.pipeline = pipeline;
   pf.passOptions = optimizerPassOptions(f.opt);
-  // A trace observes attention's scores and masked scores, which fusion keeps in registers.
-  if (f.trace.trace) pf.disablePasses = {"fuse"};
+  // A trace observes attention's scores and masked scores, which fusion keeps in registers (and
+  // fused attention never makes): the traced step runs attention unfused.
+  if (f.trace.trace) pf.disablePasses = {"fuse", "fuse-attention"};
   if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
+  pf.fusedAttention = f.fusedAttention && !f.trace.trace;
   // Under mpirun: one rank's step of a data-parallel job (passes/data_parallel.cpp).
   if (std::string(pipeline) == "train" && mpi::world().size > 1) {
     pf.passOptions["data-parallel.ranks"] = fmt::format("{}", mpi::world().size);
@@ -950,6 +953,8 @@ int cmdTrain(int argc, char** argv) {
                  "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
                  "recomputed in the backward to fit (bit-identical results)")
       ->type_name("SIZE");
+  app.add_flag("--fused-attention", f.fusedAttention,
+               "attention as one fused op (online softmax, no T×T weights kept; not with --trace)");
   app.add_option("--zero", f.zero,
                  "under mpirun: 1 shards AdamW's moments over the ranks (ZeRO-1); 0 (default): "
                  "every rank keeps them whole")

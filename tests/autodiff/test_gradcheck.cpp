@@ -172,6 +172,25 @@ void einsumsCases(const Check& check) {
   check("einsum one operand", {"param a : f32[3,4,5]\nr = einsum(a) {spec = \"a b c -> c a\"}"});
 }
 
+void attentionCases(const Check& check) {
+  check("attention causal, scaled",
+        {"param q : f32[2,2,5,4]\nparam k : f32[2,2,5,4]\nparam v : f32[2,2,5,3]\n"
+         "r = attention(q, k, v) {s = 0.5, causal = 1}"});
+  check("attention Tq != Tk, offset",
+        {"param q : f32[1,2,3,4]\nparam k : f32[1,2,6,4]\nparam v : f32[1,2,6,4]\n"
+         "r = attention(q, k, v) {causal = 1, offset = 3}"});
+  GradCase pad{"input keep : f32[2,1,1,5]\nparam q : f32[2,2,4,4]\nparam k : f32[2,2,5,4]\n"
+               "param v : f32[2,2,5,4]\nr = attention(q, k, v, keep) {s = 0.5, padded = 1}"};
+  pad.floats["keep"] = {1, 1, 0, 1, 0, 1, 0, 1, 1, 1};
+  check("attention with a padding mask", pad);
+  GradCase drop{"input keep : f32[2,1,1,5]\ninput seed : i32[]\nparam q : f32[2,2,5,4]\n"
+                "param k : f32[2,2,5,4]\nparam v : f32[2,2,5,4]\n"
+                "r = attention(q, k, v, keep, seed) {causal = 1, padded = 1, p = 0.25, salt = 9}"};
+  drop.floats["keep"] = {1, 1, 1, 0, 1, 1, 0, 1, 1, 1};
+  drop.ints["seed"] = {1234};
+  check("attention causal + padding + dropout", drop);
+}
+
 } // namespace
 
 TEST_CASE("gradcheck: elementwise arithmetic with broadcasting") {
@@ -214,6 +233,10 @@ TEST_CASE("gradcheck: einsum, through its lowering") {
   einsumsCases(check);
 }
 
+TEST_CASE("gradcheck: fused attention (its packed attention_grad)") {
+  attentionCases(check);
+}
+
 TEST_CASE("gradcheck covers every differentiable op kind") {
   // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
   // not subject to finite differences; everything else must appear in a case above.
@@ -230,6 +253,8 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           // fused kinds exist only after autodiff (passes/fuse.cpp)
                           OpKind::ScaleMaskSoftmax, OpKind::MaskedSoftmaxGrad, OpKind::LinearGelu,
                           OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd,
+                          // attention's gradient (checked through attention's cases above)
+                          OpKind::AttentionGrad,
                           // collectives: inserted after autodiff (passes/data_parallel.cpp)
                           OpKind::AllReduce, OpKind::ReduceScatter, OpKind::AllGather};
   // The op kinds of every case's graph, as written (einsum before its lowering).
@@ -242,7 +267,8 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
   };
   for (void (*section)(const Check&) :
        {arithmeticCases, activationsCases, matmulsCases, normsAndMasksCases, layoutCases,
-        reductionsCases, embeddingAndLossCases, accumulationCases, llamaOpsCases, einsumsCases})
+        reductionsCases, embeddingAndLossCases, accumulationCases, llamaOpsCases, einsumsCases,
+        attentionCases})
     section(record);
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);

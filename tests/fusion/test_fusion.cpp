@@ -1,4 +1,5 @@
-// tests/fusion/test_fusion.cpp — the fuse pass (passes/fuse.cpp), whole models:
+// tests/fusion/test_fusion.cpp — the fuse pass (passes/fuse.cpp) and fuse-attention
+// (passes/fuse_attention.cpp), whole models:
 //  - kernel counts: a GPT-2 block (the difference between L=2 and L=1) runs a stated number of
 //    kernels with and without fusion, forward and training step, and every named fusion fires
 //    once per layer, so a change that breaks a fusion fails here;
@@ -6,7 +7,10 @@
 //    (fused kernels evaluate the ops they replace), for the three models, both pipelines;
 //  - the JIT on the fused graph matches the interpreter on the unfused graph (logits, loss, grad
 //    norm and every updated parameter and moment), the norm-wise measure of tests/jit;
-//  - --explain-fusion's reasons for what was left unfused.
+//  - --explain-fusion's reasons for what was left unfused;
+//  - fused attention: one attention op per attention (and one attention_grad) in each model, no
+//    [...,T,T] value left in the graph, the interpreter's forward bit-identical to the unfused
+//    graph's, and the JIT (blocked online softmax) within 1e-5 of the unfused interpreter.
 #include "../jit/jit_test_util.h"
 
 #include "ir/parser.h"
@@ -26,9 +30,11 @@ struct Built {
   std::vector<std::string> notes;
 };
 
-/// `source` (a model's text, named `file` in messages) through `pipeline`.
+/// `source` (a model's text, named `file` in messages) through `pipeline`. fuse: the fuse pass
+/// runs; fuseAttention: fuse-attention runs (off for the tests of `fuse`, which count the unfused
+/// attention chain's fusions).
 Built buildText(const std::string& source, const std::string& file, const ConstOverrides& sets,
-                const std::string& pipeline, bool fuse) {
+                const std::string& pipeline, bool fuse, bool fuseAttention = false) {
   const Pipeline* p = findPipeline(pipeline);
   REQUIRE(p);
   auto passes = resolvePipeline(*p);
@@ -41,7 +47,11 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
   ctx.training = p->training;
   ctx.explainFusion = true;
   PassManagerOptions opts;
-  if (!fuse) opts.disabled = {"fuse"};
+  if (!fuse) opts.disabled.push_back("fuse");
+  if (!fuseAttention)
+    opts.disabled.push_back("fuse-attention");
+  else
+    ctx.options["attention.fused"] = "1"; // --fused-attention
   PassManager pm(*passes, opts);
   auto records = pm.run(ctx);
   REQUIRE_MESSAGE(records, (records ? "" : records.error().render()));
@@ -49,10 +59,10 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
 }
 
 Built build(const std::string& model, const ConstOverrides& sets, const std::string& pipeline,
-            bool fuse) {
+            bool fuse, bool fuseAttention = false) {
   Expected<std::string> text = readTextFile(std::string(GPTC_SOURCE_DIR) + "/models/" + model);
   REQUIRE(text);
-  return buildText(*text, "models/" + model, sets, pipeline, fuse);
+  return buildText(*text, "models/" + model, sets, pipeline, fuse, fuseAttention);
 }
 
 int count(const Graph& g, OpKind kind) {
@@ -347,6 +357,88 @@ TEST_CASE("SwiGLU written as mul(silu(x W1), x W3) fuses into swiglu") {
     said |= n.find("(silu) -> ") != std::string::npos && n.find("2 readers") != std::string::npos &&
             n.find("(swiglu)") != std::string::npos;
   CHECK(said);
+}
+
+TEST_CASE("fused attention: counts, no T×T value, interpreter and JIT against unfused") {
+  // attentions per model (tiny configs): gpt2 1 layer, chargpt 1 (dropout on the weights),
+  // seq2seq 1 encoder (padding) + 1 decoder (causal + padding, cross-attention with padding).
+  std::map<std::string, int> expected{
+      {"gpt2.graph", 1}, {"chargpt.graph", 1}, {"seq2seq.graph", 3}};
+  for (const ModelCase& m : tinyModels())
+    for (const char* pipeline : {"inference", "train"}) {
+      std::string label = m.file + " " + pipeline;
+      CAPTURE(label);
+      bool train = std::string(pipeline) == "train";
+      Built plain = build(m.file, m.sets, pipeline, true, false);
+      Built fused = build(m.file, m.sets, pipeline, true, true);
+      CHECK(count(fused.graph, OpKind::Attention) == expected.at(m.file));
+      CHECK(count(fused.graph, OpKind::AttentionGrad) == (train ? expected.at(m.file) : 0));
+      CHECK(fused.counters["fuse-attention.attention"] == expected.at(m.file));
+      for (OpKind k : {OpKind::Softmax, OpKind::ScaleMaskSoftmax, OpKind::SoftmaxGrad,
+                       OpKind::MaskedSoftmaxGrad})
+        CHECK(count(fused.graph, k) == 0);
+      // no value shaped [...,Tq,Tk] with Tq, Tk > 1 the sequence lengths: the biggest per-head
+      // value is now [...,T,D]
+      int64_t T = 0;
+      for (const Node& n : fused.graph.nodes)
+        if (n.kind == OpKind::Attention) T = fused.graph.type(n.operands[0]).shape.end()[-2];
+      for (const Value& v : fused.graph.values)
+        if (v.type.rank() == 4 && v.type.shape[1] == 2 && v.type.shape.end()[-2] == T)
+          CHECK_MESSAGE(v.type.shape.back() != v.type.shape.end()[-2], v.name);
+
+      std::map<std::string, Tensor> in = feeds(plain.graph, m.file);
+      auto ref = interpretAll(plain.graph, in);
+      auto same = interpretAll(fused.graph, in);
+      MemoryPlan plan = planMemory(fused.graph);
+      REQUIRE(checkPlan(fused.graph, plan).empty());
+      auto exe = jittest::build(fused.graph, plan, in);
+      std::string e = exe->run(2);
+      REQUIRE_MESSAGE(e.empty(), e);
+      double worstInterp = 0, worstJit = 0;
+      for (const auto& [name, t] : ref) {
+        CAPTURE(name);
+        // the forward is the same ops on the interpreter; the gradient is the same ops in the
+        // same order too (up to the sign of a masked zero)
+        jittest::Diff di = jittest::compare(same.at(name), t, jittest::Measure::NormWise);
+        if (!train) CHECK(jittest::sameBits(same.at(name), t));
+        CHECK(di.maxRel <= 1e-6);
+        Tensor got;
+        REQUIRE(exe->read(name, &got).empty());
+        jittest::Diff dj = jittest::compare(got, t, jittest::Measure::NormWise);
+        CHECK_MESSAGE(dj.nanMismatch.empty(), dj.nanMismatch);
+        int id = fused.graph.find(name);
+        bool isOutput =
+            id >= 0 && std::count(fused.graph.outputs.begin(), fused.graph.outputs.end(), id) > 0;
+        // Outputs (logits, loss, grad norm) and the AdamW moments (m = (1-β1)·g and v = (1-β2)·g²
+        // on this first step: the gradients themselves) within 1e-5 norm-wise.
+        // Updated params: AdamW's first step moves an element by lr·g/(|g|+eps), which turns f32
+        // noise in a gradient that is exactly 0 into a step of up to lr, in any JIT. k's bias
+        // (a third of qkvb) is such a gradient: softmax ignores a shift of a row's scores, so
+        // Σⱼ dSᵢⱼ = 0 and q·(Σⱼ dSᵢⱼ) is 0 plus rounding (~1e-3 of the step, fused or not).
+        // Elements whose reference gradient is at that noise level (|g| ≤ 1e-5·max|g|, ten times
+        // the gradient's tolerance) are checked through m; the others within 1e-4 (the step's
+        // lr·g/(|g|+eps) still magnifies a gradient's error where |g| is near eps).
+        double err = dj.maxRel;
+        if (!isOutput && ref.count("m." + name)) {
+          const Tensor& m = ref.at("m." + name);
+          double G = 0, big = 0;
+          for (size_t j = 0; j < t.f.size(); ++j) {
+            G = std::max(G, double(std::fabs(m.f[j])));
+            big = std::max(big, double(std::fabs(t.f[j])));
+          }
+          err = 0;
+          for (size_t j = 0; j < t.f.size(); ++j)
+            if (std::fabs(m.f[j]) > 1e-5 * G)
+              err = std::max(err, std::fabs(double(got.f[j]) - t.f[j]) / std::max(big, 1e-30));
+        }
+        bool isMoment = name.rfind("m.", 0) == 0 || name.rfind("v.", 0) == 0;
+        CHECK(err <= (isOutput || isMoment ? 1e-5 : 1e-4));
+        worstInterp = std::max(worstInterp, di.maxRel);
+        worstJit = std::max(worstJit, err);
+      }
+      MESSAGE(label << ": fused attention vs unfused interpreter, norm-wise: interpreter "
+                    << worstInterp << ", JIT " << worstJit);
+    }
 }
 
 } // namespace gptc

@@ -76,7 +76,8 @@ std::string generateTable(const std::map<std::string, std::string>& semantics) {
       const OperandSpec& o = info.operands[i];
       operands += (i ? ", " : "") + std::string(o.differentiable ? "" : "!") + o.name;
       if (info.variadic && i + 1 == info.operands.size()) operands += "...";
-      if (info.optional && i + 1 == info.operands.size()) operands += "?";
+      if (info.optional && i + size_t(info.optionalCount) >= info.operands.size())
+        operands += "?";
     }
     std::string attrs;
     for (const AttrSpec& a : info.attrs) {

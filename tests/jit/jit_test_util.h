@@ -86,6 +86,33 @@ inline Diff compare(const Tensor& jit, const Tensor& ref, Measure measure = Meas
   return d;
 }
 
+/// Per element |jit - ref| over max(|ref|, the largest |ref| of its last-axis row): the error of a
+/// row computed as one sum of terms (attention's Σⱼ wᵢⱼ·vⱼ) relative to that row's size.
+inline Diff compareRows(const Tensor& jit, const Tensor& ref) {
+  Diff d;
+  int64_t n = ref.type.rank() ? ref.type.shape.back() : 1;
+  for (size_t r0 = 0; r0 < ref.f.size(); r0 += size_t(n)) {
+    double rowMax = 1e-30;
+    for (size_t i = r0; i < r0 + size_t(n); ++i)
+      if (std::isfinite(ref.f[i])) rowMax = std::max(rowMax, double(std::fabs(ref.f[i])));
+    for (size_t i = r0; i < r0 + size_t(n); ++i) {
+      double a = jit.f[i], b = ref.f[i];
+      if (std::isnan(a) != std::isnan(b) || std::isinf(a) != std::isinf(b)) {
+        d.nanMismatch = "element " + std::to_string(i);
+        continue;
+      }
+      if (!std::isfinite(b)) continue;
+      if ((a == 0) != (b == 0)) d.exactZeros = false;
+      double rel = std::fabs(a - b) / std::max(std::fabs(b), rowMax);
+      if (rel > d.maxRel) {
+        d.maxRel = rel;
+        d.worst = int64_t(i);
+      }
+    }
+  }
+  return d;
+}
+
 /// Compiles `g` with `plan` and binds `feeds` (inputs and params by name). Fails the test on error.
 inline std::unique_ptr<Executable> build(const Graph& g, const MemoryPlan& plan,
                                          const std::map<std::string, Tensor>& feeds,
