@@ -784,33 +784,5 @@ TEST_CASE("GEMV over B [K,N] skips rows whose coefficient is 0: the same numbers
   }
 }
 
-TEST_CASE("GEMV over B [K,N] skips rows whose coefficient is 0: the same numbers") {
-  // The decode step's w·V: weights past the position are exactly 0 (masked softmax) and their
-  // cache rows are not read. Rows of zeros, and a NaN coefficient, against the interpreter.
-  std::mt19937 gen(5);
-  Graph g;
-  int a = g.addInput("a", {DType::f32, {3, 2, 1, 40}});
-  int bm = g.addInput("b", {DType::f32, {3, 2, 40, 24}});
-  g.outputs.push_back(
-      g.add(OpKind::MatMul, {a, bm}, {{"ta", int64_t(0)}, {"tb", int64_t(0)}}, {}, "y"));
-  Tensor as = randomF32({3, 2, 1, 40}, gen);
-  for (int64_t r = 0; r < 6; ++r)
-    for (int64_t k = 7 + r; k < 40; ++k)
-      as.f[r * 40 + k] = 0.0f; // row r: coefficients past 6 + r are 0
-  as.f[5 * 40 + 2] = std::numeric_limits<float>::quiet_NaN(); // a NaN weight still propagates
-  std::map<std::string, Tensor> feeds{{"a", as}, {"b", randomF32({3, 2, 40, 24}, gen)}};
-  Tensor ref = jittest::interpret(g, feeds)["y"];
-  auto exe = jittest::build(g, naivePlan(g), feeds);
-  for (int threads : {1, 2}) {
-    Tensor out = jittest::execute(*exe, threads)["y"];
-    REQUIRE(out.f.size() == ref.f.size());
-    for (size_t i = 0; i < out.f.size(); ++i) {
-      CHECK(std::isnan(out.f[i]) == std::isnan(ref.f[i]));
-      if (!std::isnan(ref.f[i])) CHECK(std::fabs(out.f[i] - ref.f[i]) <= 1e-5f);
-    }
-    CHECK(std::isnan(out.f[5 * 24]));
-  }
-}
-
 } // namespace
 } // namespace gptc
