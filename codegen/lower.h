@@ -109,4 +109,11 @@ MapOperand contiguousOperand(const KernelSpec& spec, int index);
 /// 0 <= id < n, id an i32 (the embedding family's id checks; lower_embedding.cpp).
 llvm::Value* idInRange(KernelEmitter& E, llvm::Value* id, int64_t n);
 
+/// Dropout's uniform number in [0, 1) for element `index` (i32): ir/rng.h's integer mixer written
+/// in IR, (hash(index, salt, seed) >> 8)·2^-24, so every kernel that drops (dropout, fused
+/// attention) draws the interpreter's mask bit for bit. `saltMix` = salt·0x85EBCA77 and `seedMix` =
+/// seed·0xC2B2AE3D, computed once per kernel (lower_elementwise.cpp).
+llvm::Value* dropoutUniform(KernelEmitter& E, llvm::Value* index, llvm::Value* saltMix,
+                            llvm::Value* seedMix);
+
 } // namespace gptc::codegen

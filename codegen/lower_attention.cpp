@@ -112,15 +112,7 @@ struct Masks {
     if (!a.dropout) return E.cf(1.0);
     auto& b = E.b();
     Value* i = b.CreateTrunc(b.CreateAdd(b.CreateMul(r, E.ci(a.Tk)), j), E.i32());
-    Value* x = b.CreateXor(
-        b.CreateXor(b.CreateMul(i, E.ci32(0x9E3779B1u)), E.ci32(uint32_t(a.salt * 0x85EBCA77u))),
-        seedMix);
-    x = b.CreateXor(x, b.CreateLShr(x, 16));
-    x = b.CreateMul(x, E.ci32(0x85EBCA6Bu));
-    x = b.CreateXor(x, b.CreateLShr(x, 13));
-    x = b.CreateMul(x, E.ci32(0xC2B2AE35u));
-    x = b.CreateXor(x, b.CreateLShr(x, 16));
-    Value* u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(x, 8), E.f32()), E.cf(1.0 / 16777216.0));
+    Value* u = dropoutUniform(E, i, E.ci32(uint32_t(a.salt * 0x85EBCA77u)), seedMix);
     return b.CreateSelect(b.CreateFCmpOGE(u, E.cf(a.p)), E.cf(a.keepScale), E.cf(0.0));
   }
 };

@@ -129,6 +129,17 @@ std::string lower_ReluGrad(ModuleBuilder& mb, const KernelSpec& spec, const std:
   });
 }
 
+Value* dropoutUniform(KernelEmitter& E, Value* index, Value* saltMix, Value* seedMix) {
+  auto& b = E.b();
+  Value* x = b.CreateXor(b.CreateXor(b.CreateMul(index, E.ci32(0x9E3779B1u)), saltMix), seedMix);
+  x = b.CreateXor(x, b.CreateLShr(x, 16));
+  x = b.CreateMul(x, E.ci32(0x85EBCA6Bu));
+  x = b.CreateXor(x, b.CreateLShr(x, 13));
+  x = b.CreateMul(x, E.ci32(0xC2B2AE35u));
+  x = b.CreateXor(x, b.CreateLShr(x, 16));
+  return b.CreateFMul(b.CreateUIToFP(b.CreateLShr(x, 8), E.f32()), E.cf(1.0 / 16777216.0));
+}
+
 std::string lower_Dropout(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                           LoweredKernel* out) {
   // keep = (hash(seed, salt, i) >> 8)·2^-24 >= p, the integer mixer of ir/rng.h written in IR, so
@@ -148,14 +159,7 @@ std::string lower_Dropout(ModuleBuilder& mb, const KernelSpec& spec, const std::
                          E.ci32(spec.result.numel() / spec.result.shape[0]));
     emitMap(E, spec.result.shape, {contiguousOperand(spec, 0)}, [&](const Vals& v, Value* flat) {
       Value* i = b.CreateAdd(b.CreateTrunc(flat, E.i32()), base);
-      Value* x = b.CreateXor(b.CreateXor(b.CreateMul(i, E.ci32(0x9E3779B1u)), saltMix), seedMix);
-      x = b.CreateXor(x, b.CreateLShr(x, 16));
-      x = b.CreateMul(x, E.ci32(0x85EBCA6Bu));
-      x = b.CreateXor(x, b.CreateLShr(x, 13));
-      x = b.CreateMul(x, E.ci32(0xC2B2AE35u));
-      x = b.CreateXor(x, b.CreateLShr(x, 16));
-      Value* u = b.CreateFMul(b.CreateUIToFP(b.CreateLShr(x, 8), E.f32()), E.cf(1.0 / 16777216.0));
-      Value* keep = b.CreateFCmpOGE(u, E.cf(p));
+      Value* keep = b.CreateFCmpOGE(dropoutUniform(E, i, saltMix, seedMix), E.cf(p));
       return b.CreateSelect(keep, b.CreateFMul(v[0], E.cf(keepScale)), E.cf(0.0));
     });
     return "";
