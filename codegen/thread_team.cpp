@@ -1,9 +1,13 @@
 // codegen/thread_team.cpp — the per-process team and its spin-then-futex waits (see
 // thread_team.h).
 //
-// Every wait in this file is "until this 32-bit word changes": spin (with `pause`) for up to
-// spinMicros, then sleep in FUTEX_WAIT on the word. A writer changes the word with a seq_cst RMW
-// and then calls FUTEX_WAKE only if someone declared itself a sleeper (sleepers_, incremented
+// Every wait in this file is "until this 32-bit word changes": spin (with `pause`) for up to a
+// budget, then sleep in FUTEX_WAIT on the word. The budget is learned per thread and per kind of
+// wait (SpinPolicy below): up to 500 µs while this thread's recent waits were short (a quiet
+// machine, where a futex sleep and wake-up costs more than the wait), 50 µs for a while after a
+// long one (a thread we waited for lost its core: then our core should go idle soon, because an
+// idle core is where the scheduler moves the late thread). A writer changes the word with a seq_cst
+// RMW and then calls FUTEX_WAKE only if someone declared itself a sleeper (sleepers_, incremented
 // with seq_cst before the futex call, which rechecks the word in the kernel): either the writer
 // sees the sleeper, or the sleeper's futex sees the new word. So the fast path makes no syscall.
 #include "codegen/thread_team.h"
@@ -44,14 +48,25 @@ void futexWakeAll(std::atomic<uint32_t>* w) {
           0);
 }
 
-/// Returns once *w != old: spins up to spinMicros, then sleeps.
-void waitChange(std::atomic<uint32_t>& w, uint32_t old, int spinMicros,
+enum WaitSite { kWaitJob, kWaitDone, kWaitBarrier, kWaitSites };
+thread_local SpinPolicy t_spin[kWaitSites];
+
+/// Returns once *w != old: spins (fixedSpinMicros, or this thread's learned budget for `site`
+/// when it is negative), then sleeps.
+void waitChange(std::atomic<uint32_t>& w, uint32_t old, int fixedSpinMicros, WaitSite site,
                 std::atomic<uint32_t>& sleepers) {
+  if (w.load(std::memory_order_acquire) != old) return; // no wait: nothing to learn
+  using Clock = std::chrono::steady_clock;
+  SpinPolicy& policy = t_spin[site];
+  const int spinMicros = fixedSpinMicros >= 0 ? fixedSpinMicros : policy.budgetMicros();
+  const auto start = Clock::now();
+  auto learn = [&] {
+    policy.record(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  };
   if (spinMicros > 0) {
-    using Clock = std::chrono::steady_clock;
-    const auto until = Clock::now() + std::chrono::microseconds(spinMicros);
+    const auto until = start + std::chrono::microseconds(spinMicros);
     for (int i = 1;; ++i) {
-      if (w.load(std::memory_order_acquire) != old) return;
+      if (w.load(std::memory_order_acquire) != old) return learn();
       GPTC_PAUSE();
       if ((i & 63) == 0 && Clock::now() >= until) break;
     }
@@ -60,6 +75,7 @@ void waitChange(std::atomic<uint32_t>& w, uint32_t old, int spinMicros,
   while (w.load(std::memory_order_seq_cst) == old)
     futexWait(&w, old);
   sleepers.fetch_sub(1, std::memory_order_relaxed);
+  learn();
 }
 
 void bumpAndWake(std::atomic<uint32_t>& w, std::atomic<uint32_t>& sleepers) {
@@ -78,8 +94,8 @@ ThreadTeam& ThreadTeam::shared() {
 }
 
 ThreadTeam::ThreadTeam() {
-  if (const char* s = std::getenv("GPTC_SPIN_US"); s && *s) spinMicros_ = std::atoi(s);
-  spinMicros_ = std::max(0, spinMicros_);
+  // GPTC_SPIN_US=N: a fixed budget of N µs for every wait (0: sleep at once), for experiments.
+  if (const char* s = std::getenv("GPTC_SPIN_US"); s && *s) spinMicros_ = std::max(0, std::atoi(s));
 }
 
 ThreadTeam::~ThreadTeam() {
@@ -107,7 +123,7 @@ void ThreadTeam::ensureWorkers(int n) {
       t_jobThreads = 0;
       uint32_t last = seen;
       for (;;) {
-        waitChange(jobSeq_, last, spinMicros_, sleepers_);
+        waitChange(jobSeq_, last, spinMicros_, kWaitJob, sleepers_);
         // A job posted while we slept may already be replaced by the next one if we are not part
         // of it: read its size and function, then check the sequence did not move meanwhile.
         uint32_t s = jobSeq_.load(std::memory_order_acquire);
@@ -145,7 +161,7 @@ void ThreadTeam::run(int n, const std::function<void(int, int)>& fn) {
   t_jobThreads = n;
   fn(0, n);
   t_jobThreads = 0;
-  waitChange(doneSeq_, done, spinMicros_, sleepers_);
+  waitChange(doneSeq_, done, spinMicros_, kWaitDone, sleepers_);
 }
 
 void ThreadTeam::barrier() {
@@ -157,7 +173,7 @@ void ThreadTeam::barrier() {
     arrived_.store(0, std::memory_order_relaxed);
     bumpAndWake(barrierSeq_, sleepers_);
   } else {
-    waitChange(barrierSeq_, gen, spinMicros_, sleepers_);
+    waitChange(barrierSeq_, gen, spinMicros_, kWaitBarrier, sleepers_);
   }
 }
 

@@ -1,7 +1,7 @@
 // tests/jit/test_thread_team.cpp — the per-process thread team (codegen/thread_team.h): every tid
 // of a job runs once, barriers order the phases of a job, a job inside a job runs inline, jobs
 // from two threads take turns, parallelForEach visits every index once, and an idle team sleeps
-// (no CPU time while nothing runs).
+// (no CPU time while nothing runs); the spin budget follows the waits it has seen.
 #include "codegen/thread_team.h"
 
 #include <doctest/doctest.h>
@@ -94,6 +94,24 @@ TEST_CASE("thread team: an idle team sleeps") {
   double used = cpuSeconds() - c0;
   CHECK(team.workers() >= 2);
   CHECK(used < 0.02); // spinning workers would burn ~0.4 s here
+}
+
+TEST_CASE("spin policy: long spins while waits are short, short spins for a while after a long one") {
+  SpinPolicy p;
+  CHECK(p.budgetMicros() == SpinPolicy::kMinSpinUs); // nothing seen yet
+  for (int i = 0; i < 50; ++i)
+    p.record(60); // short waits of 60 µs: spin long enough to catch them (4× the mean)
+  CHECK(p.budgetMicros() >= 200);
+  CHECK(p.budgetMicros() <= SpinPolicy::kLongWaitUs);
+  for (int i = 0; i < 50; ++i)
+    p.record(1e6); // waits far beyond the cap never push the budget past it
+  p.record(SpinPolicy::kLongWaitUs); // a thread we waited for lost its core
+  for (int i = 0; i < SpinPolicy::kShortAfterLong - 1; ++i) {
+    p.record(60);
+    REQUIRE(p.budgetMicros() == SpinPolicy::kMinSpinUs);
+  }
+  p.record(60); // kShortAfterLong short waits later, the long spins come back
+  CHECK(p.budgetMicros() > SpinPolicy::kMinSpinUs);
 }
 
 } // namespace
