@@ -14,8 +14,10 @@ and their ratio. Workloads (all with --threads, default 2):
     /usr/bin/python3 bench/contention.py --only decode --rounds 3 --markdown
     /usr/bin/python3 bench/contention.py --baseline /work/main/build/tools/gptc   # old vs new
 
---baseline runs a second gptc binary in the same interleaved rounds (quiet and busy), for the
-"no slower on a quiet machine" check. --pin N pins the busy loop to CPU N (default: not pinned,
+--baseline runs a second gptc binary in the same interleaved rounds (quiet and busy; which binary
+goes first alternates), for the "no slower on a quiet machine" check: the ratio of the medians and
+the median of each round's ratio. --quiet-only leaves the busy runs out (more quiet rounds in the
+same time). --pin N pins the busy loop to CPU N (default: not pinned,
 the scheduler places it). "same results" says whether every run of a binary (quiet and busy) printed the same losses, or
 decoded the same tokens: the side load must not change a bit. The machine's load average before each round is printed: on a shared
 machine, other people's builds are a second side load this script cannot remove.
@@ -151,6 +153,8 @@ def main():
     ap.add_argument("--pin", type=int, default=None, help="pin the busy loop to this CPU")
     ap.add_argument("--busy-limit", type=float, default=300, help="seconds after which a busy loop (and a run) stops")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--quiet-only", action="store_true",
+                    help="no busy loop: only the quiet rounds (with --baseline, the 'no slower' check)")
     a = ap.parse_args()
 
     binaries = [("gptc", a.gptc)] + ([("baseline", a.baseline)] if a.baseline else [])
@@ -159,13 +163,16 @@ def main():
           f"{'pinned to CPU %d' % a.pin if a.pin is not None else 'not pinned'}, {a.rounds} rounds; "
           f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
+    pairs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             res = {b: {"quiet": [], "busy": []} for b, _ in binaries}
             seen = {b: set() for b, _ in binaries}  # each binary's results, quiet and busy
             for r in range(a.rounds):
-                order = ["quiet", "busy"] if r % 2 == 0 else ["busy", "quiet"]
-                for label, path in binaries:
+                order = ["quiet"] if a.quiet_only else ["quiet", "busy"] if r % 2 == 0 else ["busy", "quiet"]
+                # ABBA: the binaries alternate which goes first, so a drift in the machine's speed
+                # during the run does not favour one of them
+                for label, path in binaries if r % 2 == 0 else binaries[::-1]:
                     for mode in order:
                         load = os.getloadavg()[0]
                         v, result = run_once(name, path, a.threads, a, tmp, mode == "busy")
@@ -173,17 +180,22 @@ def main():
                         seen[label].add(result)
                         print(f"  {name:8s} {label:8s} round {r + 1} {mode:5s} {shown(name, v):>8s} "
                               f"{UNITS[name][0]} (load {load:.2f})", flush=True)
+            if a.baseline:  # each round's pair ran minutes apart at most: their ratio, per round
+                pairs[name] = [g / b for g, b in zip(res["gptc"]["quiet"], res["baseline"]["quiet"])]
             for label, _ in binaries:
-                q, b = statistics.median(res[label]["quiet"]), statistics.median(res[label]["busy"])
+                q = statistics.median(res[label]["quiet"])
+                b = statistics.median(res[label]["busy"]) if res[label]["busy"] else float("nan")
                 same = len(seen[label]) == 1 and "" not in seen[label]
                 rows.append((name, label, q, b, "yes" if same else "NO"))
     head = ["workload", "binary", "unit", "quiet", "one busy process", "slowdown", "same results"]
-    lines = [[n, l, UNITS[n][0], shown(n, q), shown(n, b), f"{b / q:.2f}x", same]
+    lines = [[n, l, UNITS[n][0], shown(n, q)] + (["-", "-"] if b != b else [shown(n, b), f"{b / q:.2f}x"]) + [same]
              for n, l, q, b, same in rows]
     if a.baseline:  # quiet-machine change, new vs baseline
         quiet = {(n, l): q for n, l, q, _, _ in rows}
         for n in names:
-            print(f"# {n}: quiet time gptc / baseline = {quiet[(n, 'gptc')] / quiet[(n, 'baseline')]:.3f}")
+            r = pairs[n]
+            print(f"# {n}: quiet time gptc / baseline = {quiet[(n, 'gptc')] / quiet[(n, 'baseline')]:.3f} "
+                  f"(medians); per round {' '.join(f'{x:.3f}' for x in r)}, median {statistics.median(r):.3f}")
     if a.markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
