@@ -459,6 +459,19 @@ std::vector<Case> cases() {
   c.push_back({K::QLinear, {f({1, 1, 96}), bf({33, 96}), f({33})}, {}, {}, "bf16"});
   c.push_back({K::QLinear, {f({4, 64}), q8({17, 64}), f({17}), f({17, 2})}, {}, {}, "i8, 4 rows"});
   c.push_back({K::QLinear, {f({2, 3, 64}), q8({11, 64}), f({11}), f({11, 2})}, {}, {}, "6 rows"});
+  // The vector path takes R = 4 rows of w per work item for one row of x, 2 for two, 1 for 3-4,
+  // then the N % R rows left one by one: every remainder, and blocks of 64 (two steps a block).
+  c.push_back({K::QMatMul, {f({1, 64}), q8({8, 64}), f({8, 2})}, {}, {}, "i8, R 4, no rest"});
+  c.push_back({K::QMatMul, {f({1, 96}), q8({10, 96}), f({10, 3})}, {}, {}, "i8, R 4, rest 2"});
+  c.push_back({K::QMatMul, {f({1, 64}), q8({11, 64}), f({11, 2})}, {}, {}, "i8, R 4, rest 3"});
+  c.push_back({K::QMatMul, {f({1, 128}), q8({9, 128}), f({9, 2})}, {}, {}, "i8 blocks of 64"});
+  c.push_back({K::QMatMul, {f({2, 64}), bf({6, 64})}, {}, {}, "bf16, R 2, no rest"});
+  c.push_back({K::QMatMul, {f({3, 64}), bf({5, 64})}, {}, {}, "bf16, 3 rows of x"});
+  c.push_back({K::QMatMul, {f({1, 32}), bf({3, 32})}, {}, {}, "bf16, fewer rows than R"});
+  c.push_back({K::QLinear, {f({1, 1, 64}), q8({13, 64}), f({13}), f({13, 2})}, {}, {},
+               "i8, one row, rest 1"});
+  c.push_back({K::QLinear, {f({2, 96}), q8({7, 96}), f({7}), f({7, 1})}, {}, {},
+               "i8 row scales, R 2, rest 1"});
   // fused attention (passes/fuse_attention.cpp): forward and its packed gradient, each case
   // with and without the backward. Padding masks are [B,1,1,Tk] (attentionKeep).
   struct Att {
