@@ -375,6 +375,17 @@ std::vector<Case> cases() {
                "start clamped"});
   c.push_back({K::CausalMaskAt, {f({2, 3, 4, 9}), i({})}, {}, scalars({{1, 2}}), ""});
   c.push_back({K::CausalMaskAt, {f({1, 2, 1, 17}), i({})}, {}, scalars({{1, 11}}), "decode"});
+  // cache_matmul: rows 0..pos+T-1 of the cache, zeros past them; pos clamped to [0, ctx-T]
+  c.push_back({K::CacheMatMul, {f({1, 3, 1, 16}), f({1, 3, 9, 16}), i({})}, {}, scalars({{2, 4}}),
+               "decode, pos 4"});
+  c.push_back({K::CacheMatMul, {f({2, 2, 3, 8}), f({2, 2, 11, 8}), i({})}, {}, scalars({{2, 5}}),
+               "3 tokens, pos 5"});
+  c.push_back({K::CacheMatMul, {f({2, 1, 5}), f({2, 7, 5}), i({})}, {}, scalars({{2, 0}}),
+               "pos 0, odd D"});
+  c.push_back({K::CacheMatMul, {f({1, 2, 2, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, 40}}),
+               "pos past the end: clamped"});
+  c.push_back({K::CacheMatMul, {f({1, 2, 1, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, -3}}),
+               "negative pos: clamped"});
 
   // fused kinds (passes/fuse.cpp): the interpreter runs the unfused ops in sequence
   c.push_back({K::ScaleMaskSoftmax, {f({2, 3, 5, 5})}, A({{"s", F(0.125)}}), {}, "causal"});
