@@ -21,9 +21,9 @@ is then the prompt's batch alone, gptc's the prefill step plus one decode step (
 steady-state step time above):  prefill tokens/s = P / t_1 (ggml), P / (t_1 - t_step) (gptc).
 
 Bytes per token: every weight a contraction reads once (the tied output layer included) plus the KV
-cache rows each engine reads per step: ggml reads the positions so far (K and V); gptc reads its whole
-K cache for the scores (sized to the prompt plus -n, rounded up to 64 rows; 1024 before) and V's rows so far (its GEMV skips the rows whose attention
-weight is exactly 0); the mean position over the timed steps is used. --baseline GPTC adds a third
+cache rows each engine reads per step: both read the positions so far (K and V; gptc's scores are
+cache_matmul over the rows written, its w·V GEMV skips the rows whose attention weight is exactly
+0); the mean position over the timed steps is used. --baseline GPTC adds a third
 engine, another gptc binary (e.g. main's, which read the whole 2 x L x 1024 x C cache every step),
 run interleaved with the others on the same prompts.
 
@@ -49,16 +49,17 @@ PAIRS = [("f32", "f32"), ("bf16", "f16"), ("int8", "q8_0")]
 GGML_MAX_BATCH = 64
 
 # GPT-2 124M: L 12, C 768, ctx 1024; V 50257 (gptc pads the output layer's rows to 50304).
-L, C, CTX = 12, 768, 1024
+L, C = 12, 768
 LAYER_WEIGHTS = L * (3 * C * C + C * C + 4 * C * C + 4 * C * C)
 BYTES_PER_WEIGHT = {"f32": 4.0, "bf16": 2.0, "int8": 1.0 + 4.0 / 32, "f16": 2.0, "q8_0": 34.0 / 32}
 
 
-def gptc_bytes(weights, mean_past, cache_rows=CTX):
-    # the scores q·K read the whole K cache (cache_rows: `gptc run --generate` sizes it to the
-    # prompt plus -n, rounded up to 64); w·V reads the rows written so far (the GEMV skips rows
-    # whose attention weight is exactly 0: codegen/lower_gemv.cpp)
-    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + L * (cache_rows + mean_past) * C * 4
+def gptc_bytes(weights, mean_past):
+    # the scores q·K read the K rows written so far (cache_matmul: codegen/lower_decode.cpp; before
+    # it, the whole cache, sized by `gptc run --generate` to the prompt plus -n rounded up to 64);
+    # w·V reads the rows written so far (the GEMV skips rows whose attention weight is exactly 0:
+    # codegen/lower_gemv.cpp)
+    return (LAYER_WEIGHTS + 50304 * C) * BYTES_PER_WEIGHT[weights] + 2 * L * mean_past * C * 4
 
 
 def ggml_bytes(wtype, mean_past):
@@ -151,7 +152,7 @@ def main():
                 rate[engine] = steps * 1000.0 / (tn - t2) if tn > t2 else float("nan")
                 step_ms[(th, engine, w)] = (tn - t2) / steps
             extra = f" {rate['base']:.1f} | {rate['gptc'] / rate['base']:.2f} |" if a.baseline else ""
-            print(f"| {th} | {gw} | {rate['gptc']:.1f} | {gptc_bytes(gw, mean_past, min(CTX, (a.prompt_tokens + a.tokens + 63) // 64 * 64)) / 1e6:.0f} | {ew} "
+            print(f"| {th} | {gw} | {rate['gptc']:.1f} | {gptc_bytes(gw, mean_past) / 1e6:.0f} | {ew} "
                   f"| {rate['ggml']:.1f} | {ggml_bytes(ew, mean_past) / 1e6:.0f} | {rate['gptc'] / rate['ggml']:.2f} |"
                   + extra)
     if prefills:

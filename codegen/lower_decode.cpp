@@ -1,12 +1,13 @@
 // codegen/lower_decode.cpp — lowerings of the generation ops (ir/ops.def, section "generation"):
-// dynamic_slice, dynamic_update_slice (a KV cache append) and causal_mask_at. The start position is
-// an i32[] operand read at run time and clamped as the interpreter clamps it
+// dynamic_slice, dynamic_update_slice (a KV cache append), causal_mask_at and cache_matmul. The start
+// position is an i32[] operand read at run time and clamped as the interpreter clamps it
 // (runtime/interp/interpreter_ops_decode.cpp), so the kernels never touch memory outside their
 // tensors.
 //
 // dynamic_update_slice is the one that matters for speed: when the plan puts its result in its
 // operand's buffer (the KV cache updated in place) and the pointers are equal at run time, it only
-// writes the new rows; otherwise it copies x row by row with the update spliced in.
+// writes the new rows; otherwise it copies x row by row with the update spliced in. cache_matmul
+// (the scores q·Kᵀ) reads the K cache's rows up to the step's last position, not all ctx of them.
 // What it leaves to others: the decode-step graph (passes/decode_step.cpp), threads (parallelFor).
 #include "codegen/lower.h"
 
@@ -126,6 +127,39 @@ std::string lower_CausalMaskAt(ModuleBuilder& mb, const KernelSpec& spec, const 
                  b.CreateSelect(b.CreateICmpSGT(j, limit),
                                 E.cf(-std::numeric_limits<double>::infinity()), x));
       });
+    });
+    return "";
+  });
+}
+
+std::string lower_CacheMatMul(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                              LoweredKernel* out) {
+  // a (batch,T,D) · cache (batch,ctx,D)ᵀ -> (batch,T,ctx): columns j < s + T (s = clamp(pos, 0,
+  // ctx-T), where the step's rows went) are dot products over D, vectorized by LLVM as the f32
+  // GEMV's; the rest are 0 and their cache rows are never read. One work item per (batch, t)
+  // row of the result; each column's sum is the same code whatever the thread count.
+  return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
+    auto& b = E.b();
+    const Shape& as = spec.operands[0].shape;
+    const size_t r = as.size();
+    const int64_t T = as[r - 2], D = as[r - 1], ctx = spec.operands[1].shape[r - 2];
+    const int64_t batch = spec.operands[0].numel() / (T * D);
+    Value *A = E.operand(0), *Cache = E.operand(1), *Y = E.result();
+    Value* rows = b.CreateAdd(clampedStart(E, E.operand(2), ctx - T), E.ci(T)); // written so far
+    E.parallelFor(batch * T, [&](Value* item) {
+      Value* a0 = b.CreateMul(item, E.ci(D));
+      Value* c0 = b.CreateMul(b.CreateUDiv(item, E.ci(T)), E.ci(ctx * D));
+      Value* y0 = b.CreateMul(item, E.ci(ctx));
+      E.loop(E.ci(0), rows, [&](Value* j) {
+        Value* cRow = b.CreateAdd(c0, b.CreateMul(j, E.ci(D)));
+        Value* dot = E.reduce(E.ci(0), E.ci(D), {E.cf(0.0)}, [&](Value* d, const auto& acc) {
+          Value* x = E.loadF(A, b.CreateAdd(a0, d));
+          Value* k = E.loadF(Cache, b.CreateAdd(cRow, d));
+          return std::vector<Value*>{b.CreateFAdd(acc[0], b.CreateFMul(x, k))};
+        })[0];
+        E.storeF(Y, b.CreateAdd(y0, j), dot);
+      });
+      E.loop(rows, E.ci(ctx), [&](Value* j) { E.storeF(Y, b.CreateAdd(y0, j), E.cf(0.0)); });
     });
     return "";
   });

@@ -388,6 +388,22 @@ R infer_CausalMaskAt(const Types& t, const Attrs&) {
   if (R s = scalarI32(t[1], "causal_mask_at", "pos"); !s) return s;
   return needF32(t[0], "x");
 }
+R infer_CacheMatMul(const Types& t, const Attrs&) {
+  const TensorType &a = t[0], &c = t[1];
+  if (R s = scalarI32(t[2], "cache_matmul", "pos"); !s) return s;
+  int r = a.rank();
+  bool ok = isF32(a) && isF32(c) && r >= 2 && c.rank() == r && a.shape[r - 1] == c.shape[r - 1] &&
+            a.shape[r - 2] <= c.shape[r - 2];
+  for (int d = 0; ok && d < r - 2; ++d)
+    ok = a.shape[d] == c.shape[d];
+  if (!ok)
+    return err(fmt::format("cache_matmul wants a f32[...,T,D] and cache f32[...,ctx,D] with the "
+                           "same leading dims and T <= ctx, got {} and {}",
+                           ts(a), ts(c)));
+  Shape out = a.shape;
+  out[r - 1] = c.shape[r - 2];
+  return TensorType{DType::f32, out};
+}
 
 // ---- today's Transformer (issue #20) ----
 R infer_RMSNorm(const Types& t, const Attrs&) { return lastAxisParams(t[0], t[1], t[1], "rmsnorm"); }

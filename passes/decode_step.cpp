@@ -4,6 +4,7 @@
 // through the scores, the mask and the softmax on its own.
 #include "passes/decode_step.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <set>
 #include <sstream>
@@ -254,7 +255,17 @@ Expected<Graph> buildDecodeStep(const Graph& g, const DecodeOptions& o) {
       Expected<int> c = cacheOf(n.operands[1], n.loc);
       if (!c) return c.error();
       ops[1] = *c;
-      r = emit(d, n, ops, n.attrs, name);
+      // The scores q·Kᵀ of a step of a few tokens read only the keys written so far
+      // (cache_matmul; its columns past them are 0, and masked next). A prefill's many rows go
+      // to the packed matmul over the whole cache, which is compute-bound there.
+      const TensorType &qt = d.type(ops[0]), &kt = d.type(ops[1]);
+      bool sameBatch = qt.rank() == kt.rank() && qt.rank() >= 2 &&
+                       std::equal(qt.shape.begin(), qt.shape.end() - 2, kt.shape.begin());
+      if (a.keys.count(n.operands[1]) && t <= kCacheMatMulMaxRows && sameBatch &&
+          !attrInt(n.attrs, "ta") && attrInt(n.attrs, "tb"))
+        r = d.addNode(OpKind::CacheMatMul, {ops[0], ops[1], pos}, {}, n.loc, name);
+      else
+        r = emit(d, n, ops, n.attrs, name);
     } else if (n.result == logits && t > 1) {
       int axis = headIn.rank() - 2;
       Expected<int> last =

@@ -11,7 +11,9 @@
 //       %cache.k.new = dynamic_update_slice(%cache.k, %k, %pos) {axis = 2}
 //       update %cache.k = %cache.k.new
 //     and the scores use the cache (B,H,t,ctx) with causal_mask_at(scores, pos) in place of
-//     causal_mask, so positions past pos+i are masked and the shapes stay static;
+//     causal_mask, so positions past pos+i are masked and the shapes stay static; for t <=
+//     kCacheMatMulMaxRows the scores are cache_matmul(q, cache.k.new, pos), which reads only the
+//     rows 0..pos+t-1 (its other columns are 0, then masked);
 //   - learned positions `slice(wpe){start=0,end=t}` become dynamic_slice(wpe, pos){size=t}, and
 //     sinusoidal(){rows=t} becomes dynamic_slice(sinusoidal(){rows=ctx}, pos), and rope(x) (rotary
 //     positions, no table) becomes rope(x, pos), so the cached keys are rotated at their positions;
@@ -31,6 +33,10 @@
 #include <vector>
 
 namespace gptc {
+
+/// Steps of at most this many tokens take their scores from cache_matmul (the GEMV's row limit,
+/// codegen/lower_matmul.cpp); longer ones (prefill) from the packed matmul over the whole cache.
+constexpr int64_t kCacheMatMulMaxRows = 4;
 
 struct DecodeOptions {
   int64_t context = 0;          ///< cache positions; 0 = rows of the learned position table

@@ -496,6 +496,9 @@ std::string grad_DynamicUpdateSlice(G& c) {
 std::string grad_CausalMaskAt(G& c) {
   return notDecoded(c);
 }
+std::string grad_CacheMatMul(G& c) {
+  return notDecoded(c);
+}
 
 // ---- optimizer ops: they consume gradients, nothing differentiates through them ----
 std::string grad_AdamWMoment1(G& c) {

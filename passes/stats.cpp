@@ -31,6 +31,7 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
   case OpKind::LinearGelu:
   case OpKind::QMatMul:
   case OpKind::QLinear:
+  case OpKind::CacheMatMul: // counted over the whole cache, as the matmul it replaces
     return 2 * out.numel() * g.type(n.operands[0]).shape.back();
   case OpKind::LayerNorm:
   case OpKind::LayerNormGradX:

@@ -42,10 +42,19 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <time.h>
 #include <utility>
 
 namespace gptc::tools {
 namespace {
+
+/// CPU time of this process so far (all threads), in ms: on a shared machine where the process
+/// may lose its core (or be stopped) mid-run, a 1-thread run's CPU time is what the work cost.
+double processCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
 
 struct GenFlags {
   std::string model;
@@ -529,6 +538,7 @@ int GenRun::generateFrom(const std::vector<std::vector<int32_t>>& ps) {
     }
     std::vector<std::vector<int32_t>> out;
     auto g0 = std::chrono::steady_clock::now();
+    double cpu0 = processCpuMs();
     double compile0 = gen->compileMs();
     std::string e = generate(
         *gen, req,
@@ -543,6 +553,7 @@ int GenRun::generateFrom(const std::vector<std::vector<int32_t>>& ps) {
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g0).count() -
         compiled;
+    double cpu = processCpuMs() - cpu0;
     if (!e.empty()) return runError(e);
     if (stream) std::printf("\n");
     for (size_t r = 0; !stream && r < out.size(); ++r) {
@@ -558,9 +569,9 @@ int GenRun::generateFrom(const std::vector<std::vector<int32_t>>& ps) {
     if (f.stats)
       std::fprintf(stderr,
                    "generated %lld x %zu tokens in %.1f ms: %.1f tokens/s per row (plus %.0f ms "
-                   "compiling a prefill step)\n",
+                   "compiling a prefill step; process CPU %.1f ms, compiling included)\n",
                    static_cast<long long>(f.n), out.size(), ms, ms > 0 ? f.n * 1000.0 / ms : 0,
-                   compiled);
+                   compiled, cpu);
   }
   return 0;
 }

@@ -61,4 +61,21 @@ std::string eval_CausalMaskAt(EvalArgs& e) {
   return "";
 }
 
+std::string eval_CacheMatMul(EvalArgs& e) {
+  // a (...,T,D) · cache (...,ctx,D)ᵀ over the rows j < s + T written so far; 0 past them.
+  const Tensor &a = *e.in[0], &c = *e.in[1], &pos = *e.in[2];
+  int r = a.type.rank();
+  int64_t T = a.type.shape[r - 2], D = a.type.shape[r - 1], ctx = c.type.shape[r - 2];
+  int64_t rows = std::clamp<int64_t>(pos.i[0], 0, ctx - T) + T, batch = a.numel() / (T * D);
+  for (int64_t bi = 0; bi < batch; ++bi)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t j = 0; j < ctx; ++j) {
+        double acc = 0.0;
+        for (int64_t d = 0; j < rows && d < D; ++d)
+          acc += double(a.f[(bi * T + t) * D + d]) * double(c.f[(bi * ctx + j) * D + d]);
+        e.out.f[(bi * T + t) * ctx + j] = float(acc);
+      }
+  return "";
+}
+
 } // namespace gptc

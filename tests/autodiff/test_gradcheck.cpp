@@ -248,6 +248,7 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::RMSNormGradW, OpKind::SiluGrad,
                           // generation ops: decode steps are not differentiated
                           OpKind::DynamicSlice, OpKind::DynamicUpdateSlice, OpKind::CausalMaskAt,
+                          OpKind::CacheMatMul,
                           // quantized weights: inference and decode only (passes/quantize.cpp)
                           OpKind::Dequantize, OpKind::QMatMul, OpKind::QLinear,
                           // fused kinds exist only after autodiff (passes/fuse.cpp)

@@ -165,6 +165,31 @@ TEST_CASE("the decode step: caches as state, pos an input, logits at the last po
   CHECK(masks == 2);
 }
 
+TEST_CASE("the scores of a step of <= 4 tokens are cache_matmul; a prefill's, matmul") {
+  for (int64_t t : {1, 4, 5}) {
+    CAPTURE(t);
+    ConstOverrides sets = kChar;
+    sets["B"] = "2";
+    sets["T"] = std::to_string(t);
+    Expected<Graph> full = expandProgram(*load("chargpt.graph"), sets);
+    REQUIRE(bool(full));
+    Expected<Graph> d = buildDecodeStep(*full, {});
+    REQUIRE_MESSAGE(bool(d), (d ? "" : d.error().render()));
+    int scores = 0, scoresMatmul = 0;
+    for (const Node& n : d->nodes) {
+      bool readsK = n.operands.size() > 1 && d->value(n.operands[1]).name.rfind("cache.k.", 0) == 0;
+      if (n.kind == OpKind::CacheMatMul) {
+        ++scores;
+        CHECK(readsK); // K's cache, after the append
+        CHECK(n.operands[2] == d->find("pos"));
+      }
+      scoresMatmul += n.kind == OpKind::MatMul && readsK;
+    }
+    CHECK(scores == (t <= kCacheMatMulMaxRows ? 2 : 0)); // one per layer
+    CHECK(scoresMatmul == (t <= kCacheMatMulMaxRows ? 0 : 2));
+  }
+}
+
 TEST_CASE("a graph without causal attention is a clear error") {
   Graph g;
   int x = g.addInput("x", {DType::f32, {1, 3, 4}});

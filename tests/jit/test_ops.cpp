@@ -375,6 +375,17 @@ std::vector<Case> cases() {
                "start clamped"});
   c.push_back({K::CausalMaskAt, {f({2, 3, 4, 9}), i({})}, {}, scalars({{1, 2}}), ""});
   c.push_back({K::CausalMaskAt, {f({1, 2, 1, 17}), i({})}, {}, scalars({{1, 11}}), "decode"});
+  // cache_matmul: rows 0..pos+T-1 of the cache, zeros past them; pos clamped to [0, ctx-T]
+  c.push_back({K::CacheMatMul, {f({1, 3, 1, 16}), f({1, 3, 9, 16}), i({})}, {}, scalars({{2, 4}}),
+               "decode, pos 4"});
+  c.push_back({K::CacheMatMul, {f({2, 2, 3, 8}), f({2, 2, 11, 8}), i({})}, {}, scalars({{2, 5}}),
+               "3 tokens, pos 5"});
+  c.push_back({K::CacheMatMul, {f({2, 1, 5}), f({2, 7, 5}), i({})}, {}, scalars({{2, 0}}),
+               "pos 0, odd D"});
+  c.push_back({K::CacheMatMul, {f({1, 2, 2, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, 40}}),
+               "pos past the end: clamped"});
+  c.push_back({K::CacheMatMul, {f({1, 2, 1, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, -3}}),
+               "negative pos: clamped"});
 
   // fused kinds (passes/fuse.cpp): the interpreter runs the unfused ops in sequence
   c.push_back({K::ScaleMaskSoftmax, {f({2, 3, 5, 5})}, A({{"s", F(0.125)}}), {}, "causal"});
@@ -459,6 +470,19 @@ std::vector<Case> cases() {
   c.push_back({K::QLinear, {f({1, 1, 96}), bf({33, 96}), f({33})}, {}, {}, "bf16"});
   c.push_back({K::QLinear, {f({4, 64}), q8({17, 64}), f({17}), f({17, 2})}, {}, {}, "i8, 4 rows"});
   c.push_back({K::QLinear, {f({2, 3, 64}), q8({11, 64}), f({11}), f({11, 2})}, {}, {}, "6 rows"});
+  // The vector path takes R = 4 rows of w per work item for one row of x, 2 for two, 1 for 3-4,
+  // then the N % R rows left one by one: every remainder, and blocks of 64 (two steps a block).
+  c.push_back({K::QMatMul, {f({1, 64}), q8({8, 64}), f({8, 2})}, {}, {}, "i8, R 4, no rest"});
+  c.push_back({K::QMatMul, {f({1, 96}), q8({10, 96}), f({10, 3})}, {}, {}, "i8, R 4, rest 2"});
+  c.push_back({K::QMatMul, {f({1, 64}), q8({11, 64}), f({11, 2})}, {}, {}, "i8, R 4, rest 3"});
+  c.push_back({K::QMatMul, {f({1, 128}), q8({9, 128}), f({9, 2})}, {}, {}, "i8 blocks of 64"});
+  c.push_back({K::QMatMul, {f({2, 64}), bf({6, 64})}, {}, {}, "bf16, R 2, no rest"});
+  c.push_back({K::QMatMul, {f({3, 64}), bf({5, 64})}, {}, {}, "bf16, 3 rows of x"});
+  c.push_back({K::QMatMul, {f({1, 32}), bf({3, 32})}, {}, {}, "bf16, fewer rows than R"});
+  c.push_back({K::QLinear, {f({1, 1, 64}), q8({13, 64}), f({13}), f({13, 2})}, {}, {},
+               "i8, one row, rest 1"});
+  c.push_back({K::QLinear, {f({2, 96}), q8({7, 96}), f({7}), f({7, 1})}, {}, {},
+               "i8 row scales, R 2, rest 1"});
   // fused attention (passes/fuse_attention.cpp): forward and its packed gradient, each case
   // with and without the backward. Padding masks are [B,1,1,Tk] (attentionKeep).
   struct Att {
