@@ -3,17 +3,13 @@
 //   qmatmul / qlinear: the decode step's matrix-vector products, y[m,n] = Σ_k x[m,k]·w[n,k]
 //     (+ b[n]), with w bf16 or i8 dequantized in registers — every weight byte is read once, which
 //     is the point: batch-1 decoding is bound by the bytes it streams. One work item per output
-//     column n (all rows m of x against w's row n; on the vector path R adjacent columns), split
-//     over threads by the kernel's (tid, nthreads) like the f32 GEMV (lower_gemv.cpp), so results
-//     do not depend on the thread count. The inner loop is written with explicit <8 x float>
-//     vectors (AVX2's width; LLVM widens or splits for other hosts), 32 weights a step; a work item
-//     is R = 4 rows of w (2 for M = 2, 1 for M = 3..4) that share every load of x, with two FMA
-//     chains per (row of x, row of w):
+//     column n (all rows m of x against w's row n), split over threads by the kernel's (tid,
+//     nthreads) like the f32 GEMV (lower_gemv.cpp), so results do not depend on the thread count.
+//     The inner loop is written with explicit <8 x float> vectors (AVX2's width; LLVM widens or
+//     splits for other hosts): a unit of 32 weights is four independent FMA chains, and
 //       bf16: w = bits << 16, reinterpreted as f32 (exact);
-//       i8:   w = sitofp(q); a step's Σ x·q (one mul, three FMAs) is scaled by its block's
-//             scale in one more FMA — the scale applied once per 32 weights, as the interpreter
-//             sums a block, then scales it (per-row scales: the row's dot product times the
-//             scale at the end).
+//       i8:   w = sitofp(q) · scale of its block, the scale broadcast once per block
+//             (per-row scales: the row's dot product times the scale at the end).
 //     Rows whose K is not a multiple of 32 (tests' odd shapes) take a scalar loop.
 //   dequantize: an f32 copy, for the packed GEMM of prefill and evaluation (compute-bound there,
 //     so the copy costs little; the packed kernel reads f32).
@@ -29,7 +25,7 @@ using llvm::Value;
 namespace {
 
 constexpr int kLanes = 8; // floats per vector
-constexpr int kUnit = 32; // weights per step of the vector loop: 4 vectors, one i8 block
+constexpr int kUnit = 32; // weights per unrolled step: 4 vectors, 4 independent FMA chains
 
 /// One weight as f32 from element `idx` of a bf16 or i8 array.
 Value* loadWeight(KernelEmitter& E, DType dt, Value* base, Value* idx) {
@@ -63,11 +59,6 @@ Value* fma(KernelEmitter& E, Value* a, Value* b, Value* c) {
   return E.b().CreateIntrinsic(llvm::Intrinsic::fmuladd, {a->getType()}, {a, b, c});
 }
 
-/// Rows of w per work item on the vector path: they share each load of x (M = 1, the decode
-/// step: x is loaded once per 4 weight rows), and the M·R·2 accumulators, M·4 x vectors and the
-/// weights in flight stay within AVX2's 16 vector registers.
-int64_t rowsPerItem(int64_t M) { return M == 1 ? 4 : M == 2 ? 2 : 1; }
-
 /// y = x·wᵀ (+ bias) for x [M,K] (M = all rows of x), w [N,K] bf16/i8, scale [N, K/block].
 std::string emitQGemv(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
                       LoweredKernel* out, bool hasBias) {
@@ -84,108 +75,67 @@ std::string emitQGemv(ModuleBuilder& mb, const KernelSpec& spec, const std::stri
     Value* bias = hasBias ? E.operand(2) : nullptr;
     Value* S = scaled ? E.operand(scaleOp) : nullptr;
     const bool vector = K % kUnit == 0 && (!scaled || block % kUnit == 0);
-    const bool perBlock = scaled && block < K;
     auto* vf = llvm::FixedVectorType::get(E.f32(), kLanes);
-    constexpr int chunks = kUnit / kLanes; // vectors per unit
 
-    // Writes y[m, n] = dot (+ bias) for every row m.
-    auto store = [&](Value* n, const std::vector<Value*>& dots) {
-      Value* bn = bias ? E.loadF(bias, n) : nullptr;
-      for (int64_t m = 0; m < M; ++m)
-        E.storeF(Y, b.CreateAdd(E.ci(m * N), n), bn ? b.CreateFAdd(dots[m], bn) : dots[m]);
-    };
-
-    // Rows n0 .. n0+R-1 of w against every row of x, 32 weights a step. Accumulators: two per
-    // (m, r) (chunks alternate between them: 2·M·R independent FMA chains). With per-block
-    // scales, a unit's Σ x·q is formed first (one mul, three FMAs) and scaled by one FMA into
-    // the accumulator — the scale once per 32 weights, as the interpreter sums a block then
-    // scales it; with one scale per row, the row's sum is scaled at the end.
-    auto vectorRows = [&](Value* n0, int64_t R) {
-      auto at = [&](int64_t m, int64_t r, int j) { return size_t((m * R + r) * 2 + j); };
-      std::vector<Value*> init(size_t(M * R * 2), llvm::ConstantFP::get(vf, 0.0));
-      std::vector<Value*> acc = E.reduce(
-          E.ci(0), E.ci(K / kUnit), init,
-          [&](Value* u, const std::vector<Value*>& a) {
-            Value* k0 = b.CreateMul(u, E.ci(kUnit));
-            std::vector<Value*> xs(size_t(M * chunks)); // (M, chunks) x vectors, shared by rows
-            for (int64_t m = 0; m < M; ++m)
-              for (int c = 0; c < chunks; ++c)
-                xs[m * chunks + c] = b.CreateAlignedLoad(
-                    vf,
-                    b.CreateInBoundsGEP(E.f32(), X, b.CreateAdd(E.ci(m * K + c * kLanes), k0)),
-                    llvm::Align(4));
-            std::vector<Value*> next = a;
-            for (int64_t r = 0; r < R; ++r) {
-              Value* n = b.CreateAdd(n0, E.ci(r));
-              Value* wAt = b.CreateAdd(b.CreateMul(n, E.ci(K)), k0);
-              std::vector<Value*> w(chunks);
-              for (int c = 0; c < chunks; ++c)
-                w[c] = loadWeightVec(E, dt, W, b.CreateAdd(wAt, E.ci(c * kLanes)));
+    E.parallelFor(N, [&](Value* n) {
+      Value* wRow = b.CreateMul(n, E.ci(K));
+      Value* sRow = scaled ? b.CreateMul(n, E.ci(blocks)) : nullptr;
+      std::vector<Value*> dots(static_cast<size_t>(M), nullptr); // Σ_k x[m,k]·w[n,k], scale applied
+      if (vector) {
+        // Accumulators: kUnit/kLanes vectors per row m. With per-block scales (block < K) each
+        // unit's weights are scaled before the FMA; with one scale per row, the sum is scaled
+        // once at the end.
+        const int chunks = kUnit / kLanes;
+        const bool perBlock = scaled && block < K;
+        std::vector<Value*> init(size_t(M * chunks), llvm::ConstantFP::get(vf, 0.0));
+        std::vector<Value*> acc = E.reduce(
+            E.ci(0), E.ci(K / kUnit), init,
+            [&](Value* u, const std::vector<Value*>& a) {
+              Value* k0 = b.CreateMul(u, E.ci(kUnit));
               Value* s = nullptr;
               if (perBlock)
                 s = b.CreateVectorSplat(
-                    kLanes, E.loadF(S, b.CreateAdd(b.CreateMul(n, E.ci(blocks)),
-                                                   b.CreateUDiv(k0, E.ci(block)))));
-              for (int64_t m = 0; m < M; ++m) {
-                if (s) {
-                  Value* p = b.CreateFMul(xs[m * chunks], w[0]);
-                  for (int c = 1; c < chunks; ++c)
-                    p = fma(E, xs[m * chunks + c], w[c], p);
-                  next[at(m, r, 0)] = fma(E, p, s, a[at(m, r, 0)]);
-                } else {
-                  for (int c = 0; c < chunks; ++c)
-                    next[at(m, r, c % 2)] = fma(E, xs[m * chunks + c], w[c], next[at(m, r, c % 2)]);
+                    kLanes, E.loadF(S, b.CreateAdd(sRow, b.CreateUDiv(k0, E.ci(block)))));
+              std::vector<Value*> next = a;
+              for (int c = 0; c < chunks; ++c) {
+                Value* k = b.CreateAdd(k0, E.ci(c * kLanes));
+                Value* w = loadWeightVec(E, dt, W, b.CreateAdd(wRow, k));
+                if (s) w = b.CreateFMul(w, s);
+                for (int64_t m = 0; m < M; ++m) {
+                  Value* x = b.CreateAlignedLoad(
+                      vf, b.CreateInBoundsGEP(E.f32(), X, b.CreateAdd(E.ci(m * K), k)),
+                      llvm::Align(4));
+                  next[m * chunks + c] = fma(E, x, w, a[m * chunks + c]);
                 }
               }
-            }
-            return next;
-          },
-          /*keepScalar=*/true);
-      for (int64_t r = 0; r < R; ++r) {
-        Value* n = b.CreateAdd(n0, E.ci(r));
-        Value* rowScale = scaled && !perBlock ? E.loadF(S, b.CreateMul(n, E.ci(blocks))) : nullptr;
-        std::vector<Value*> dots(static_cast<size_t>(M));
+              return next;
+            },
+            /*keepScalar=*/true);
         for (int64_t m = 0; m < M; ++m) {
-          Value* d =
-              b.CreateFAddReduce(E.cf(0.0), b.CreateFAdd(acc[at(m, r, 0)], acc[at(m, r, 1)]));
-          dots[m] = rowScale ? b.CreateFMul(d, rowScale) : d;
+          Value* v = acc[m * chunks];
+          for (int c = 1; c < chunks; ++c)
+            v = b.CreateFAdd(v, acc[m * chunks + c]);
+          Value* d = b.CreateFAddReduce(E.cf(0.0), v);
+          if (scaled && !perBlock) d = b.CreateFMul(d, E.loadF(S, sRow));
+          dots[m] = d;
         }
-        store(n, dots);
+      } else {
+        for (int64_t m = 0; m < M; ++m)
+          dots[m] = E.reduce(E.ci(0), E.ci(blocks), {E.cf(0.0)}, [&](Value* kb, const auto& a) {
+            Value* k0 = b.CreateMul(kb, E.ci(block));
+            Value* part = E.reduce(k0, b.CreateAdd(k0, E.ci(block)), {E.cf(0.0)},
+                                   [&](Value* k, const auto& p) {
+                                     Value* x = E.loadF(X, b.CreateAdd(E.ci(m * K), k));
+                                     Value* w = loadWeight(E, dt, W, b.CreateAdd(wRow, k));
+                                     return std::vector<Value*>{fma(E, x, w, p[0])};
+                                   })[0];
+            if (S) part = b.CreateFMul(part, E.loadF(S, b.CreateAdd(sRow, kb)));
+            return std::vector<Value*>{b.CreateFAdd(a[0], part)};
+          })[0];
       }
-    };
-
-    // Row n with any K: a block at a time, scalar (tests' odd shapes).
-    auto scalarRow = [&](Value* n) {
-      Value* wRow = b.CreateMul(n, E.ci(K));
-      Value* sRow = scaled ? b.CreateMul(n, E.ci(blocks)) : nullptr;
-      std::vector<Value*> dots(static_cast<size_t>(M));
+      Value* bn = bias ? E.loadF(bias, n) : nullptr;
       for (int64_t m = 0; m < M; ++m)
-        dots[m] = E.reduce(E.ci(0), E.ci(blocks), {E.cf(0.0)}, [&](Value* kb, const auto& a) {
-          Value* k0 = b.CreateMul(kb, E.ci(block));
-          Value* part = E.reduce(k0, b.CreateAdd(k0, E.ci(block)), {E.cf(0.0)},
-                                 [&](Value* k, const auto& p) {
-                                   Value* x = E.loadF(X, b.CreateAdd(E.ci(m * K), k));
-                                   Value* w = loadWeight(E, dt, W, b.CreateAdd(wRow, k));
-                                   return std::vector<Value*>{fma(E, x, w, p[0])};
-                                 })[0];
-          if (S) part = b.CreateFMul(part, E.loadF(S, b.CreateAdd(sRow, kb)));
-          return std::vector<Value*>{b.CreateFAdd(a[0], part)};
-        })[0];
-      store(n, dots);
-    };
-
-    if (!vector) {
-      E.parallelFor(N, scalarRow);
-      return "";
-    }
-    // Work items: N / R groups of R rows, then the N % R rows left one each.
-    const int64_t R = rowsPerItem(M), groups = N / R, tail = N % R;
-    E.parallelFor(groups + tail, [&](Value* item) {
-      if (tail == 0) return vectorRows(b.CreateMul(item, E.ci(R)), R);
-      Value* isGroup = b.CreateICmpULT(item, E.ci(groups));
-      E.ifThen(isGroup, [&] { vectorRows(b.CreateMul(item, E.ci(R)), R); });
-      E.ifThen(b.CreateNot(isGroup),
-               [&] { vectorRows(b.CreateAdd(item, E.ci(groups * R - groups)), 1); });
+        E.storeF(Y, b.CreateAdd(E.ci(m * N), n), bn ? b.CreateFAdd(dots[m], bn) : dots[m]);
     });
     return "";
   });

@@ -470,8 +470,8 @@ std::vector<Case> cases() {
   c.push_back({K::QLinear, {f({1, 1, 96}), bf({33, 96}), f({33})}, {}, {}, "bf16"});
   c.push_back({K::QLinear, {f({4, 64}), q8({17, 64}), f({17}), f({17, 2})}, {}, {}, "i8, 4 rows"});
   c.push_back({K::QLinear, {f({2, 3, 64}), q8({11, 64}), f({11}), f({11, 2})}, {}, {}, "6 rows"});
-  // The vector path takes R = 4 rows of w per work item for one row of x, 2 for two, 1 for 3-4,
-  // then the N % R rows left one by one: every remainder, and blocks of 64 (two steps a block).
+  // Row counts of every remainder mod 4 and 2 (for a kernel that blocks rows of w), 1-3 rows of
+  // x, and blocks of 64 (two vector steps a block).
   c.push_back({K::QMatMul, {f({1, 64}), q8({8, 64}), f({8, 2})}, {}, {}, "i8, R 4, no rest"});
   c.push_back({K::QMatMul, {f({1, 96}), q8({10, 96}), f({10, 3})}, {}, {}, "i8, R 4, rest 2"});
   c.push_back({K::QMatMul, {f({1, 64}), q8({11, 64}), f({11, 2})}, {}, {}, "i8, R 4, rest 3"});
