@@ -130,8 +130,11 @@ constexpr int kLanes = 8; ///< <8 x float>: an AVX2 ymm (AVX-512 hosts run it as
 /// (11 of AVX2's 16 ymm): 8 independent FMA chains hide its 4-cycle latency on 2 FMA ports.
 constexpr int64_t kMr = 4, kNv = 2;
 constexpr int64_t kCols = kLanes * kNv; ///< tile widths (N) are multiples of this
-/// Tiles, chosen by measuring on the 2-core Zen 3 (bench/attention.sh): the forward works on
-/// kFwdRows query rows × kFwdKeys keys at a time, the backward on kBwdRows × kBwdKeys.
+/// Tiles: the forward works on kFwdRows query rows × kFwdKeys keys at a time, the backward on
+/// kBwdRows × kBwdKeys. 64 × 32 and 32 × 32 gave the best attention times of the sizes tried
+/// (32..96 rows, 32..64 keys, bench/fused_attention.py's chargpt) on the 2-core Zen 3, but the
+/// machine's load made that sweep coarse; keys in blocks of 32 also keep the causal diagonal's
+/// wasted half-tiles small at T 256.
 constexpr int64_t kFwdRows = 64, kFwdKeys = 32;
 constexpr int64_t kBwdRows = 32, kBwdKeys = 32;
 
