@@ -276,6 +276,15 @@ std::string supported(const AttentionShape& a) {
   if (a.Tq > (int64_t(1) << 16)) return "attention: more than 65536 queries (the row buffers)";
   if (a.lead * a.Tq * a.Tk >= (int64_t(1) << 31) && a.dropout)
     return "attention: dropout's index is 32-bit (as dropout's)";
+  // the tile buffers live on the kernel's stack (threads have 8 MiB): the backward's are the
+  // larger (lower_AttentionGrad)
+  int64_t Dp = roundUp(a.D, kCols), Dvp = roundUp(a.Dv, kCols);
+  int64_t floats = 3 * roundUp(a.Tq, kBwdRows) + kBwdKeys * (a.D + 2 * Dp + a.Dv + Dvp) +
+                   kBwdRows * (2 * Dp + Dvp + 2 * kBwdKeys);
+  floats = std::max(floats, kFwdKeys * (a.D + Dvp) + kFwdRows * (kFwdKeys + Dvp + 2));
+  if (floats * 4 > (int64_t(2) << 20))
+    return "attention: head size " + std::to_string(a.D) + "/" + std::to_string(a.Dv) +
+           " too large for the kernels' stack tiles (at most 2 MiB)";
   return "";
 }
 
