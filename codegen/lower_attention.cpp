@@ -14,7 +14,7 @@
 //                   such tile): s and p = exp(s - lse), dP = dout·vᵀ, dS = p·(dP̃ - Dᵢ)·scale,
 //                   dv += p̃ᵀ·dout, dk += dSᵀ·q (in tile buffers, stored once per block), dq +=
 //                   dS·k (p̃, dP̃: times the dropout keep and 1/(1-p)).
-// The products are one micro-kernel (gemm below: 4 rows × 2 <8 x float> accumulators, FMAs); the
+// The products are one micro-kernel (gemm below: 6 rows × 2 <8 x float> accumulators, FMAs); the
 // per-row softmax pieces are plain loops over a tile row that LLVM vectorizes. Tiles are padded:
 // keys past Tk score -inf, rows past Tq are read clamped and never stored (their lse is +inf, so
 // they add nothing to dk, dv), D and Dv are padded with zeros to the tile width in the packed
@@ -126,9 +126,10 @@ struct Masks {
 // ---- register-blocked tile products ----
 
 constexpr int kLanes = 8; ///< <8 x float>: an AVX2 ymm (AVX-512 hosts run it as is)
-/// The micro-tile: kMr rows × kNv vectors = 8 accumulators, + kNv B vectors and one broadcast
-/// (11 of AVX2's 16 ymm): 8 independent FMA chains hide its 4-cycle latency on 2 FMA ports.
-constexpr int64_t kMr = 4, kNv = 2;
+/// The micro-tile: kMr rows × kNv vectors = 12 accumulators, + kNv B vectors and one broadcast
+/// (15 of AVX2's 16 ymm), codegen/matmul's AVX2 tile: 12 independent FMA chains cover the 4-cycle
+/// latency of 2 FMA ports with room to spare. M % kMr rows end a product as one smaller tile.
+constexpr int64_t kMr = 6, kNv = 2;
 constexpr int64_t kCols = kLanes * kNv; ///< tile widths (N) are multiples of this
 /// Tiles: the forward works on kFwdRows query rows × kFwdKeys keys at a time, the backward on
 /// kBwdRows × kBwdKeys. 64 × 32 and 32 × 32 gave the best attention times of the sizes tried
@@ -161,7 +162,7 @@ llvm::AllocaInst* buffer(KernelEmitter& E, int64_t n, const char* name) {
   return a;
 }
 
-/// C (+)= A·B: M×N (+)= (M×K)·(K×N). M a multiple of kMr, N of kCols; K may be a runtime value.
+/// C (+)= A·B: M×N (+)= (M×K)·(K×N). N a multiple of kCols; K may be a runtime value.
 /// B's and C's rows are contiguous (cs = 1) and read as vectors; A's elements are broadcast.
 /// The C tiles are visited in a fixed order and each sums its K terms in order: no dependence on
 /// threads.
@@ -172,51 +173,52 @@ void gemm(KernelEmitter& E, const View& C, const View& A, const View& B, int64_t
   auto loadV = [&](Value* base, Value* at) -> Value* {
     return b.CreateAlignedLoad(vt, E.addr(base, at), llvm::Align(4));
   };
+  // rows [r0, r0 + rows) of C, all its columns: rows × kNv accumulators per column block
+  auto rowBlock = [&](Value* r0, int64_t rows) {
+    std::vector<Value*> aRow(rows), cRow(rows);
+    for (int64_t i = 0; i < rows; ++i) {
+      aRow[i] = A.row(b.CreateAdd(r0, E.ci(i)));
+      cRow[i] = C.row(b.CreateAdd(r0, E.ci(i)));
+    }
+    E.loop(
+        E.ci(0), E.ci(N / kCols),
+        [&](Value* cb) {
+          Value* c0 = b.CreateMul(cb, E.ci(kCols));
+          Vals init;
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t v = 0; v < kNv; ++v)
+              init.push_back(
+                  accumulate
+                      ? loadV(C.base, b.CreateAdd(cRow[i], b.CreateAdd(c0, E.ci(v * kLanes))))
+                      : llvm::ConstantFP::get(vt, 0.0));
+          Vals acc = E.reduce(E.ci(0), K, init, [&](Value* k, const Vals& in) {
+            Value* bRow = b.CreateAdd(B.row(k), c0);
+            Value* bv[kNv];
+            for (int64_t v = 0; v < kNv; ++v)
+              bv[v] = loadV(B.base, b.CreateAdd(bRow, E.ci(v * kLanes)));
+            Vals out(in.size());
+            for (int64_t i = 0; i < rows; ++i) {
+              Value* a = b.CreateVectorSplat(
+                  kLanes, E.loadF(A.base, b.CreateAdd(aRow[i], b.CreateMul(k, E.ci(A.cs)))));
+              for (int64_t v = 0; v < kNv; ++v)
+                out[i * kNv + v] =
+                    b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vt}, {a, bv[v], in[i * kNv + v]});
+            }
+            return out;
+          });
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t v = 0; v < kNv; ++v)
+              b.CreateAlignedStore(
+                  acc[i * kNv + v],
+                  E.addr(C.base, b.CreateAdd(cRow[i], b.CreateAdd(c0, E.ci(v * kLanes)))),
+                  llvm::Align(4));
+        },
+        /*keepScalar=*/true);
+  };
   E.loop(
-      E.ci(0), E.ci(M / kMr),
-      [&](Value* rb) {
-        Value* r0 = b.CreateMul(rb, E.ci(kMr));
-        Value *aRow[kMr], *cRow[kMr];
-        for (int64_t i = 0; i < kMr; ++i) {
-          aRow[i] = A.row(b.CreateAdd(r0, E.ci(i)));
-          cRow[i] = C.row(b.CreateAdd(r0, E.ci(i)));
-        }
-        E.loop(
-            E.ci(0), E.ci(N / kCols),
-            [&](Value* cb) {
-              Value* c0 = b.CreateMul(cb, E.ci(kCols));
-              Vals init;
-              for (int64_t i = 0; i < kMr; ++i)
-                for (int64_t v = 0; v < kNv; ++v)
-                  init.push_back(
-                      accumulate
-                          ? loadV(C.base, b.CreateAdd(cRow[i], b.CreateAdd(c0, E.ci(v * kLanes))))
-                          : llvm::ConstantFP::get(vt, 0.0));
-              Vals acc = E.reduce(E.ci(0), K, init, [&](Value* k, const Vals& in) {
-                Value* bRow = b.CreateAdd(B.row(k), c0);
-                Value* bv[kNv];
-                for (int64_t v = 0; v < kNv; ++v)
-                  bv[v] = loadV(B.base, b.CreateAdd(bRow, E.ci(v * kLanes)));
-                Vals out(in.size());
-                for (int64_t i = 0; i < kMr; ++i) {
-                  Value* a = b.CreateVectorSplat(
-                      kLanes, E.loadF(A.base, b.CreateAdd(aRow[i], b.CreateMul(k, E.ci(A.cs)))));
-                  for (int64_t v = 0; v < kNv; ++v)
-                    out[i * kNv + v] = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vt},
-                                                         {a, bv[v], in[i * kNv + v]});
-                }
-                return out;
-              });
-              for (int64_t i = 0; i < kMr; ++i)
-                for (int64_t v = 0; v < kNv; ++v)
-                  b.CreateAlignedStore(
-                      acc[i * kNv + v],
-                      E.addr(C.base, b.CreateAdd(cRow[i], b.CreateAdd(c0, E.ci(v * kLanes)))),
-                      llvm::Align(4));
-            },
-            /*keepScalar=*/true);
-      },
+      E.ci(0), E.ci(M / kMr), [&](Value* rb) { rowBlock(b.CreateMul(rb, E.ci(kMr)), kMr); },
       /*keepScalar=*/true);
+  if (M % kMr) rowBlock(E.ci(M / kMr * kMr), M % kMr);
 }
 
 /// dst[r·ds + c] = src[srcRow(r) + c] for c < n, 0 for n <= c < ds, rows r < rows; rows whose
