@@ -6,6 +6,10 @@ fixed-batch mode, the same batch every step) with and without the fused attentio
 rounds (ABAB...) so both see the same machine load:
   chargpt   models/chargpt.graph at full size (L 6, C 256, NH 8, B 16, T 256: causal + dropout)
   gpt2      models/gpt2.graph at T 1024, B given by --batch (causal, D 64)
+and, with --only, one layer's attention alone (bench/attention_layer.graph: the kernels with
+little else in the step, so the load's noise on the rest does not hide them):
+  layer       chargpt's shapes (B 16, NH 8, T 256, D 32, dropout 0.1)
+  layer-gpt2  GPT-2's (B 1, NH 12, T 1024, D 64, no dropout)
 A variant's time is gptc's own "median ... ms per step" line (steps 2..N). Printed per workload:
 min and median of each variant over the rounds, their ratio (fused / unfused; < 1: fused is
 faster), the CPU and the load average before and after. --profile adds the per-kernel-kind table
@@ -14,6 +18,7 @@ of the last round of each variant.
     /usr/bin/python3 bench/fused_attention.py --gptc build/tools/gptc                 # both
     /usr/bin/python3 bench/fused_attention.py --gptc build/tools/gptc --only chargpt --rounds 5
     /usr/bin/python3 bench/fused_attention.py --gptc build/tools/gptc --only gpt2 --batch 4
+    /usr/bin/python3 bench/fused_attention.py --gptc build/tools/gptc --only layer-gpt2 --rounds 3
 
 Run it niced when others measure. The fused variant passes --fused-attention and the unfused one
 --no-fused-attention, so it compares the two whatever the default is.
@@ -62,7 +67,7 @@ def run(args, cmd):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--gptc", default=os.path.join(ROOT, "build", "tools", "gptc"))
-    ap.add_argument("--only", choices=["chargpt", "gpt2"])
+    ap.add_argument("--only", choices=["chargpt", "gpt2", "layer", "layer-gpt2"])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=0, help="steps per run (default 6 chargpt, 3 gpt2)")
     ap.add_argument("--batch", type=int, default=1, help="GPT-2's batch (default 1)")
@@ -76,10 +81,13 @@ def main():
                     65, args.steps or 6),
         "gpt2": (["models/gpt2.graph", "--set", f"B={args.batch}", "T=1024"], 50257,
                  args.steps or 3),
+        "layer": (["bench/attention_layer.graph"], 65, args.steps or 4),
+        "layer-gpt2": (["bench/attention_layer.graph", "--set", "B=1", "NH=12", "T=1024", "D=64",
+                        "drop=0"], 65, args.steps or 4),
     }
     print(f"cpu     {cpu()}, {args.threads} threads")
     for name, (model, vocab, steps) in work.items():
-        if args.only and name != args.only:
+        if (args.only or "") != name and (args.only or name.startswith("layer")):
             continue
         tokens = os.path.join(tmp, f"{name}.bin")
         token_file(tokens, vocab)
