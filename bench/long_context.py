@@ -5,7 +5,7 @@ One training step workload (forward, backward, global-norm clipping, AdamW), B a
 (default B 4, T 1024), each in a fresh process under /usr/bin/time -v:
   gptc            `gptc run models/gpt2.graph --set B=.. T=.. --train --tokens F --steps N`
                   --fused-attention (no T×T weights anywhere in the step)
-  gptc unfused    the same without --fused-attention (the T×T weights kept for the backward)
+  gptc unfused    the same with --no-fused-attention (the T×T weights kept for the backward)
   gptc budget     fused, with --memory-budget SIZE (when --budget is given)
   torch           tests/reference/models.py's GPT-2 mirror on torch's kernels, foreach AdamW
                   (bench/pytorch_models.py's step), N steps
@@ -114,7 +114,7 @@ def main():
     args = ap.parse_args()
     variants = {
         "gptc": lambda tok: gptc_run(args, tok, ["--fused-attention"]),
-        "gptc_unfused": lambda tok: gptc_run(args, tok, []),
+        "gptc_unfused": lambda tok: gptc_run(args, tok, ["--no-fused-attention"]),
         "torch": lambda tok: torch_run(args, False),
         "torch_ckpt": lambda tok: torch_run(args, True),
     }

@@ -3,7 +3,8 @@
 
 For T in 128, 256, 512, 1024 (and --batch B, default 4) runs `gptc compile models/gpt2.graph
 --set B=.. T=..` for the forward (inference pipeline) and the training step (`--train`), once with
-`--fused-attention` (the fuse-attention pass: no [B,NH,T,T] value anywhere) and once without
+`--fused-attention` (the fuse-attention pass: no [B,NH,T,T] value anywhere) and once with
+`--no-fused-attention`
 (the unfused softmax chain), and reads the planned total
 (parameters + state + inputs + arena) from the memory report. Planning only: nothing runs, so the
 figures do not depend on the machine's load. Prints a markdown table and writes an SVG plot.
@@ -26,8 +27,7 @@ def planned(gptc, batch, seq, train, fused):
            f"maxT={max(seq, 1024)}"]
     if train:
         cmd.append("--train")
-    if fused:
-        cmd.append("--fused-attention")
+    cmd.append("--fused-attention" if fused else "--no-fused-attention")
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"memory_vs_context.py: {' '.join(cmd)} failed:\n{out.stderr[-2000:]}")

@@ -953,8 +953,9 @@ int cmdTrain(int argc, char** argv) {
                  "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
                  "recomputed in the backward to fit (bit-identical results)")
       ->type_name("SIZE");
-  app.add_flag("--fused-attention", f.fusedAttention,
-               "attention as one fused op (online softmax, no T×T weights kept; not with --trace)");
+  app.add_flag("--fused-attention,!--no-fused-attention", f.fusedAttention,
+               "attention as one fused op (online softmax, no T×T weights kept; not with --trace); "
+               "--no-fused-attention: the unfused ops");
   app.add_option("--zero", f.zero,
                  "under mpirun: 1 shards AdamW's moments over the ranks (ZeRO-1); 0 (default): "
                  "every rank keeps them whole")

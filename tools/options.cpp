@@ -201,9 +201,9 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
                  "plan within SIZE bytes in all (3GiB, 800MiB): the remat pass recomputes forward "
                  "values in the backward to fit; 'sweep' prints the memory/FLOPs trade-off")
       ->type_name("SIZE|sweep");
-  app.add_flag("--fused-attention", flags.fusedAttention,
+  app.add_flag("--fused-attention,!--no-fused-attention", flags.fusedAttention,
                "attention as one fused op: online softmax by key blocks, no T×T weights in the "
-               "step (the fuse-attention pass)");
+               "step (the fuse-attention pass); --no-fused-attention: the unfused ops");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")

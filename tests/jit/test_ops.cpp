@@ -524,6 +524,23 @@ std::vector<Case> cases() {
        8,
        A({{"causal", I(1)}, {"offset", I(-2)}}),
        "offset -2: rows with no visible key give 0"},
+      // the tiles of codegen/lower_attention.cpp: forward 64 query rows × 32 keys, backward 32 ×
+      // 32, D and Dv padded to 16 in the packed buffers
+      {{1, 2, 100, 20},
+       {1, 2, 100, 20},
+       20,
+       A({{"s", F(0.25)}, {"causal", I(1)}, {"p", F(0.1)}, {"salt", I(5)}}),
+       "T = 100, D = 20: two forward tiles (64 + 36 rows), four key blocks, D padded"},
+      {{2, 1, 33, 16},
+       {2, 1, 97, 16},
+       24,
+       A({{"s", F(0.3)}, {"padded", I(1)}}),
+       "Tq 33, Tk 97 (a query tile of 1 row past 32, a key block of 1), padding, Dv 24"},
+      {{1, 1, 65, 64},
+       {1, 1, 65, 64},
+       64,
+       A({{"s", F(0.125)}, {"causal", I(1)}, {"offset", I(-31)}}),
+       "D = 64 unpadded, T = 65, offset -31: causal key blocks a tile never sees"},
   };
   for (const Att& t : atts) {
     Shape vs = t.k;
