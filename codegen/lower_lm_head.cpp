@@ -91,7 +91,8 @@ private:
     MatmulTuning one;
     one.threadsHint = 1; // one thread runs each call
     MatmulPlan plan = planMatmul(s, one);
-    llvm::Function* fn = emitMatmulKernel(mb_, s, plan, prefix_ + ".mm" + std::to_string(fns_.size()));
+    llvm::Function* fn =
+        emitMatmulKernel(mb_, s, plan, prefix_ + ".mm" + std::to_string(fns_.size()));
     fn->addFnAttr(llvm::Attribute::NoInline);
     scratch_ = std::max(scratch_, matmulScratchBytes(s, one));
     return fns_[key] = fn;
@@ -113,11 +114,10 @@ llvm::GlobalVariable* partialsGlobal(ModuleBuilder& mb, const std::string& name,
 }
 
 /// Two Scratch-form functions, fn and combine, sharing the partials (lower.h's two phases).
-std::string emitTwoPhaseScratch(
-    ModuleBuilder& mb, const KernelSpec& spec, const std::string& name, LoweredKernel* out,
-    int64_t partials, Matmuls& mm,
-    const std::function<std::string(KernelEmitter&, Value*)>& spread,
-    const std::function<std::string(KernelEmitter&, Value*)>& combine) {
+std::string emitTwoPhaseScratch(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                                LoweredKernel* out, int64_t partials, Matmuls& mm,
+                                const std::function<std::string(KernelEmitter&, Value*)>& spread,
+                                const std::function<std::string(KernelEmitter&, Value*)>& combine) {
   llvm::GlobalVariable* global = partialsGlobal(mb, name, partials);
   KernelEmitter first(mb, spec, name, /*withScratch=*/true);
   std::string e = spread(first, global);
@@ -327,9 +327,10 @@ std::string lower_LinearCrossEntropyGrad(ModuleBuilder& mb, const KernelSpec& sp
       Value* dwSlice = E.addr(dwBase, b.CreateMul(v0, E.ci(h.C)));
       E.loop(ns * h.C, [&](Value* i) { E.storeF(dwSlice, i, E.cf(0.0)); });
       if (blocks > 1)
-        E.loop(E.ci(0), E.ci(blocks - 1), [&](Value* k) {
-          block(v0, ns, b.CreateMul(k, E.ci(kBlock)), kBlock);
-        }, /*keepScalar=*/true);
+        E.loop(
+            E.ci(0), E.ci(blocks - 1),
+            [&](Value* k) { block(v0, ns, b.CreateMul(k, E.ci(kBlock)), kBlock); },
+            /*keepScalar=*/true);
       block(v0, ns, E.ci((blocks - 1) * kBlock), mTail);
     };
     E.parallelFor(slices, [&](Value* k) {

@@ -577,8 +577,8 @@ R infer_AttentionGrad(const Types& t, const Attrs& a) {
 R linearXentCheck(const TensorType& x, const TensorType& w, const TensorType& targets,
                   const Attrs& a, const char* op) {
   if (!isF32(x) || x.rank() < 1 || !isF32(w) || w.rank() != 2 || w.shape[1] != x.shape.back())
-    return err(fmt::format("{}: wants x f32[...,C] and w f32[N,C], got {} and {}", op, ts(x),
-                           ts(w)));
+    return err(
+        fmt::format("{}: wants x f32[...,C] and w f32[N,C], got {} and {}", op, ts(x), ts(w)));
   Shape logits(x.shape.begin(), x.shape.end() - 1);
   logits.push_back(w.shape[0]);
   R r = xentCheck(TensorType{DType::f32, logits}, targets, a);

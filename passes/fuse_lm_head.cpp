@@ -51,8 +51,8 @@ Expected<bool> runFuseLmHead(PassContext& ctx) {
     std::vector<int> operands{x, w, n.operands[1]};
     Attrs attrs{{"ignore_index", attrInt(n.attrs, "ignore_index")},
                 {"classes", attrInt(n.attrs, "classes")}};
-    Expected<TensorType> t = inferType(OpKind::LinearCrossEntropy,
-                                       {g.type(x), g.type(w), g.type(n.operands[1])}, attrs);
+    Expected<TensorType> t =
+        inferType(OpKind::LinearCrossEntropy, {g.type(x), g.type(w), g.type(n.operands[1])}, attrs);
     if (!t || *t != g.type(n.result)) continue;
     n.kind = OpKind::LinearCrossEntropy;
     n.operands = std::move(operands);

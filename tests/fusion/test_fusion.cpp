@@ -55,7 +55,7 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
   if (!fuseAttention)
     opts.disabled.push_back("fuse-attention");
   else
-    ctx.options["attention.fused"] = "1"; // --fused-attention
+    ctx.options["attention.fused"] = "1";             // --fused-attention
   if (fuseLmHead) ctx.options["lm-head.fused"] = "1"; // --fused-lm-head
   PassManager pm(*passes, opts);
   auto records = pm.run(ctx);
