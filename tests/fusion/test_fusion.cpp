@@ -447,10 +447,13 @@ TEST_CASE("fused attention: counts, no T×T value, interpreter and JIT against u
 }
 
 TEST_CASE("fused LM head: counts, no [rows, V] logits, 3 training steps against unfused") {
-  // gpt2 (tied wte, classes < Vp) with 300 rows: chunks of 128 (a short last one) and two dw
-  // blocks; chargpt (tied, dropout). seq2seq's head is a linear with a bias: not fused.
+  // gpt2 (tied wte, classes < Vp) with 600 rows: chunks of 128 (a short last one) and two dw
+  // blocks of rows (512 and 88); C = 40 so that no other value has rows·Vp elements; chargpt
+  // (tied, dropout). seq2seq's head is a linear with a bias: not fused. Up to 512 rows the fused
+  // kernels sum in the unfused matmuls' order (bit-identical); past it dw is summed by blocks.
   ConstOverrides gpt2 = gpt2Tiny(1);
-  gpt2["B"] = "3";
+  gpt2["B"] = "6";
+  gpt2["C"] = "40";
   gpt2["T"] = "100";
   gpt2["maxT"] = "128";
   std::vector<ModelCase> models{{"gpt2.graph", gpt2}, tinyModels()[1], tinyModels()[2]};
@@ -472,7 +475,7 @@ TEST_CASE("fused LM head: counts, no [rows, V] logits, 3 training steps against 
         V = fused.graph.type(n.operands[1]).shape[0];
       }
     for (const Value& v : fused.graph.values)
-      CHECK_MESSAGE(v.type.numel() < rows * V, v.name);
+      CHECK_MESSAGE(v.type.numel() != rows * V, v.name);
 
     std::map<std::string, Tensor> in = feeds(plain.graph, m.file);
     auto ref = interpretAll(plain.graph, in);
@@ -509,8 +512,24 @@ TEST_CASE("fused LM head: counts, no [rows, V] logits, 3 training steps against 
       CAPTURE(name);
       jittest::Diff d = jittest::compare(a.at(name), t, jittest::Measure::NormWise);
       CHECK_MESSAGE(d.nanMismatch.empty(), d.nanMismatch);
-      CHECK(d.maxRel <= 1e-5);
-      if (d.maxRel > worst) worst = d.maxRel, worstName = name;
+      double err = d.maxRel;
+      // A parameter whose gradient is rounding noise around 0 (k's bias: softmax ignores a shift
+      // of a row's scores) moves by AdamW's lr·g/(|g|+eps) for any rounding of g, fused or not:
+      // those elements (|m| <= 1e-5·max|m| after the steps) are checked through their moments.
+      if (b.count("m." + name)) {
+        const Tensor& m = b.at("m." + name);
+        double G = 0, big = 0;
+        for (size_t j = 0; j < t.f.size(); ++j) {
+          G = std::max(G, double(std::fabs(m.f[j])));
+          big = std::max(big, double(std::fabs(t.f[j])));
+        }
+        err = 0;
+        for (size_t j = 0; j < t.f.size(); ++j)
+          if (std::fabs(m.f[j]) > 1e-5 * G)
+            err = std::max(err, std::fabs(double(a.at(name).f[j]) - t.f[j]) / std::max(big, 1e-30));
+      }
+      CHECK(err <= 1e-5);
+      if (err > worst) worst = err, worstName = name;
     }
     MESSAGE(m.file << ": 3 steps, fused head vs unfused (JIT), largest norm-wise difference "
                    << worst << " (" << worstName << ")");
