@@ -26,7 +26,8 @@ std::string KernelSpec::key() const {
   return k;
 }
 
-KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name)
+KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                             bool withScratch)
     : mb_(mb), spec_(spec), b_(mb.ctx()) {
   llvm::LLVMContext& c = mb.ctx();
   llvm::Type* ptr = llvm::PointerType::getUnqual(c);
@@ -34,6 +35,7 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
   params.push_back(llvm::Type::getInt32Ty(c));
   params.push_back(llvm::Type::getInt32Ty(c));
   params.push_back(ptr); // work
+  if (withScratch) params.push_back(ptr);
   auto* ft = llvm::FunctionType::get(llvm::Type::getVoidTy(c), params, false);
   fn_ = mb.createFunction(ft, name);
   // Kernels stay out of line: step() is a list of calls, and each kernel is optimised once.
@@ -62,6 +64,10 @@ KernelEmitter::KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const st
   nthreads_ = b_.CreateSExt(fn_->getArg(unsigned(spec.operands.size() + 2)), i64(), "nthreads");
   work_ = fn_->getArg(unsigned(spec.operands.size() + 3));
   work_->setName("work");
+  if (withScratch) {
+    scratch_ = fn_->getArg(unsigned(spec.operands.size() + 4));
+    scratch_->setName("scratch");
+  }
 }
 
 Value* KernelEmitter::addr(Value* base, Value* index, bool isInt) {

@@ -51,7 +51,9 @@ struct KernelSpec {
 /// any claim order and any thread count.
 class KernelEmitter {
 public:
-  KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name);
+  /// withScratch: one more parameter after work, this thread's scratch (CallForm::Scratch).
+  KernelEmitter(ModuleBuilder& mb, const KernelSpec& spec, const std::string& name,
+                bool withScratch = false);
 
   llvm::IRBuilder<>& b() { return b_; }
   llvm::LLVMContext& ctx() { return mb_.ctx(); }
@@ -64,6 +66,7 @@ public:
   llvm::Value* tid() const { return tid_; }              ///< i64
   llvm::Value* nthreads() const { return nthreads_; }    ///< i64
   llvm::Value* work() const { return work_; }            ///< ptr (may be null)
+  llvm::Value* scratch() const { return scratch_; }      ///< ptr (withScratch only)
   /// Work slots this kernel's parallel loops use (LoweredKernel::workSlots).
   int slots() const { return slots_; }
 
@@ -134,6 +137,7 @@ private:
   llvm::Value* tid_ = nullptr;
   llvm::Value* nthreads_ = nullptr;
   llvm::Value* work_ = nullptr;
+  llvm::Value* scratch_ = nullptr;
   int slots_ = 0;
 };
 

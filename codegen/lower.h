@@ -16,15 +16,16 @@ namespace gptc::codegen {
 /// How step() calls a kernel.
 ///   Standard: kernel(ptr operands..., ptr result, i32 tid, i32 nthreads, ptr work)
 ///   Matmul:   kernel(ptr A, ptr B, ptr C, ptr bias, ptr scratch, i32 tid, i32 nthreads, ptr work)
+///   Scratch:  Standard, then ptr scratch (this thread's scratchBytes; lower_lm_head.cpp)
 /// `work` is the call's work slots (kernel_emitter.h: chunk counters; step_builder.cpp gives each
 /// call its own).
 ///             (codegen/matmul.h's MatmulKernelFn; bias is operand 2 of `linear`, else null)
-enum class CallForm : uint8_t { Standard, Matmul };
+enum class CallForm : uint8_t { Standard, Matmul, Scratch };
 
 struct LoweredKernel {
   llvm::Function* fn = nullptr;
   CallForm form = CallForm::Standard;
-  int64_t scratchBytes = 0; ///< per thread (Matmul)
+  int64_t scratchBytes = 0; ///< per thread (Matmul, Scratch)
   int workSlots = 0;        ///< work slots of fn (KernelEmitter::slots(); Matmul: 1)
   int combineWorkSlots = 0; ///< work slots of combine
   /// A reduction to one value over all threads is two functions with the Standard arguments:
@@ -37,6 +38,9 @@ struct LoweredKernel {
   /// and combine reads. The step builder tracks its bytes like a value's (two calls of one kernel
   /// get a barrier between them), so the global needs no other protection.
   int64_t partialsBytes = 0;
+  /// fn writes the result as well as the partials (its own disjoint parts of it; combine the
+  /// rest): the step builder then orders fn after every earlier reader and writer of those bytes.
+  bool fnWritesResult = false;
 };
 
 /// Emits the kernel for `spec` into `mb` as `name`. "" or why it cannot (shapes the lowering does
@@ -105,6 +109,10 @@ void emitCopyRows(KernelEmitter& E, llvm::Value* src, int64_t srcOff, int64_t sr
 MapOperand broadcastOperand(const KernelSpec& spec, int index);
 /// Operand `index` of the spec read contiguously (its own row-major strides).
 MapOperand contiguousOperand(const KernelSpec& spec, int index);
+
+/// max and log Σ exp over logits[base .. base+classes) in f32: a row's log-sum-exp (-inf for an all
+/// -inf row), as cross_entropy and its gradient take it (lower_embedding.cpp; lower_lm_head.cpp).
+llvm::Value* logSumExp(KernelEmitter& E, llvm::Value* logits, llvm::Value* base, int64_t classes);
 
 /// 0 <= id < n, id an i32 (the embedding family's id checks; lower_embedding.cpp).
 llvm::Value* idInRange(KernelEmitter& E, llvm::Value* id, int64_t n);

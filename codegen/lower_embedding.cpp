@@ -22,10 +22,11 @@ int64_t classesOf(const KernelSpec& spec) {
   return c == 0 ? spec.operands[0].shape.back() : c;
 }
 
-/// max and log Σ exp over row[0..classes) in f32: the row's log-sum-exp (-inf for an all -inf row).
-/// The max is llvm.maximum, not maxnum: LLVM 19 vectorizes a maximum reduction without nnan, but
-/// keeps a maxnum one scalar (one maxss per logit: most of the time of a 50257-class row). They
-/// differ only for NaN, which makes the row's lse NaN either way (the exp sum sees it).
+} // namespace
+
+// The max is llvm.maximum, not maxnum: LLVM 19 vectorizes a maximum reduction without nnan, but
+// keeps a maxnum one scalar (one maxss per logit: most of the time of a 50257-class row). They
+// differ only for NaN, which makes the row's lse NaN either way (the exp sum sees it).
 Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) {
   auto& b = E.b();
   const double inf = std::numeric_limits<double>::infinity();
@@ -40,8 +41,6 @@ Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) 
   })[0];
   return b.CreateFAdd(safe, emitLog(b, sum));
 }
-
-} // namespace
 
 Value* idInRange(KernelEmitter& E, Value* id, int64_t n) {
   auto& b = E.b();

@@ -47,14 +47,16 @@ Interval intervalOf(const Graph& g, const MemoryPlan& plan, int value) {
 /// still be working on them: every kernel splits its work over all threads).
 struct HazardTracker {
   std::vector<Interval> reads, writes;
-  bool conflicts(const std::vector<Interval>& r, const Interval& w) const {
+  bool conflicts(const std::vector<Interval>& r, const std::vector<Interval>& ws) const {
     for (const Interval& x : r)
       for (const Interval& y : writes)
         if (x.overlaps(y)) return true;
-    for (const Interval& y : writes)
-      if (w.overlaps(y)) return true;
-    for (const Interval& y : reads)
-      if (w.overlaps(y)) return true;
+    for (const Interval& w : ws) {
+      for (const Interval& y : writes)
+        if (w.overlaps(y)) return true;
+      for (const Interval& y : reads)
+        if (w.overlaps(y)) return true;
+    }
     return false;
   }
   void clear() {
@@ -215,17 +217,19 @@ private:
     const Interval partials{Region::Arena, 0, k.partialsBytes, it->second.index};
     std::vector<Interval> combineReads = reads;
     if (k.combine) combineReads.push_back(partials);
-    const Interval& firstWrite = k.combine ? partials : write;
+    // fn writes the partials (and the result too when fnWritesResult: lower_lm_head.cpp's dx)
+    std::vector<Interval> firstWrites{k.combine ? partials : write};
+    if (k.combine && k.fnWritesResult) firstWrites.push_back(write);
     kc.kernel = it->second.index;
 
     if (phased()) { // placed and emitted by emitPhases, once every call is known
-      units_.push_back({&k, values, reads, firstWrite, false, kc});
-      if (k.combine) units_.push_back({&k, values, combineReads, write, true, kc});
+      units_.push_back({&k, values, reads, firstWrites, false, kc});
+      if (k.combine) units_.push_back({&k, values, combineReads, {write}, true, kc});
       return "";
     }
     if (opts_.kernelHooks) {
       // the hook's barriers separate every call already
-    } else if (hazards_.conflicts(reads, firstWrite) || !opts_.elideBarriers) {
+    } else if (hazards_.conflicts(reads, firstWrites) || !opts_.elideBarriers) {
       if (!first_) {
         b_.CreateCall(barrier_);
         out_->stats.barriers++;
@@ -236,7 +240,7 @@ private:
     }
     first_ = false;
     hazards_.reads.insert(hazards_.reads.end(), reads.begin(), reads.end());
-    hazards_.writes.push_back(firstWrite);
+    hazards_.writes.insert(hazards_.writes.end(), firstWrites.begin(), firstWrites.end());
 
     emitKernelCall(k, values, false);
     if (k.combine) { // every thread's partials are written before one thread adds them up
@@ -271,17 +275,21 @@ private:
     const LoweredKernel* k;
     std::vector<int> values;
     std::vector<Interval> reads;
-    Interval write;
+    std::vector<Interval> writes;
     bool combine; // the second function of a two-phase reduction
     KernelCall kc;
   };
 
   static bool conflicts(const Unit& earlier, const Unit& later) {
-    for (const Interval& r : later.reads)
-      if (r.overlaps(earlier.write)) return true;
-    if (later.write.overlaps(earlier.write)) return true;
+    for (const Interval& ew : earlier.writes) {
+      for (const Interval& r : later.reads)
+        if (r.overlaps(ew)) return true;
+      for (const Interval& lw : later.writes)
+        if (lw.overlaps(ew)) return true;
+    }
     for (const Interval& r : earlier.reads)
-      if (later.write.overlaps(r)) return true;
+      for (const Interval& lw : later.writes)
+        if (lw.overlaps(r)) return true;
     return false;
   }
 
@@ -338,6 +346,7 @@ private:
       args.push_back(tid);
       args.push_back(nthreads);
       args.push_back(work);
+      if (k.form == CallForm::Scratch) args.push_back(step_->getArg(3));
     }
     b_.CreateCall(fn->getFunctionType(), fn, args);
     return args;

@@ -589,6 +589,29 @@ R infer_AttentionGrad(const Types& t, const Attrs& a) {
   return TensorType{DType::f32, {t[0].numel() + t[1].numel() + t[2].numel()}};
 }
 
+// x[...,C] · w[N,C]ᵀ gives the logits [...,N] that cross_entropy's rule checks against targets.
+R linearXentCheck(const TensorType& x, const TensorType& w, const TensorType& targets,
+                  const Attrs& a, const char* op) {
+  if (!isF32(x) || x.rank() < 1 || !isF32(w) || w.rank() != 2 || w.shape[1] != x.shape.back())
+    return err(
+        fmt::format("{}: wants x f32[...,C] and w f32[N,C], got {} and {}", op, ts(x), ts(w)));
+  Shape logits(x.shape.begin(), x.shape.end() - 1);
+  logits.push_back(w.shape[0]);
+  R r = xentCheck(TensorType{DType::f32, logits}, targets, a);
+  if (!r) return err(fmt::format("{}: {}", op, r.error().message));
+  return r;
+}
+R infer_LinearCrossEntropy(const Types& t, const Attrs& a) {
+  return linearXentCheck(t[0], t[1], t[2], a, "linear_cross_entropy");
+}
+R infer_LinearCrossEntropyGrad(const Types& t, const Attrs& a) {
+  R r = linearXentCheck(t[0], t[1], t[2], a, "linear_cross_entropy_grad");
+  if (!r) return r;
+  if (t[3] != TensorType{DType::f32, {}})
+    return err("linear_cross_entropy_grad: dloss must be f32[]");
+  return TensorType{DType::f32, {t[0].numel() + t[1].numel()}};
+}
+
 R infer_EmbeddingGradAdd(const Types& t, const Attrs& a) {
   return inferComposition(OpKind::EmbeddingGradAdd, t, a);
 }

@@ -560,6 +560,29 @@ std::string grad_AttentionGrad(G& c) {
   return notDifferentiable(c);
 }
 
+// ---- fused LM head (passes/fuse_lm_head.cpp makes it before autodiff) ----
+// y = cross_entropy(x·wᵀ, t): dlogits = (softmax - onehot)·dy/count; dx = dlogits·w,
+// dw = dlogitsᵀ·x. One linear_cross_entropy_grad recomputes the logits chunk by chunk and returns
+// [dx, dw] packed flat; each operand's gradient is its slice, reshaped (views: no copy).
+std::string grad_LinearCrossEntropy(G& c) {
+  int packed =
+      c.emit(OpKind::LinearCrossEntropyGrad, {c.x(0), c.x(1), c.x(2), c.dy}, c.node.attrs, "xw");
+  int64_t at = 0;
+  for (int k = 0; k < 2; ++k) {
+    int64_t n = c.type(c.x(k)).numel();
+    if (c.wants(k)) {
+      int part = c.emit(OpKind::Slice, {packed}, {{"axis", I(0)}, {"start", at}, {"end", at + n}},
+                        "part" + std::to_string(k));
+      c.give(k, OpKind::Reshape, {part}, attrs1("shape", c.shape(c.x(k))));
+    }
+    at += n;
+  }
+  return "";
+}
+std::string grad_LinearCrossEntropyGrad(G& c) {
+  return notDifferentiable(c);
+}
+
 // Quantized weights are for inference (passes/quantize.cpp runs after everything that trains).
 std::string grad_Dequantize(G& c) {
   return notDifferentiable(c);

@@ -57,6 +57,9 @@ const std::vector<Pipeline>& allPipelines() {
            {"dce", "differentiate only what reaches the loss"},
            {"fuse-attention", "--fused-attention (else no change): before autodiff, so "
                               "attention's own gradient recomputes the weights"},
+           {"fuse-lm-head", "--fused-lm-head (else no change): before autodiff, so the head's "
+                            "gradient recomputes its logits chunk by chunk; only here, as the "
+                            "training step hands out no logits"},
            {"autodiff", "backward ops are ordinary ops, so the passes below clean them too"},
            {"data-parallel", "data-parallel.ranks > 1 (mpirun): the ranks' gradients summed "
                              "before the optimizer and its norm read them; 1: no change"},

@@ -27,6 +27,14 @@ int64_t nodeFlops(const Graph& g, const Node& n) {
     int64_t pairs = q.numel() / d * tk / (attrInt(n.attrs, "causal") ? 2 : 1);
     return n.kind == OpKind::Attention ? 2 * pairs * (d + dv) : 2 * pairs * (3 * d + 3 * dv);
   }
+  case OpKind::LinearCrossEntropy:
+  case OpKind::LinearCrossEntropyGrad: {
+    // the logits' matmul (2·rows·N·C); the gradient recomputes them twice (once for dx's chunks of
+    // rows, once for dw's slices of w) and adds dx = dlogits·w and dw = dlogitsᵀ·x
+    const TensorType& x = g.type(n.operands[0]);
+    int64_t logits = 2 * x.numel() * g.type(n.operands[1]).shape[0];
+    return n.kind == OpKind::LinearCrossEntropy ? logits : 4 * logits;
+  }
   case OpKind::Linear:
   case OpKind::LinearGelu:
   case OpKind::QMatMul:

@@ -87,6 +87,7 @@ struct TrainFlags {
   std::string resume;          // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
   bool fusedAttention = false; // --fused-attention (passes/fuse_attention.cpp)
+  bool fusedLmHead = false;    // --fused-lm-head (passes/fuse_lm_head.cpp)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
   bool dataGiven = false;      // else a model card's `data = NAME` names the text
   int zero = 0;                // --zero 1: under mpirun, AdamW's moments sharded (ZeRO-1)
@@ -181,6 +182,8 @@ std::optional<CompiledModel> compile(const TrainFlags& f, const ModelFlags& mf,
   if (f.trace.trace) pf.disablePasses = {"fuse", "fuse-attention"};
   if (std::string(pipeline) == "train") pf.memoryBudget = f.memoryBudget;
   pf.fusedAttention = f.fusedAttention && !f.trace.trace;
+  // The traced step observes the logits; the eval and generation pipelines never run fuse-lm-head.
+  pf.fusedLmHead = f.fusedLmHead && !f.trace.trace;
   // Under mpirun: one rank's step of a data-parallel job (passes/data_parallel.cpp).
   if (std::string(pipeline) == "train" && mpi::world().size > 1) {
     pf.passOptions["data-parallel.ranks"] = fmt::format("{}", mpi::world().size);
@@ -956,6 +959,9 @@ int cmdTrain(int argc, char** argv) {
   app.add_flag("--fused-attention,!--no-fused-attention", f.fusedAttention,
                "attention as one fused op (online softmax, no T×T weights kept; not with --trace); "
                "--no-fused-attention: the unfused ops");
+  app.add_flag("--fused-lm-head", f.fusedLmHead,
+               "the head and the loss as one op by chunks of rows, no [B·T, V] logits kept (not "
+               "with --trace)");
   app.add_option("--zero", f.zero,
                  "under mpirun: 1 shards AdamW's moments over the ranks (ZeRO-1); 0 (default): "
                  "every rank keeps them whole")

@@ -204,6 +204,9 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
   app.add_flag("--fused-attention,!--no-fused-attention", flags.fusedAttention,
                "attention as one fused op: online softmax by key blocks, no T×T weights in the "
                "step (the fuse-attention pass); --no-fused-attention: the unfused ops");
+  app.add_flag("--fused-lm-head", flags.fusedLmHead,
+               "training: the head's matmul and the loss as one op computed by chunks of rows, no "
+               "[B·T, V] logits in the step (the fuse-lm-head pass)");
   app.add_option("--stop-after", flags.stopAfter, "stop the pipeline after this pass")
       ->type_name("PASS");
   app.add_option("--disable-pass", flags.disablePasses, "skip these passes")
@@ -278,6 +281,7 @@ Expected<CompiledModel> compileModel(const std::string& modelPath, const ModelFl
   }
   request.passOptions["quantize.weights"] = pf.weights;
   if (pf.fusedAttention) request.passOptions["attention.fused"] = "1";
+  if (pf.fusedLmHead) request.passOptions["lm-head.fused"] = "1";
   for (const std::string& kv : pf.passOptionFlags) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)

@@ -193,6 +193,20 @@ void attentionCases(const Check& check) {
 
 } // namespace
 
+// The fused LM head (passes/fuse_lm_head.cpp): the packed linear_cross_entropy_grad's two slices,
+// and a tied w whose gradient adds the head's dw to the embedding's scatter.
+void lmHeadCases(const Check& check) {
+  GradCase head{"input t : i32[2,3]\nparam x : f32[2,3,4]\nparam w : f32[6,4]\n"
+                "r = linear_cross_entropy(x, w, t) {ignore_index = 0, classes = 5}"};
+  head.ints["t"] = {1, 0, 4, 2, 0, 3}; // two ignored rows; w's 6th row is vocabulary padding
+  check("linear_cross_entropy with ignore_index and classes", head);
+  GradCase tied{"input ids : i32[2,3]\ninput t : i32[2,3]\nparam w : f32[5,4]\nparam h : f32[4]\n"
+                "r = linear_cross_entropy(mul(embedding(ids, w), h), w, t)"};
+  tied.ints["ids"] = {1, 3, 1, 0, 4, 1};
+  tied.ints["t"] = {3, 1, 0, 4, 1, 2};
+  check("linear_cross_entropy, tied embedding", tied);
+}
+
 TEST_CASE("gradcheck: elementwise arithmetic with broadcasting") {
   arithmeticCases(check);
 }
@@ -237,6 +251,10 @@ TEST_CASE("gradcheck: fused attention (its packed attention_grad)") {
   attentionCases(check);
 }
 
+TEST_CASE("gradcheck: fused LM head (its packed linear_cross_entropy_grad)") {
+  lmHeadCases(check);
+}
+
 TEST_CASE("gradcheck covers every differentiable op kind") {
   // Ops with no differentiable operand (pad_mask, sinusoidal, fill) and backward/optimizer ops are
   // not subject to finite differences; everything else must appear in a case above.
@@ -256,6 +274,8 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
                           OpKind::MatMulGeluGrad, OpKind::EmbeddingGradAdd,
                           // attention's gradient (checked through attention's cases above)
                           OpKind::AttentionGrad,
+                          // the head's gradient (checked through linear_cross_entropy's cases)
+                          OpKind::LinearCrossEntropyGrad,
                           // collectives: inserted after autodiff (passes/data_parallel.cpp)
                           OpKind::AllReduce, OpKind::ReduceScatter, OpKind::AllGather};
   // The op kinds of every case's graph, as written (einsum before its lowering).
@@ -269,7 +289,7 @@ TEST_CASE("gradcheck covers every differentiable op kind") {
   for (void (*section)(const Check&) :
        {arithmeticCases, activationsCases, matmulsCases, normsAndMasksCases, layoutCases,
         reductionsCases, embeddingAndLossCases, accumulationCases, llamaOpsCases, einsumsCases,
-        attentionCases})
+        attentionCases, lmHeadCases})
     section(record);
   for (int k = 0; k < kNumOpKinds; ++k) {
     OpKind kind = OpKind(k);

@@ -10,7 +10,10 @@
 //  - --explain-fusion's reasons for what was left unfused;
 //  - fused attention: one attention op per attention (and one attention_grad) in each model, no
 //    [...,T,T] value left in the graph, the interpreter's forward bit-identical to the unfused
-//    graph's, and the JIT (blocked online softmax) within 1e-5 of the unfused interpreter.
+//    graph's, and the JIT (blocked online softmax) within 1e-5 of the unfused interpreter;
+//  - the fused LM head (passes/fuse_lm_head.cpp): one linear_cross_entropy and one gradient, no
+//    [rows, Vp] value left, the interpreter equal to the unfused one, and three JIT training steps
+//    whose losses and parameters match the unfused JIT's within 1e-5 (norm-wise).
 #include "../jit/jit_test_util.h"
 
 #include "ir/parser.h"
@@ -34,7 +37,8 @@ struct Built {
 /// runs; fuseAttention: fuse-attention runs (off for the tests of `fuse`, which count the unfused
 /// attention chain's fusions).
 Built buildText(const std::string& source, const std::string& file, const ConstOverrides& sets,
-                const std::string& pipeline, bool fuse, bool fuseAttention = false) {
+                const std::string& pipeline, bool fuse, bool fuseAttention = false,
+                bool fuseLmHead = false) {
   const Pipeline* p = findPipeline(pipeline);
   REQUIRE(p);
   auto passes = resolvePipeline(*p);
@@ -51,7 +55,8 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
   if (!fuseAttention)
     opts.disabled.push_back("fuse-attention");
   else
-    ctx.options["attention.fused"] = "1"; // --fused-attention
+    ctx.options["attention.fused"] = "1";             // --fused-attention
+  if (fuseLmHead) ctx.options["lm-head.fused"] = "1"; // --fused-lm-head
   PassManager pm(*passes, opts);
   auto records = pm.run(ctx);
   REQUIRE_MESSAGE(records, (records ? "" : records.error().render()));
@@ -59,10 +64,10 @@ Built buildText(const std::string& source, const std::string& file, const ConstO
 }
 
 Built build(const std::string& model, const ConstOverrides& sets, const std::string& pipeline,
-            bool fuse, bool fuseAttention = false) {
+            bool fuse, bool fuseAttention = false, bool fuseLmHead = false) {
   Expected<std::string> text = readTextFile(std::string(GPTC_SOURCE_DIR) + "/models/" + model);
   REQUIRE(text);
-  return buildText(*text, "models/" + model, sets, pipeline, fuse, fuseAttention);
+  return buildText(*text, "models/" + model, sets, pipeline, fuse, fuseAttention, fuseLmHead);
 }
 
 int count(const Graph& g, OpKind kind) {
@@ -439,6 +444,96 @@ TEST_CASE("fused attention: counts, no T×T value, interpreter and JIT against u
       MESSAGE(label << ": fused attention vs unfused interpreter, norm-wise: interpreter "
                     << worstInterp << ", JIT " << worstJit);
     }
+}
+
+TEST_CASE("fused LM head: counts, no [rows, V] logits, 3 training steps against unfused") {
+  // gpt2 (tied wte, classes < Vp) with 600 rows: chunks of 128 (a short last one) and two dw
+  // blocks of rows (512 and 88); C = 40 so that no other value has rows·Vp elements; chargpt
+  // (tied, dropout). seq2seq's head is a linear with a bias: not fused. Up to 512 rows the fused
+  // kernels sum in the unfused matmuls' order (bit-identical); past it dw is summed by blocks.
+  ConstOverrides gpt2 = gpt2Tiny(1);
+  gpt2["B"] = "6";
+  gpt2["C"] = "40";
+  gpt2["T"] = "100";
+  gpt2["maxT"] = "128";
+  std::vector<ModelCase> models{{"gpt2.graph", gpt2}, tinyModels()[1], tinyModels()[2]};
+  for (const ModelCase& m : models) {
+    CAPTURE(m.file);
+    bool fusable = m.file != "seq2seq.graph";
+    Built plain = build(m.file, m.sets, "train", true);
+    Built fused = build(m.file, m.sets, "train", true, false, true);
+    CHECK(count(fused.graph, OpKind::LinearCrossEntropy) == int(fusable));
+    CHECK(count(fused.graph, OpKind::LinearCrossEntropyGrad) == int(fusable));
+    if (!fusable) continue;
+    CHECK(count(fused.graph, OpKind::CrossEntropy) == 0);
+    CHECK(count(fused.graph, OpKind::CrossEntropyGrad) == 0);
+    // no value holds the logits or their gradient: rows·V elements
+    int64_t rows = 0, V = 0;
+    for (const Node& n : fused.graph.nodes)
+      if (n.kind == OpKind::LinearCrossEntropy) {
+        rows = fused.graph.type(n.operands[2]).numel();
+        V = fused.graph.type(n.operands[1]).shape[0];
+      }
+    for (const Value& v : fused.graph.values)
+      CHECK_MESSAGE(v.type.numel() != rows * V, v.name);
+
+    std::map<std::string, Tensor> in = feeds(plain.graph, m.file);
+    auto ref = interpretAll(plain.graph, in);
+    auto same = interpretAll(fused.graph, in);
+    REQUIRE(ref.size() == same.size());
+    for (const auto& [name, t] : ref) {
+      CAPTURE(name);
+      // the same ops on the interpreter (the loss bit for bit); the tied gradient's sum may
+      // associate differently
+      if (name == "loss") CHECK(jittest::sameBits(same.at(name), t));
+      CHECK(jittest::compare(same.at(name), t, jittest::Measure::NormWise).maxRel <= 1e-6);
+    }
+    // Three steps on the JIT, fused and unfused, under their real memory plans: each step's loss,
+    // then every parameter and moment, within 1e-5 of each other (norm-wise).
+    auto steps = [&](const Graph& g) {
+      MemoryPlan plan = planMemory(g);
+      std::string bad = checkPlan(g, plan);
+      REQUIRE_MESSAGE(bad.empty(), bad);
+      auto exe = jittest::build(g, plan, in);
+      std::map<std::string, Tensor> got;
+      for (int s = 0; s < 3; ++s) {
+        std::string e = exe->run(2);
+        REQUIRE_MESSAGE(e.empty(), e);
+        REQUIRE(exe->read("loss", &got["loss." + std::to_string(s)]).empty());
+      }
+      for (const auto& [name, t] : ref)
+        if (name != "loss" && name != "grad_norm") REQUIRE(exe->read(name, &got[name]).empty());
+      return got;
+    };
+    auto a = steps(fused.graph), b = steps(plain.graph);
+    double worst = 0;
+    std::string worstName;
+    for (const auto& [name, t] : b) {
+      CAPTURE(name);
+      jittest::Diff d = jittest::compare(a.at(name), t, jittest::Measure::NormWise);
+      CHECK_MESSAGE(d.nanMismatch.empty(), d.nanMismatch);
+      double err = d.maxRel;
+      // A parameter whose gradient is rounding noise around 0 (k's bias: softmax ignores a shift
+      // of a row's scores) moves by AdamW's lr·g/(|g|+eps) for any rounding of g, fused or not:
+      // those elements (|m| <= 1e-5·max|m| after the steps) are checked through their moments.
+      if (b.count("m." + name)) {
+        const Tensor& m = b.at("m." + name);
+        double G = 0, big = 0;
+        for (size_t j = 0; j < t.f.size(); ++j) {
+          G = std::max(G, double(std::fabs(m.f[j])));
+          big = std::max(big, double(std::fabs(t.f[j])));
+        }
+        err = 0;
+        for (size_t j = 0; j < t.f.size(); ++j)
+          if (std::fabs(m.f[j]) > 1e-5 * G)
+            err = std::max(err, std::fabs(double(a.at(name).f[j]) - t.f[j]) / std::max(big, 1e-30));
+      }
+      CHECK(err <= 1e-5);
+      if (err > worst) worst = err, worstName = name;
+    }
+    MESSAGE(m.file << ": 3 steps, fused head vs unfused (JIT), largest norm-wise difference "
+                   << worst << " (" << worstName << ")");
+  }
 }
 
 } // namespace gptc

@@ -58,6 +58,7 @@ bool isGradientOp(OpKind k) {
   case OpKind::RMSNormGradW:
   case OpKind::SiluGrad:
   case OpKind::AttentionGrad:
+  case OpKind::LinearCrossEntropyGrad:
     return true;
   default:
     return false;
@@ -322,6 +323,31 @@ std::vector<Case> cases() {
                                  : randomF32(t.shape, g);
                },
                "padded vocab"});
+  // The fused LM head (lower_lm_head.cpp): rows in chunks of 128 (a short last chunk), w's rows in
+  // slices of 128 (a short last slice), dw's rows in blocks of 512 (two blocks, the last short).
+  struct Head {
+    Shape x;
+    int64_t N, classes, ignore;
+    const char* label;
+  };
+  for (const Head& h : std::vector<Head>{
+           {{2, 3, 8}, 7, 0, -1, "one short chunk"},
+           {{2, 150, 24}, 300, 290, -1, "3 chunks, 3 slices, padded vocab"},
+           {{3, 200, 16}, 140, 0, 0, "2 dw blocks, ignore 0"},
+       }) {
+    Shape rows(h.x.begin(), h.x.end() - 1);
+    Attrs attrs = A({{"classes", I(h.classes)}, {"ignore_index", I(h.ignore)}});
+    int64_t classes = h.classes ? h.classes : h.N;
+    int ignore = int(h.ignore);
+    auto fill = [=](int k, const TensorType& t, std::mt19937& g) {
+      return k == 2   ? targets(2, 0, int(classes), ignore)(k, t, g)
+             : k == 3 ? Tensor::scalarF32(0.7f)
+                      : randomF32(t.shape, g);
+    };
+    TensorType x = f(h.x), w = f({h.N, h.x.back()});
+    c.push_back({K::LinearCrossEntropy, {x, w, i(rows)}, attrs, fill, h.label});
+    c.push_back({K::LinearCrossEntropyGrad, {x, w, i(rows), f({})}, attrs, fill, h.label});
+  }
   c.push_back({K::Fill, {}, A({{"shape", L({3, 5})}, {"value", F(0.25)}}), {}, ""});
   c.push_back({K::AdamWMoment1, {f({5, 17}), f({5, 17})}, A({{"beta", F(0.9)}}), {}, ""});
   c.push_back(
