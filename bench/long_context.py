@@ -6,6 +6,7 @@ One training step workload (forward, backward, global-norm clipping, AdamW), B a
   gptc            `gptc run models/gpt2.graph --set B=.. T=.. --train --tokens F --steps N`
                   --fused-attention (no T×T weights anywhere in the step)
   gptc unfused    the same with --no-fused-attention (the T×T weights kept for the backward)
+  gptc head       fused attention and the fused, chunked LM head + loss (--fused-lm-head)
   gptc budget     fused, with --memory-budget SIZE (when --budget is given)
   torch           tests/reference/models.py's GPT-2 mirror on torch's kernels, foreach AdamW
                   (bench/pytorch_models.py's step), N steps
@@ -110,11 +111,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--budget", default=None, help="also run gptc with --memory-budget SIZE")
     ap.add_argument("--only", nargs="+", default=None,
-                    help="subset of: gptc gptc_unfused gptc_budget torch torch_ckpt")
+                    help="subset of: gptc gptc_unfused gptc_head gptc_budget torch torch_ckpt")
     args = ap.parse_args()
     variants = {
         "gptc": lambda tok: gptc_run(args, tok, ["--fused-attention"]),
         "gptc_unfused": lambda tok: gptc_run(args, tok, ["--no-fused-attention"]),
+        "gptc_head": lambda tok: gptc_run(args, tok, ["--fused-attention", "--fused-lm-head"]),
         "torch": lambda tok: torch_run(args, False),
         "torch_ckpt": lambda tok: torch_run(args, True),
     }

@@ -534,6 +534,21 @@ std::string grad_EmbeddingGradAdd(G& c) {
   return notDifferentiable(c);
 }
 
+/// A fused gradient op's result packs its first `count` operands' gradients flat, in operand
+/// order: each wanted one is its slice, reshaped (views: no copy).
+static void givePackedGradients(G& c, int packed, int count) {
+  int64_t at = 0;
+  for (int k = 0; k < count; ++k) {
+    int64_t n = c.type(c.x(k)).numel();
+    if (c.wants(k)) {
+      int part = c.emit(OpKind::Slice, {packed}, {{"axis", I(0)}, {"start", at}, {"end", at + n}},
+                        "part" + std::to_string(k));
+      c.give(k, OpKind::Reshape, {part}, attrs1("shape", c.shape(c.x(k))));
+    }
+    at += n;
+  }
+}
+
 // ---- fused attention (passes/fuse_attention.cpp makes it before autodiff) ----
 // y = attention(q, k, v, keep?, seed?): one attention_grad recomputes the weights block by block
 // (no [...,Tq,Tk] buffer) and returns [dq, dk, dv] packed flat; each operand's gradient is its
@@ -544,16 +559,7 @@ std::string grad_Attention(G& c) {
   for (size_t k = 3; k < c.node.operands.size(); ++k)
     operands.push_back(c.x(int(k)));
   int packed = c.emit(OpKind::AttentionGrad, operands, c.node.attrs, "qkv");
-  int64_t at = 0;
-  for (int k = 0; k < 3; ++k) {
-    int64_t n = c.type(c.x(k)).numel();
-    if (c.wants(k)) {
-      int part = c.emit(OpKind::Slice, {packed}, {{"axis", I(0)}, {"start", at}, {"end", at + n}},
-                        "part" + std::to_string(k));
-      c.give(k, OpKind::Reshape, {part}, attrs1("shape", c.shape(c.x(k))));
-    }
-    at += n;
-  }
+  givePackedGradients(c, packed, 3);
   return "";
 }
 std::string grad_AttentionGrad(G& c) {
@@ -567,16 +573,7 @@ std::string grad_AttentionGrad(G& c) {
 std::string grad_LinearCrossEntropy(G& c) {
   int packed =
       c.emit(OpKind::LinearCrossEntropyGrad, {c.x(0), c.x(1), c.x(2), c.dy}, c.node.attrs, "xw");
-  int64_t at = 0;
-  for (int k = 0; k < 2; ++k) {
-    int64_t n = c.type(c.x(k)).numel();
-    if (c.wants(k)) {
-      int part = c.emit(OpKind::Slice, {packed}, {{"axis", I(0)}, {"start", at}, {"end", at + n}},
-                        "part" + std::to_string(k));
-      c.give(k, OpKind::Reshape, {part}, attrs1("shape", c.shape(c.x(k))));
-    }
-    at += n;
-  }
+  givePackedGradients(c, packed, 2);
   return "";
 }
 std::string grad_LinearCrossEntropyGrad(G& c) {
