@@ -108,14 +108,15 @@ def main():
     for name, (model, vocab, steps) in work.items():
         if name not in selected:
             continue
-        data = []
+        # the fixed-batch mode (--tokens) writes nothing; a run on the card's data writes a run
+        # folder, kept out of the source tree
+        data = ["--out", os.path.join(tmp, "out")]
         if vocab is not None:
             tokens = os.path.join(tmp, f"{name}.bin")
             token_file(tokens, vocab)
-            data = ["--tokens", tokens]
+            data = ["--tokens", tokens] + (["--profile"] if args.profile else [])
         base = [args.gptc, "run", *model, "--train", *data, "--steps", str(steps), "--threads",
-                str(args.threads), "--out", os.path.join(tmp, "out")] + (
-                    ["--profile"] if args.profile else [])
+                str(args.threads)]
         variants = {"fused": base + ["--fused-attention"], "unfused": base + ["--no-fused-attention"]}
         times = {v: [] for v in variants}
         outs = {}
