@@ -19,6 +19,7 @@
 // keys past Tk score -inf, rows past Tq are read clamped and never stored (their lse is +inf, so
 // they add nothing to dk, dv), D and Dv are padded with zeros to the tile width in the packed
 // buffers. All buffers are on the stack, a few tens of KiB (three Tq-float rows in the backward).
+// A sequence shorter than a tile gets tiles of its own size (tileRows, tileKeys).
 // Dropout's mask is ir/rng.h's hash of (seed, salt, the weight's flat index) written as in
 // lower_Dropout, so the fused and unfused masks are the same bits. Results match the interpreter
 // (the unfused ops in sequence) within f32 rounding of a differently ordered softmax.
@@ -141,6 +142,16 @@ constexpr int64_t kBwdRows = 32, kBwdKeys = 32;
 
 int64_t roundUp(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
+}
+
+/// A short sequence gets tiles its own size: rows rounded to the micro-tile's kMr, keys to the
+/// tile width kCols. Full-size tiles at seq2seq's T 12 computed 64 × 32 scores for 12 × 12 (a
+/// training step 1.35× the unfused one); these compute 12 × 16.
+int64_t tileRows(int64_t Tq, int64_t most) {
+  return std::min(most, roundUp(Tq, kMr));
+}
+int64_t tileKeys(int64_t Tk, int64_t most) {
+  return std::min(most, roundUp(Tk, kCols));
 }
 
 /// A matrix in memory: element (r, c) at base[row(r) + c·cs]. `row` may clamp (rows read in place
@@ -299,7 +310,8 @@ std::string lower_Attention(ModuleBuilder& mb, const KernelSpec& spec, const std
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     Masks masks(E, a);
-    const int64_t Bq = kFwdRows, Bk = kFwdKeys, Dvp = roundUp(a.Dv, kCols);
+    const int64_t Bq = tileRows(a.Tq, kFwdRows), Bk = tileKeys(a.Tk, kFwdKeys),
+                  Dvp = roundUp(a.Dv, kCols);
     const int64_t tiles = (a.Tq + Bq - 1) / Bq;
     Value* kt = buffer(E, a.D * Bk, "kT");   // [D, Bk]    the key block, transposed
     Value* vb = buffer(E, Bk * Dvp, "v");    // [Bk, Dvp]  its values, zero-padded
@@ -404,8 +416,8 @@ std::string lower_AttentionGrad(ModuleBuilder& mb, const KernelSpec& spec, const
   return emitStandard(mb, spec, name, out, [&](KernelEmitter& E) {
     auto& b = E.b();
     Masks masks(E, a);
-    const int64_t Bq = kBwdRows, Bk = kBwdKeys, Dp = roundUp(a.D, kCols),
-                  Dvp = roundUp(a.Dv, kCols);
+    const int64_t Bq = tileRows(a.Tq, kBwdRows), Bk = tileKeys(a.Tk, kBwdKeys),
+                  Dp = roundUp(a.D, kCols), Dvp = roundUp(a.Dv, kCols);
     const int64_t tiles = (a.Tq + Bq - 1) / Bq, Tqp = tiles * Bq;
     const int64_t blocks = (a.Tk + Bk - 1) / Bk;
     Value* lse = buffer(E, Tqp, "lse");     // [Tqp] each row's log-sum-exp (first its max)

@@ -19,8 +19,9 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "remove no-op layout and arithmetic so CSE sees canonical operands"},
            {"cse", "merge repeated selects/sinusoidals; after simplify, more nodes look alike"},
            {"dce", "drop what simplify and CSE disconnected, before anything plans memory"},
-           {"fuse-attention", "--fused-attention (else no change): on the clean graph, the "
-                              "attention chain becomes one op, no T×T weights"},
+           {"fuse-attention", "attention.fused = 1 (gptc's default; --no-fused-attention: no "
+                              "change): on the clean graph, the attention chain becomes one op, "
+                              "no T×T weights"},
            {"quantize", "--weights bf16|int8 (else no change): on the final graph, before fuse "
                         "joins gelu to the dequantized weight's linear"},
            {"fuse", "after the graph is final and clean; fused ops change what memory must hold"},
@@ -55,8 +56,9 @@ const std::vector<Pipeline>& allPipelines() {
            {"simplify", "a clean forward graph gives autodiff fewer ops to differentiate"},
            {"cse", "shared forward values get one gradient accumulation, not several"},
            {"dce", "differentiate only what reaches the loss"},
-           {"fuse-attention", "--fused-attention (else no change): before autodiff, so "
-                              "attention's own gradient recomputes the weights"},
+           {"fuse-attention", "attention.fused = 1 (gptc's default; --no-fused-attention: no "
+                              "change): before autodiff, so attention's own gradient recomputes "
+                              "the weights"},
            {"fuse-lm-head", "--fused-lm-head (else no change): before autodiff, so the head's "
                             "gradient recomputes its logits chunk by chunk; only here, as the "
                             "training step hands out no logits"},

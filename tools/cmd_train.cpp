@@ -86,7 +86,7 @@ struct TrainFlags {
   std::string tokenizer;       // decodes samples of *.bin data; default assets/gpt2_tokenizer
   std::string resume;          // a step folder or a run folder; "-" = --out's latest
   std::string memoryBudget;    // --memory-budget: the training step's plan (passes/remat.h)
-  bool fusedAttention = false; // --fused-attention (passes/fuse_attention.cpp)
+  bool fusedAttention = true;  // --no-fused-attention: off (passes/fuse_attention.cpp)
   bool fusedLmHead = false;    // --fused-lm-head (passes/fuse_lm_head.cpp)
   bool tokenizerGiven = false; // a --tokenizer that does not load is an error, the default is not
   bool dataGiven = false;      // else a model card's `data = NAME` names the text
@@ -101,7 +101,7 @@ extern "C" void onInterrupt(int) {
 
 /// Ctrl-C and SIGTERM ask the loop to save a checkpoint and stop after the current step.
 void installInterruptHandlers() {
-  struct sigaction sa {};
+  struct sigaction sa{};
   sa.sa_handler = onInterrupt;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESETHAND;
@@ -956,9 +956,10 @@ int cmdTrain(int argc, char** argv) {
                  "plan the training step within SIZE bytes (3GiB, 800MiB): forward values are "
                  "recomputed in the backward to fit (bit-identical results)")
       ->type_name("SIZE");
-  app.add_flag("--fused-attention,!--no-fused-attention", f.fusedAttention,
-               "attention as one fused op (online softmax, no T×T weights kept; not with --trace); "
-               "--no-fused-attention: the unfused ops");
+  app.add_flag(
+      "--fused-attention,!--no-fused-attention", f.fusedAttention,
+      "attention as one fused op (online softmax, no T×T weights kept; the default, except "
+      "with --trace); --no-fused-attention: the unfused ops");
   app.add_flag("--fused-lm-head", f.fusedLmHead,
                "the head and the loss as one op by chunks of rows, no [B·T, V] logits kept (not "
                "with --trace)");

@@ -203,7 +203,8 @@ void addPipelineFlags(CLI::App& app, PipelineFlags& flags, const std::string& de
       ->type_name("SIZE|sweep");
   app.add_flag("--fused-attention,!--no-fused-attention", flags.fusedAttention,
                "attention as one fused op: online softmax by key blocks, no T×T weights in the "
-               "step (the fuse-attention pass); --no-fused-attention: the unfused ops");
+               "step (the fuse-attention pass; the default); --no-fused-attention: the unfused "
+               "ops");
   app.add_flag("--fused-lm-head", flags.fusedLmHead,
                "training: the head's matmul and the loss as one op computed by chunks of rows, no "
                "[B·T, V] logits in the step (the fuse-lm-head pass)");

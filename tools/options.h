@@ -91,7 +91,7 @@ struct PipelineFlags {
   std::map<std::string, std::string> passOptions;
   std::string memoryBudget;    ///< --memory-budget SIZE|sweep: the remat pass (passes/remat.h)
   std::string weights = "f32"; ///< --weights (run --eval): the quantize pass's dtype
-  bool fusedAttention = false; ///< --fused-attention: passes/fuse_attention.cpp rewrites attention
+  bool fusedAttention = true;  ///< --no-fused-attention turns off passes/fuse_attention.cpp
   bool fusedLmHead = false;    ///< --fused-lm-head: passes/fuse_lm_head.cpp (training steps only)
   /// --pass-option KEY=VALUE (repeatable): a pass option by hand, e.g. data-parallel.ranks=2 to
   /// see the step one rank of 2 compiles.

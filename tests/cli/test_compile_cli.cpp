@@ -93,6 +93,27 @@ TEST_CASE("--batch / --seq override B and T") {
   CHECK(both.errLines() == 1);
 }
 
+TEST_CASE("attention is fused by default; --no-fused-attention keeps the unfused chain") {
+  // chargpt (2 layers), training: two attention ops and their gradients, no T×T softmax
+  Run fused = runGptc("compile models/chargpt.graph --set L=2 --pipeline train");
+  REQUIRE_MESSAGE(fused.code == 0, fused.err);
+  CHECK(fused.out.find("  attention  ") != std::string::npos);
+  CHECK(fused.out.find("  attention_grad  ") != std::string::npos);
+  CHECK(fused.out.find("scale_mask_softmax") == std::string::npos);
+  Run unfused = runGptc("compile models/chargpt.graph --set L=2 --pipeline train "
+                        "--no-fused-attention");
+  REQUIRE_MESSAGE(unfused.code == 0, unfused.err);
+  CHECK(unfused.out.find("  attention  ") == std::string::npos);
+  CHECK(unfused.out.find("scale_mask_softmax") != std::string::npos);
+  // The T×T weights are what fusion removes from the arena.
+  auto arenaMiB = [](const std::string& out) {
+    size_t at = out.find("arena ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(out.substr(out.find_first_of("0123456789", at)));
+  };
+  CHECK(arenaMiB(fused.out) < arenaMiB(unfused.out));
+}
+
 TEST_CASE("--pipeline train runs; an unknown pipeline is a usage error") {
   Run r = runGptc("compile models/chargpt.graph --set L=1 --pipeline train");
   CHECK_MESSAGE(r.code == 0, r.err);

@@ -551,7 +551,13 @@ std::vector<Case> cases() {
        A({{"causal", I(1)}, {"offset", I(-2)}}),
        "offset -2: rows with no visible key give 0"},
       // the tiles of codegen/lower_attention.cpp: forward 64 query rows × 32 keys, backward 32 ×
-      // 32, D and Dv padded to 16 in the packed buffers
+      // 32 (shorter sequences: their own size, rows rounded to 6 and keys to 16), D and Dv padded
+      // to 16 in the packed buffers
+      {{1, 2, 40, 8},
+       {1, 2, 20, 8},
+       8,
+       A({{"s", F(0.4)}, {"padded", I(1)}}),
+       "Tq 40, Tk 20: a forward tile of 42 rows × 32 keys, backward 32 + 8 rows"},
       {{1, 2, 100, 20},
        {1, 2, 100, 20},
        20,
