@@ -114,6 +114,12 @@ MapOperand contiguousOperand(const KernelSpec& spec, int index);
 /// -inf row), as cross_entropy and its gradient take it (lower_embedding.cpp; lower_lm_head.cpp).
 llvm::Value* logSumExp(KernelEmitter& E, llvm::Value* logits, llvm::Value* base, int64_t classes);
 
+/// A loss's combine, on one thread: result[0] = the mean of partial[r] over the rows r < rows that
+/// `counted(r)` (i1) accepts, summed in double in row order whatever the threads (0 when none
+/// count). cross_entropy and linear_cross_entropy (lower_embedding.cpp; lower_lm_head.cpp).
+void storeMeanOfCounted(KernelEmitter& E, llvm::Value* partial, int64_t rows,
+                        const std::function<llvm::Value*(llvm::Value* r)>& counted);
+
 /// 0 <= id < n, id an i32 (the embedding family's id checks; lower_embedding.cpp).
 llvm::Value* idInRange(KernelEmitter& E, llvm::Value* id, int64_t n);
 

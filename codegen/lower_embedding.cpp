@@ -42,6 +42,28 @@ Value* logSumExp(KernelEmitter& E, Value* logits, Value* base, int64_t classes) 
   return b.CreateFAdd(safe, emitLog(b, sum));
 }
 
+void storeMeanOfCounted(KernelEmitter& E, Value* partial, int64_t rows,
+                        const std::function<Value*(Value* r)>& counted) {
+  auto& b = E.b();
+  llvm::Type* f64 = b.getDoubleTy();
+  E.onOneThread([&] {
+    // keepScalar: a sum in double, in row order, whatever LLVM's reassoc would allow
+    Vals acc = E.reduce(
+        E.ci(0), E.ci(rows), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},
+        [&](Value* r, const Vals& a) {
+          Value* isCounted = counted(r);
+          Value* loss = b.CreateFPExt(E.loadF(partial, r), f64);
+          return Vals{b.CreateSelect(isCounted, b.CreateFAdd(a[0], loss), a[0]),
+                      b.CreateAdd(a[1], b.CreateZExt(isCounted, E.i64()))};
+        },
+        /*keepScalar=*/true);
+    Value* m = b.CreateFDiv(acc[0], b.CreateSIToFP(acc[1], f64));
+    Value* loss =
+        b.CreateSelect(b.CreateICmpEQ(acc[1], E.ci(0)), llvm::ConstantFP::get(f64, 0.0), m);
+    E.storeF(E.result(), E.ci(0), b.CreateFPTrunc(loss, E.f32()));
+  });
+}
+
 Value* idInRange(KernelEmitter& E, Value* id, int64_t n) {
   auto& b = E.b();
   Value* w = b.CreateSExt(id, E.i64());
@@ -158,24 +180,8 @@ std::string lower_CrossEntropy(ModuleBuilder& mb, const KernelSpec& spec, const 
     return std::string();
   };
   auto mean = [&](KernelEmitter& E, Value* partial) {
-    auto& b = E.b();
-    llvm::Type* f64 = b.getDoubleTy();
-    E.onOneThread([&] {
-      // keepScalar: a sum in double, in row order, whatever LLVM's reassoc would allow
-      Vals acc = E.reduce(
-          E.ci(0), E.ci(R), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},
-          [&](Value* r, const Vals& a) {
-            Value* counted = isCounted(E, E.loadI(E.operand(1), r));
-            Value* loss = b.CreateFPExt(E.loadF(partial, r), f64);
-            return Vals{b.CreateSelect(counted, b.CreateFAdd(a[0], loss), a[0]),
-                        b.CreateAdd(a[1], b.CreateZExt(counted, E.i64()))};
-          },
-          /*keepScalar=*/true);
-      Value* m = b.CreateFDiv(acc[0], b.CreateSIToFP(acc[1], f64));
-      Value* loss =
-          b.CreateSelect(b.CreateICmpEQ(acc[1], E.ci(0)), llvm::ConstantFP::get(f64, 0.0), m);
-      E.storeF(E.result(), E.ci(0), b.CreateFPTrunc(loss, E.f32()));
-    });
+    storeMeanOfCounted(E, partial, R,
+                       [&](Value* r) { return isCounted(E, E.loadI(E.operand(1), r)); });
     return std::string();
   };
   return emitTwoPhase(mb, spec, name, out, R, rowLosses, mean);

@@ -223,24 +223,8 @@ std::string lower_LinearCrossEntropy(ModuleBuilder& mb, const KernelSpec& spec,
     });
   };
   auto mean = [&](KernelEmitter& E, Value* partial) {
-    // cross_entropy's combine (lower_embedding.cpp): in double, in row order, whatever the threads
-    auto& b = E.b();
-    llvm::Type* f64 = b.getDoubleTy();
-    E.onOneThread([&] {
-      Vals acc = E.reduce(
-          E.ci(0), E.ci(h.rows), {llvm::ConstantFP::get(f64, 0.0), E.ci(0)},
-          [&](Value* r, const Vals& a) {
-            Value* isCounted = counted(E, h, E.loadI(E.operand(2), r));
-            Value* loss = b.CreateFPExt(E.loadF(partial, r), f64);
-            return Vals{b.CreateSelect(isCounted, b.CreateFAdd(a[0], loss), a[0]),
-                        b.CreateAdd(a[1], b.CreateZExt(isCounted, E.i64()))};
-          },
-          /*keepScalar=*/true);
-      Value* m = b.CreateFDiv(acc[0], b.CreateSIToFP(acc[1], f64));
-      Value* loss =
-          b.CreateSelect(b.CreateICmpEQ(acc[1], E.ci(0)), llvm::ConstantFP::get(f64, 0.0), m);
-      E.storeF(E.result(), E.ci(0), b.CreateFPTrunc(loss, E.f32()));
-    });
+    storeMeanOfCounted(E, partial, h.rows,
+                       [&](Value* r) { return counted(E, h, E.loadI(E.operand(2), r)); });
     return std::string();
   };
   return emitTwoPhaseScratch(mb, spec, name, out, h.rows, mm, rowLosses, mean);
