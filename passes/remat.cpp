@@ -457,7 +457,18 @@ Expected<bool> runRemat(PassContext& ctx) {
   auto report = std::make_shared<RematReport>();
   Expected<bool> changed =
       rematerialize(ctx.graph, ctx.memoryBudget, report.get(), ctx.memoryBudgetSweep);
-  if (!changed) return changed.error();
+  if (!changed) {
+    // Recomputation keeps whole values: a language model's [rows, V] logits (and their gradient)
+    // stay the floor. The fused, chunked head (passes/fuse_lm_head.cpp) removes them, so say so.
+    auto fused = ctx.options.find("lm-head.fused");
+    bool headFused = fused != ctx.options.end() && fused->second == "1";
+    bool hasLoss = std::any_of(ctx.graph.nodes.begin(), ctx.graph.nodes.end(),
+                               [](const Node& n) { return n.kind == OpKind::CrossEntropy; });
+    if (!hasLoss || headFused) return changed.error();
+    return Diag{changed.error().loc,
+                fmt::format("{}; --fused-lm-head can go lower (the logits are then never whole)",
+                            changed.error().message)};
+  }
   ctx.count("remat.values", int64_t(report->recomputed.size()));
   ctx.count("remat.clones", int64_t(report->cloned.size()));
   ctx.count("remat.extra-flops", report->extraFlops);

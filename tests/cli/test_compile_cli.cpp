@@ -144,6 +144,19 @@ TEST_CASE("--memory-budget: the summary says the budget, the plan, the extra FLO
   CHECK(plain.out.find("%remat.") == std::string::npos);
 }
 
+TEST_CASE("--memory-budget below every plan: the hint names the fused LM head until it is on") {
+  Run plain = runGptc("compile models/chargpt.graph --set L=1 --train --memory-budget 1KiB");
+  CHECK(plain.code == 2);
+  CHECK(plain.err.find("the smallest plan recomputation reaches is") != std::string::npos);
+  CHECK(plain.err.find("--fused-lm-head can go lower") != std::string::npos);
+  CHECK(plain.errLines() == 1);
+  Run head = runGptc("compile models/chargpt.graph --set L=1 --train --memory-budget 1KiB "
+                     "--fused-lm-head");
+  CHECK(head.code == 2);
+  CHECK(head.err.find("the smallest plan recomputation reaches is") != std::string::npos);
+  CHECK(head.err.find("--fused-lm-head") == std::string::npos);
+}
+
 TEST_CASE("usage errors: one line on stderr, exit code 2") {
   struct Case {
     const char* args;
