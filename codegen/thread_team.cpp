@@ -7,9 +7,10 @@
 // machine, where a futex sleep and wake-up costs more than the wait), 50 µs for a while after a
 // long one (a thread we waited for lost its core: then our core should go idle soon, because an
 // idle core is where the scheduler moves the late thread). A writer changes the word with a seq_cst
-// RMW and then calls FUTEX_WAKE only if someone declared itself a sleeper (sleepers_, incremented
-// with seq_cst before the futex call, which rechecks the word in the kernel): either the writer
-// sees the sleeper, or the sleeper's futex sees the new word. So the fast path makes no syscall.
+// RMW and then calls FUTEX_WAKE only if someone declared itself a sleeper on that word (its
+// *Sleepers_ count, incremented with seq_cst before the futex call, which rechecks the word in the
+// kernel): either the writer sees the sleeper, or the sleeper's futex sees the new word. So the
+// fast path makes no syscall.
 #include "codegen/thread_team.h"
 
 #include "codegen/thread_count.h"
@@ -102,7 +103,7 @@ ThreadTeam::~ThreadTeam() {
   {
     std::lock_guard<std::mutex> lock(runMutex_);
     stopping_ = true;
-    bumpAndWake(jobSeq_, sleepers_);
+    bumpAndWake(jobSeq_, jobSleepers_);
   }
   for (std::thread& t : threads_)
     t.join();
@@ -123,7 +124,7 @@ void ThreadTeam::ensureWorkers(int n) {
       t_jobThreads = 0;
       uint32_t last = seen;
       for (;;) {
-        waitChange(jobSeq_, last, spinMicros_, kWaitJob, sleepers_);
+        waitChange(jobSeq_, last, spinMicros_, kWaitJob, jobSleepers_);
         // A job posted while we slept may already be replaced by the next one if we are not part
         // of it: read its size and function, then check the sequence did not move meanwhile.
         uint32_t s = jobSeq_.load(std::memory_order_acquire);
@@ -136,7 +137,8 @@ void ThreadTeam::ensureWorkers(int n) {
         t_jobThreads = n;
         (*fn)(tid, n);
         t_jobThreads = 0;
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) bumpAndWake(doneSeq_, sleepers_);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+          bumpAndWake(doneSeq_, doneSleepers_);
       }
     });
   }
@@ -157,11 +159,11 @@ void ThreadTeam::run(int n, const std::function<void(int, int)>& fn) {
   jobThreads_.store(n, std::memory_order_relaxed);
   pending_.store(uint32_t(n - 1), std::memory_order_relaxed);
   uint32_t done = doneSeq_.load(std::memory_order_relaxed);
-  bumpAndWake(jobSeq_, sleepers_);
+  bumpAndWake(jobSeq_, jobSleepers_);
   t_jobThreads = n;
   fn(0, n);
   t_jobThreads = 0;
-  waitChange(doneSeq_, done, spinMicros_, kWaitDone, sleepers_);
+  waitChange(doneSeq_, done, spinMicros_, kWaitDone, doneSleepers_);
 }
 
 void ThreadTeam::barrier() {
@@ -171,9 +173,9 @@ void ThreadTeam::barrier() {
   uint32_t gen = barrierSeq_.load(std::memory_order_acquire);
   if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == uint32_t(n)) {
     arrived_.store(0, std::memory_order_relaxed);
-    bumpAndWake(barrierSeq_, sleepers_);
+    bumpAndWake(barrierSeq_, barrierSleepers_);
   } else {
-    waitChange(barrierSeq_, gen, spinMicros_, kWaitBarrier, sleepers_);
+    waitChange(barrierSeq_, gen, spinMicros_, kWaitBarrier, barrierSleepers_);
   }
 }
 

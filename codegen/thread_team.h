@@ -94,7 +94,11 @@ private:
   alignas(64) std::atomic<uint32_t> doneSeq_{0};    // futex word: bumped when pending_ reaches 0
   alignas(64) std::atomic<uint32_t> arrived_{0};    // barrier: threads arrived in this generation
   alignas(64) std::atomic<uint32_t> barrierSeq_{0}; // futex word: the barrier's generation
-  alignas(64) std::atomic<uint32_t> sleepers_{0};   // threads asleep (or about to) on any word
+  // Threads asleep (or about to be) on each word: a count per word, so that a worker parked on
+  // jobSeq_ (a job smaller than the team) does not make every barrier of that job call FUTEX_WAKE.
+  alignas(64) std::atomic<uint32_t> jobSleepers_{0};
+  alignas(64) std::atomic<uint32_t> doneSleepers_{0};
+  alignas(64) std::atomic<uint32_t> barrierSleepers_{0};
 };
 
 /// fn(i) for every i in [0, n) on up to `threads` threads of the team (<= 0: defaultThreadCount()),
