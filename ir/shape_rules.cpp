@@ -14,16 +14,10 @@ namespace {
 using Types = std::vector<TensorType>;
 using R = Expected<TensorType>;
 
-Diag err(std::string msg) {
-  return Diag{{}, std::move(msg)};
-}
-std::string ts(const TensorType& t) {
-  return typeToString(t);
-}
+Diag err(std::string msg) { return Diag{{}, std::move(msg)}; }
+std::string ts(const TensorType& t) { return typeToString(t); }
 
-bool isF32(const TensorType& t) {
-  return t.dtype == DType::f32;
-}
+bool isF32(const TensorType& t) { return t.dtype == DType::f32; }
 
 R needF32(const TensorType& t, const char* what) {
   if (!isF32(t)) return err(fmt::format("{} must be f32, got {}", what, ts(t)));
@@ -58,43 +52,22 @@ R arith(const Types& t, const Attrs&) {
   if (!r) return r;
   return needF32(*r, "arithmetic operands");
 }
-R unaryF32(const Types& t, const Attrs&) {
-  return needF32(t[0], "the operand");
-}
+R unaryF32(const Types& t, const Attrs&) { return needF32(t[0], "the operand"); }
 R gradPair(const Types& t, const Attrs&) {
   if (!isF32(t[0]) || t[0] != t[1])
-    return err(
-        fmt::format("x and dy must be the same f32 type, got {} and {}", ts(t[0]), ts(t[1])));
+    return err(fmt::format("x and dy must be the same f32 type, got {} and {}", ts(t[0]), ts(t[1])));
   return t[0];
 }
 
-R infer_Add(const Types& t, const Attrs& a) {
-  return arith(t, a);
-}
-R infer_Sub(const Types& t, const Attrs& a) {
-  return arith(t, a);
-}
-R infer_Mul(const Types& t, const Attrs& a) {
-  return arith(t, a);
-}
-R infer_Div(const Types& t, const Attrs& a) {
-  return arith(t, a);
-}
-R infer_Scale(const Types& t, const Attrs& a) {
-  return unaryF32(t, a);
-}
-R infer_Gelu(const Types& t, const Attrs& a) {
-  return unaryF32(t, a);
-}
-R infer_Relu(const Types& t, const Attrs& a) {
-  return unaryF32(t, a);
-}
-R infer_GeluGrad(const Types& t, const Attrs& a) {
-  return gradPair(t, a);
-}
-R infer_ReluGrad(const Types& t, const Attrs& a) {
-  return gradPair(t, a);
-}
+R infer_Add(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Sub(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Mul(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Div(const Types& t, const Attrs& a) { return arith(t, a); }
+R infer_Scale(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_Gelu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_Relu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_GeluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
+R infer_ReluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
 
 R infer_Dropout(const Types& t, const Attrs& a) {
   if (t[1].dtype != DType::i32 || t[1].rank() != 0)
@@ -134,11 +107,9 @@ R infer_Linear(const Types& t, const Attrs&) {
   const TensorType &x = t[0], &w = t[1], &b = t[2];
   if (!isF32(x) || !isF32(w) || !isF32(b)) return err("linear operands must be f32");
   if (x.rank() < 1 || w.rank() != 2 || b.rank() != 1)
-    return err(
-        fmt::format("linear wants x[...,K], w[N,K], b[N], got {}, {}, {}", ts(x), ts(w), ts(b)));
+    return err(fmt::format("linear wants x[...,K], w[N,K], b[N], got {}, {}, {}", ts(x), ts(w), ts(b)));
   if (x.shape.back() != w.shape[1])
-    return err(
-        fmt::format("linear: x has K={} but w {} has K={}", x.shape.back(), ts(w), w.shape[1]));
+    return err(fmt::format("linear: x has K={} but w {} has K={}", x.shape.back(), ts(w), w.shape[1]));
   if (b.shape[0] != w.shape[0])
     return err(fmt::format("linear: bias {} does not match w's N={}", ts(b), w.shape[0]));
   Shape out = x.shape;
@@ -155,9 +126,7 @@ R lastAxisParams(const TensorType& x, const TensorType& w, const TensorType& b, 
   return x;
 }
 
-R infer_LayerNorm(const Types& t, const Attrs&) {
-  return lastAxisParams(t[0], t[1], t[2], "layernorm");
-}
+R infer_LayerNorm(const Types& t, const Attrs&) { return lastAxisParams(t[0], t[1], t[2], "layernorm"); }
 R infer_LayerNormGradX(const Types& t, const Attrs&) {
   if (t[2] != t[0]) return err("layernorm_grad_x: dy must have x's type");
   R r = lastAxisParams(t[0], t[1], t[1], "layernorm_grad_x");
@@ -172,9 +141,7 @@ R infer_Softmax(const Types& t, const Attrs&) {
   if (t[0].rank() < 1) return err("softmax needs rank >= 1");
   return needF32(t[0], "x");
 }
-R infer_SoftmaxGrad(const Types& t, const Attrs& a) {
-  return gradPair(t, a);
-}
+R infer_SoftmaxGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
 R infer_CausalMask(const Types& t, const Attrs&) {
   if (t[0].rank() < 2) return err(fmt::format("causal_mask needs rank >= 2, got {}", ts(t[0])));
   return needF32(t[0], "x");
@@ -208,13 +175,12 @@ R infer_Reshape(const Types& t, const Attrs& a) {
   }
   int64_t n = t[0].numel();
   if (infer >= 0) {
-    if (known == 0 || n % known)
-      return err(fmt::format("reshape: cannot infer -1 for {} elements", n));
+    if (known == 0 || n % known) return err(fmt::format("reshape: cannot infer -1 for {} elements", n));
     s[infer] = n / known;
   }
   if (numelOf(s) != n)
-    return err(fmt::format("reshape: {} has {} elements but {} has {}", ts(t[0]), n,
-                           shapeToString(s), numelOf(s)));
+    return err(fmt::format("reshape: {} has {} elements but {} has {}", ts(t[0]), n, shapeToString(s),
+                           numelOf(s)));
   return TensorType{t[0].dtype, s};
 }
 
@@ -248,12 +214,11 @@ R infer_MergeHeads(const Types& t, const Attrs&) {
 
 R infer_Slice(const Types& t, const Attrs& a) {
   int axis = normAxis(attrInt(a, "axis"), t[0].rank());
-  if (axis < 0)
-    return err(fmt::format("slice: axis {} out of range for {}", attrInt(a, "axis"), ts(t[0])));
+  if (axis < 0) return err(fmt::format("slice: axis {} out of range for {}", attrInt(a, "axis"), ts(t[0])));
   int64_t start = attrInt(a, "start"), end = attrInt(a, "end");
   if (start < 0 || end > t[0].shape[axis] || start >= end)
-    return err(fmt::format("slice: [{}:{}] is empty or outside axis {} of size {}", start, end,
-                           axis, t[0].shape[axis]));
+    return err(fmt::format("slice: [{}:{}] is empty or outside axis {} of size {}", start, end, axis,
+                           t[0].shape[axis]));
   TensorType out = t[0];
   out.shape[axis] = end - start;
   return out;
@@ -273,8 +238,7 @@ R infer_Concat(const Types& t, const Attrs& a) {
   for (size_t i = 1; i < t.size(); ++i) {
     Shape s = t[i].shape;
     if (t[i].dtype != out.dtype || int(s.size()) != out.rank())
-      return err(
-          fmt::format("concat: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
+      return err(fmt::format("concat: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
     for (int d = 0; d < out.rank(); ++d)
       if (d != axis && s[d] != t[0].shape[d])
         return err(fmt::format("concat: operand {} is {}, which differs from {} off axis {}", i,
@@ -291,8 +255,7 @@ R infer_Select(const Types& t, const Attrs& a) {
 }
 R infer_Stack(const Types& t, const Attrs&) {
   for (size_t i = 1; i < t.size(); ++i)
-    if (t[i] != t[0])
-      return err(fmt::format("stack: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
+    if (t[i] != t[0]) return err(fmt::format("stack: operand {} is {} but operand 0 is {}", i, ts(t[i]), ts(t[0])));
   Shape s = t[0].shape;
   s.insert(s.begin(), int64_t(t.size()));
   return TensorType{t[0].dtype, s};
@@ -300,13 +263,11 @@ R infer_Stack(const Types& t, const Attrs&) {
 R infer_Broadcast(const Types& t, const Attrs& a) {
   TensorType target{t[0].dtype, attrInts(a, "shape")};
   for (int64_t d : target.shape)
-    if (d <= 0)
-      return err(fmt::format("broadcast: target {} has a dim < 1", shapeToString(target.shape)));
+    if (d <= 0) return err(fmt::format("broadcast: target {} has a dim < 1", shapeToString(target.shape)));
   R r = broadcast2(t[0], target);
   if (!r) return r;
   if (r->shape != target.shape)
-    return err(fmt::format("broadcast: {} does not broadcast to {}", ts(t[0]),
-                           shapeToString(target.shape)));
+    return err(fmt::format("broadcast: {} does not broadcast to {}", ts(t[0]), shapeToString(target.shape)));
   return target;
 }
 
@@ -315,35 +276,24 @@ R reduce(const Types& t, const Attrs& a, const char* op) {
   std::vector<bool> reduced(t[0].rank());
   for (int64_t ax : attrInts(a, "axes")) {
     int n = normAxis(ax, t[0].rank());
-    if (n < 0 || reduced[n])
-      return err(fmt::format("{}: bad or repeated axis {} for {}", op, ax, ts(t[0])));
+    if (n < 0 || reduced[n]) return err(fmt::format("{}: bad or repeated axis {} for {}", op, ax, ts(t[0])));
     reduced[n] = true;
   }
   bool keep = attrInt(a, "keepdims");
   Shape out;
   for (int d = 0; d < t[0].rank(); ++d) {
-    if (!reduced[d])
-      out.push_back(t[0].shape[d]);
-    else if (keep)
-      out.push_back(1);
+    if (!reduced[d]) out.push_back(t[0].shape[d]);
+    else if (keep) out.push_back(1);
   }
   return TensorType{DType::f32, out};
 }
-R infer_ReduceSum(const Types& t, const Attrs& a) {
-  return reduce(t, a, "reduce_sum");
-}
-R infer_ReduceMean(const Types& t, const Attrs& a) {
-  return reduce(t, a, "reduce_mean");
-}
-R infer_ReduceMax(const Types& t, const Attrs& a) {
-  return reduce(t, a, "reduce_max");
-}
+R infer_ReduceSum(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_sum"); }
+R infer_ReduceMean(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_mean"); }
+R infer_ReduceMax(const Types& t, const Attrs& a) { return reduce(t, a, "reduce_max"); }
 
 R infer_Embedding(const Types& t, const Attrs&) {
-  if (t[0].dtype != DType::i32)
-    return err(fmt::format("embedding ids must be i32, got {}", ts(t[0])));
-  if (t[1].rank() != 2 || !isF32(t[1]))
-    return err(fmt::format("embedding table must be f32[V,C], got {}", ts(t[1])));
+  if (t[0].dtype != DType::i32) return err(fmt::format("embedding ids must be i32, got {}", ts(t[0])));
+  if (t[1].rank() != 2 || !isF32(t[1])) return err(fmt::format("embedding table must be f32[V,C], got {}", ts(t[1])));
   Shape s = t[0].shape;
   s.push_back(t[1].shape[1]);
   return TensorType{DType::f32, s};
@@ -351,34 +301,29 @@ R infer_Embedding(const Types& t, const Attrs&) {
 R infer_EmbeddingGrad(const Types& t, const Attrs& a) {
   if (t[0].dtype != DType::i32) return err("embedding_grad ids must be i32");
   Shape want = t[0].shape;
-  if (t[1].rank() != t[0].rank() + 1 || !std::equal(want.begin(), want.end(), t[1].shape.begin()))
+  if (t[1].rank() != t[0].rank() + 1 ||
+      !std::equal(want.begin(), want.end(), t[1].shape.begin()))
     return err(fmt::format("embedding_grad: dy {} does not match ids {}", ts(t[1]), ts(t[0])));
   if (attrInt(a, "rows") <= 0) return err("embedding_grad: rows must be positive");
   return TensorType{DType::f32, {attrInt(a, "rows"), t[1].shape.back()}};
 }
 R infer_Sinusoidal(const Types&, const Attrs& a) {
   int64_t rows = attrInt(a, "rows"), dim = attrInt(a, "dim");
-  if (rows <= 0 || dim <= 0 || dim % 2)
-    return err("sinusoidal: rows > 0 and an even dim > 0 needed");
+  if (rows <= 0 || dim <= 0 || dim % 2) return err("sinusoidal: rows > 0 and an even dim > 0 needed");
   return TensorType{DType::f32, {rows, dim}};
 }
 R xentCheck(const TensorType& logits, const TensorType& targets, const Attrs& a) {
   if (!isF32(logits) || logits.rank() < 1) return err("cross_entropy: logits must be f32[...,V]");
-  if (targets.dtype != DType::i32)
-    return err(fmt::format("cross_entropy: targets must be i32, got {}", ts(targets)));
+  if (targets.dtype != DType::i32) return err(fmt::format("cross_entropy: targets must be i32, got {}", ts(targets)));
   Shape rows(logits.shape.begin(), logits.shape.end() - 1);
   if (rows != targets.shape)
-    return err(
-        fmt::format("cross_entropy: targets {} do not match logits {}", ts(targets), ts(logits)));
+    return err(fmt::format("cross_entropy: targets {} do not match logits {}", ts(targets), ts(logits)));
   int64_t classes = attrInt(a, "classes");
   if (classes < 0 || classes > logits.shape.back())
-    return err(
-        fmt::format("cross_entropy: classes={} outside 0..{}", classes, logits.shape.back()));
+    return err(fmt::format("cross_entropy: classes={} outside 0..{}", classes, logits.shape.back()));
   return TensorType{DType::f32, {}};
 }
-R infer_CrossEntropy(const Types& t, const Attrs& a) {
-  return xentCheck(t[0], t[1], a);
-}
+R infer_CrossEntropy(const Types& t, const Attrs& a) { return xentCheck(t[0], t[1], a); }
 R infer_CrossEntropyGrad(const Types& t, const Attrs& a) {
   R r = xentCheck(t[0], t[1], a);
   if (!r) return r;
@@ -399,8 +344,7 @@ R momentRule(const Types& t, const Attrs& a, const char* op) {
   if (t.size() > 2 && t[2] != TensorType{DType::f32, {}})
     return err(fmt::format("{}: clip must be f32[] (clip_scale's result), got {}", op, ts(t[2])));
   double beta = attrFloat(a, "beta");
-  if (!(beta >= 0 && beta < 1))
-    return err(fmt::format("{}: beta must be in [0, 1), got {}", op, beta));
+  if (!(beta >= 0 && beta < 1)) return err(fmt::format("{}: beta must be in [0, 1), got {}", op, beta));
   return t[0];
 }
 // ---- generation ----
@@ -462,9 +406,7 @@ R infer_CacheMatMul(const Types& t, const Attrs&) {
 }
 
 // ---- today's Transformer (issue #20) ----
-R infer_RMSNorm(const Types& t, const Attrs&) {
-  return lastAxisParams(t[0], t[1], t[1], "rmsnorm");
-}
+R infer_RMSNorm(const Types& t, const Attrs&) { return lastAxisParams(t[0], t[1], t[1], "rmsnorm"); }
 R infer_RMSNormGradX(const Types& t, const Attrs&) {
   if (t[2] != t[0]) return err("rmsnorm_grad_x: dy must have x's type");
   return lastAxisParams(t[0], t[1], t[1], "rmsnorm_grad_x");
@@ -474,16 +416,11 @@ R infer_RMSNormGradW(const Types& t, const Attrs&) {
     return err("rmsnorm_grad_w: x and dy must be the same f32 type");
   return TensorType{DType::f32, {t[0].shape.back()}};
 }
-R infer_Silu(const Types& t, const Attrs& a) {
-  return unaryF32(t, a);
-}
-R infer_SiluGrad(const Types& t, const Attrs& a) {
-  return gradPair(t, a);
-}
+R infer_Silu(const Types& t, const Attrs& a) { return unaryF32(t, a); }
+R infer_SiluGrad(const Types& t, const Attrs& a) { return gradPair(t, a); }
 R infer_SwiGLU(const Types& t, const Attrs&) {
   if (!isF32(t[0]) || t[0] != t[1])
-    return err(fmt::format("swiglu: g and u must be the same f32 type, got {} and {}", ts(t[0]),
-                           ts(t[1])));
+    return err(fmt::format("swiglu: g and u must be the same f32 type, got {} and {}", ts(t[0]), ts(t[1])));
   return t[0];
 }
 R infer_Rope(const Types& t, const Attrs& a) {
@@ -492,8 +429,7 @@ R infer_Rope(const Types& t, const Attrs& a) {
     return err(fmt::format("rope: x must be f32[..., T, D] with an even D, got {}", ts(x)));
   if (t.size() > 1)
     if (R s = scalarI32(t[1], "rope", "pos"); !s) return s;
-  if (!(attrFloat(a, "theta") > 1))
-    return err(fmt::format("rope: theta must be > 1, got {}", attrFloat(a, "theta")));
+  if (!(attrFloat(a, "theta") > 1)) return err(fmt::format("rope: theta must be > 1, got {}", attrFloat(a, "theta")));
   for (const char* flag : {"interleaved", "inverse"})
     if (attrInt(a, flag) != 0 && attrInt(a, flag) != 1)
       return err(fmt::format("rope: {} must be 0 or 1, got {}", flag, attrInt(a, flag)));
@@ -506,8 +442,7 @@ R infer_Einsum(const Types& t, const Attrs& a) {
 }
 R infer_Alibi(const Types& t, const Attrs&) {
   if (t[0].rank() < 3)
-    return err(
-        fmt::format("alibi needs scores [..., heads, Tq, Tk] of rank >= 3, got {}", ts(t[0])));
+    return err(fmt::format("alibi needs scores [..., heads, Tq, Tk] of rank >= 3, got {}", ts(t[0])));
   return needF32(t[0], "x");
 }
 
@@ -516,8 +451,7 @@ R infer_Alibi(const Types& t, const Attrs&) {
 std::string checkQuantized(const TensorType& q, const TensorType* scale, const char* op) {
   if (q.dtype == DType::bf16)
     return scale ? fmt::format("{}: a bf16 weight takes no scale", op) : "";
-  if (q.dtype != DType::i8)
-    return fmt::format("{}: the weight must be bf16 or i8, got {}", op, ts(q));
+  if (q.dtype != DType::i8) return fmt::format("{}: the weight must be bf16 or i8, got {}", op, ts(q));
   if (!scale) return fmt::format("{}: an i8 weight needs its scale operand", op);
   const TensorType& s = *scale;
   if (s.dtype != DType::f32 || q.rank() == 0 || s.rank() != q.rank() ||
@@ -530,8 +464,7 @@ std::string checkQuantized(const TensorType& q, const TensorType* scale, const c
 }
 
 R infer_Dequantize(const Types& t, const Attrs&) {
-  if (std::string e = checkQuantized(t[0], t.size() > 1 ? &t[1] : nullptr, "dequantize");
-      !e.empty())
+  if (std::string e = checkQuantized(t[0], t.size() > 1 ? &t[1] : nullptr, "dequantize"); !e.empty())
     return err(e);
   return TensorType{DType::f32, t[0].shape};
 }
@@ -540,13 +473,12 @@ R infer_Dequantize(const Types& t, const Attrs&) {
 R quantizedContraction(const TensorType& x, const TensorType& w, const TensorType* scale,
                        const Attrs& a, const char* op) {
   if (std::string e = checkQuantized(w, scale, op); !e.empty()) return err(e);
-  if (int64_t xb = a.count("xblock") ? attrInt(a, "xblock") : 0;
-      xb < 0 || (xb > 0 && w.dtype != DType::i8))
+  const int64_t xb = a.count("xblock") ? attrInt(a, "xblock") : 0;
+  if (xb < 0 || (xb > 0 && w.dtype != DType::i8))
     return err(fmt::format("{}: xblock must be 0, or > 0 with an i8 weight; got {} with {}", op, xb,
                            ts(w)));
   if (!isF32(x) || x.rank() < 1 || w.rank() != 2 || x.shape.back() != w.shape[1])
-    return err(
-        fmt::format("{}: x[...,K] (f32) and w[N,K] do not fit: {} and {}", op, ts(x), ts(w)));
+    return err(fmt::format("{}: x[...,K] (f32) and w[N,K] do not fit: {} and {}", op, ts(x), ts(w)));
   Shape s = x.shape;
   s.back() = w.shape[0];
   return TensorType{DType::f32, s};
@@ -564,18 +496,13 @@ R infer_QLinear(const Types& t, const Attrs& a) {
   return r;
 }
 
-R infer_AdamWMoment1(const Types& t, const Attrs& a) {
-  return momentRule(t, a, "adamw_moment1");
-}
-R infer_AdamWMoment2(const Types& t, const Attrs& a) {
-  return momentRule(t, a, "adamw_moment2");
-}
+R infer_AdamWMoment1(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment1"); }
+R infer_AdamWMoment2(const Types& t, const Attrs& a) { return momentRule(t, a, "adamw_moment2"); }
 R infer_AdamWUpdate(const Types& t, const Attrs& a) {
   if (!isF32(t[0]) || t[1] != t[0] || t[2] != t[0])
     return err(fmt::format("adamw_update: p, m and v must be the same f32 type, got {}, {}, {}",
                            ts(t[0]), ts(t[1]), ts(t[2])));
-  if (t[3] != TensorType{DType::f32, {}})
-    return err(fmt::format("adamw_update: lr must be f32[], got {}", ts(t[3])));
+  if (t[3] != TensorType{DType::f32, {}}) return err(fmt::format("adamw_update: lr must be f32[], got {}", ts(t[3])));
   if (t[4] != TensorType{DType::i32, {}})
     return err(fmt::format("adamw_update: step must be i32[], got {}", ts(t[4])));
   for (const char* b : {"beta1", "beta2"})
@@ -587,13 +514,11 @@ R infer_AdamWUpdate(const Types& t, const Attrs& a) {
 }
 R infer_GlobalNorm(const Types& t, const Attrs&) {
   for (size_t i = 0; i < t.size(); ++i)
-    if (!isF32(t[i]))
-      return err(fmt::format("global_norm: operand {} must be f32, got {}", i, ts(t[i])));
+    if (!isF32(t[i])) return err(fmt::format("global_norm: operand {} must be f32, got {}", i, ts(t[i])));
   return TensorType{DType::f32, {}};
 }
 R infer_ClipScale(const Types& t, const Attrs& a) {
-  if (t[0] != TensorType{DType::f32, {}})
-    return err(fmt::format("clip_scale: norm must be f32[], got {}", ts(t[0])));
+  if (t[0] != TensorType{DType::f32, {}}) return err(fmt::format("clip_scale: norm must be f32[], got {}", ts(t[0])));
   if (!(attrFloat(a, "max_norm") > 0)) return err("clip_scale: max_norm must be positive");
   return t[0];
 }
@@ -696,9 +621,7 @@ R infer_EmbeddingGradAdd(const Types& t, const Attrs& a) {
 }
 
 // ---- collectives ----
-R infer_AllReduce(const Types& t, const Attrs&) {
-  return needF32(t[0], "allreduce's x");
-}
+R infer_AllReduce(const Types& t, const Attrs&) { return needF32(t[0], "allreduce's x"); }
 R infer_ReduceScatter(const Types& t, const Attrs& a) {
   if (R r = needF32(t[0], "reduce_scatter's x"); !r) return r;
   int64_t ranks = attrInt(a, "ranks");
@@ -754,8 +677,7 @@ R inferComposition(OpKind kind, const Types& t, const Attrs& a) {
 
 } // namespace
 
-Expected<TensorType> inferType(OpKind kind, const std::vector<TensorType>& operands,
-                               const Attrs& attrs) {
+Expected<TensorType> inferType(OpKind kind, const std::vector<TensorType>& operands, const Attrs& attrs) {
   return kRules[static_cast<size_t>(kind)](operands, attrs);
 }
 

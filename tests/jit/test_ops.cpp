@@ -421,41 +421,23 @@ std::vector<Case> cases() {
   c.push_back({K::CausalMaskAt, {f({2, 3, 4, 9}), i({})}, {}, scalars({{1, 2}}), ""});
   c.push_back({K::CausalMaskAt, {f({1, 2, 1, 17}), i({})}, {}, scalars({{1, 11}}), "decode"});
   // cache_matmul: rows 0..pos+T-1 of the cache, zeros past them; pos clamped to [0, ctx-T]
-  c.push_back({K::CacheMatMul,
-               {f({1, 3, 1, 16}), f({1, 3, 9, 16}), i({})},
-               {},
-               scalars({{2, 4}}),
+  c.push_back({K::CacheMatMul, {f({1, 3, 1, 16}), f({1, 3, 9, 16}), i({})}, {}, scalars({{2, 4}}),
                "decode, pos 4"});
-  c.push_back({K::CacheMatMul,
-               {f({2, 2, 3, 8}), f({2, 2, 11, 8}), i({})},
-               {},
-               scalars({{2, 5}}),
+  c.push_back({K::CacheMatMul, {f({2, 2, 3, 8}), f({2, 2, 11, 8}), i({})}, {}, scalars({{2, 5}}),
                "3 tokens, pos 5"});
-  c.push_back(
-      {K::CacheMatMul, {f({2, 1, 5}), f({2, 7, 5}), i({})}, {}, scalars({{2, 0}}), "pos 0, odd D"});
-  c.push_back({K::CacheMatMul,
-               {f({1, 2, 2, 8}), f({1, 2, 6, 8}), i({})},
-               {},
-               scalars({{2, 40}}),
+  c.push_back({K::CacheMatMul, {f({2, 1, 5}), f({2, 7, 5}), i({})}, {}, scalars({{2, 0}}),
+               "pos 0, odd D"});
+  c.push_back({K::CacheMatMul, {f({1, 2, 2, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, 40}}),
                "pos past the end: clamped"});
-  c.push_back({K::CacheMatMul,
-               {f({1, 2, 1, 8}), f({1, 2, 6, 8}), i({})},
-               {},
-               scalars({{2, -3}}),
+  c.push_back({K::CacheMatMul, {f({1, 2, 1, 8}), f({1, 2, 6, 8}), i({})}, {}, scalars({{2, -3}}),
                "negative pos: clamped"});
 
   // fused kinds (passes/fuse.cpp): the interpreter runs the unfused ops in sequence
   c.push_back({K::ScaleMaskSoftmax, {f({2, 3, 5, 5})}, A({{"s", F(0.125)}}), {}, "causal"});
-  c.push_back({K::ScaleMaskSoftmax,
-               {f({2, 4, 7})},
-               A({{"s", F(3.0)}, {"offset", I(-2)}}),
-               {},
+  c.push_back({K::ScaleMaskSoftmax, {f({2, 4, 7})}, A({{"s", F(3.0)}, {"offset", I(-2)}}), {},
                "offset -2: masked rows"});
-  c.push_back({K::ScaleMaskSoftmax,
-               {f({2, 300})},
-               A({{"offset", I(300)}}),
-               positive(0, -30, 30),
-               "wide, unmasked"});
+  c.push_back({K::ScaleMaskSoftmax, {f({2, 300})}, A({{"offset", I(300)}}),
+               positive(0, -30, 30), "wide, unmasked"});
   Fill softmaxGradFill = [](int k, const TensorType& t, std::mt19937& g) {
     if (k == 0) return randomF32(t.shape, g, 0, 1);
     if (k == 2 && t.dtype == DType::f32) {
@@ -468,37 +450,19 @@ std::vector<Case> cases() {
     if (k == 2) return randomI32(t.shape, g, 0, 2);
     return randomF32(t.shape, g);
   };
-  c.push_back({K::MaskedSoftmaxGrad,
-               {f({2, 3, 5, 5}), f({2, 3, 5, 5}), f({5, 5})},
-               A({{"s", F(0.125)}}),
-               softmaxGradFill,
-               "f32 keep"});
-  c.push_back({K::MaskedSoftmaxGrad,
-               {f({3, 19}), f({3, 19}), i({19})},
-               {},
-               softmaxGradFill,
+  c.push_back({K::MaskedSoftmaxGrad, {f({2, 3, 5, 5}), f({2, 3, 5, 5}), f({5, 5})},
+               A({{"s", F(0.125)}}), softmaxGradFill, "f32 keep"});
+  c.push_back({K::MaskedSoftmaxGrad, {f({3, 19}), f({3, 19}), i({19})}, {}, softmaxGradFill,
                "i32 keep row"});
   c.push_back({K::LinearGelu, {f({2, 5, 17}), f({9, 17}), f({9})}, {}, {}, ""});
-  c.push_back({K::LinearGelu,
-               {f({3, 37, 40}), f({70, 40}), f({70})},
-               {},
-               positive(0, -1, 1),
+  c.push_back({K::LinearGelu, {f({3, 37, 40}), f({70, 40}), f({70})}, {}, positive(0, -1, 1),
                "edge tiles"});
-  c.push_back({K::MatMulGeluGrad,
-               {f({3, 5, 7}), f({7, 9}), f({3, 5, 9})},
-               {},
-               positive(2, -6, 6),
-               "2-D b"});
-  c.push_back({K::MatMulGeluGrad,
-               {f({2, 7, 5}), f({2, 7, 37}), f({2, 5, 37})},
-               A({{"ta", I(1)}}),
-               positive(2, -6, 6),
-               "batched ta"});
-  c.push_back({K::MatMulGeluGrad,
-               {f({2, 5, 7}), f({2, 37, 7}), f({2, 5, 37})},
-               A({{"tb", I(1)}}),
-               positive(2, -6, 6),
-               "batched tb"});
+  c.push_back({K::MatMulGeluGrad, {f({3, 5, 7}), f({7, 9}), f({3, 5, 9})}, {},
+               positive(2, -6, 6), "2-D b"});
+  c.push_back({K::MatMulGeluGrad, {f({2, 7, 5}), f({2, 7, 37}), f({2, 5, 37})}, A({{"ta", I(1)}}),
+               positive(2, -6, 6), "batched ta"});
+  c.push_back({K::MatMulGeluGrad, {f({2, 5, 7}), f({2, 37, 7}), f({2, 5, 37})},
+               A({{"tb", I(1)}}), positive(2, -6, 6), "batched tb"});
   c.push_back({K::EmbeddingGradAdd,
                {f({7, 9}), i({2, 5}), f({2, 5, 9})},
                {},
@@ -522,39 +486,21 @@ std::vector<Case> cases() {
   c.push_back({K::SwiGLU, {f({2, 5, 43}), f({2, 5, 43})}, {}, positive(0, -8, 8), ""});
   c.push_back({K::Rope, {f({2, 3, 7, 16})}, {}, {}, "half-split"});
   c.push_back({K::Rope, {f({2, 3, 7, 16})}, A({{"interleaved", I(1)}}), {}, "interleaved"});
-  c.push_back({K::Rope,
-               {f({3, 5, 10})},
-               A({{"theta", F(500.0)}, {"inverse", I(1)}}),
-               {},
+  c.push_back({K::Rope, {f({3, 5, 10})}, A({{"theta", F(500.0)}, {"inverse", I(1)}}), {},
                "inverse, rank 3"});
   c.push_back({K::Rope, {f({2, 4, 1, 32}), i({})}, {}, scalars({{1, 97}}), "decode step at 97"});
-  c.push_back({K::Rope,
-               {f({1, 2, 5, 8}), i({})},
-               A({{"interleaved", I(1)}}),
-               scalars({{1, 3}}),
+  c.push_back({K::Rope, {f({1, 2, 5, 8}), i({})}, A({{"interleaved", I(1)}}), scalars({{1, 3}}),
                "prefill at 3, interleaved"});
   c.push_back({K::Alibi, {f({2, 4, 5, 5})}, {}, {}, ""});
   c.push_back({K::Alibi, {f({3, 1, 7})}, A({{"offset", I(6)}}), {}, "decode row, offset"});
   // einsum's fallback kernel (pipelines rewrite einsum first: passes/lower_einsum.cpp)
-  c.push_back({K::Einsum,
-               {f({2, 3, 5, 8}), f({2, 3, 7, 8})},
-               A({{"spec", std::string("b h t d, b h s d -> b h t s")}}),
-               {},
-               "attention scores"});
-  c.push_back({K::Einsum,
-               {f({2, 5, 3, 4}), f({6, 3, 4})},
-               A({{"spec", std::string("b t h d, e h d -> e b t")}}),
-               {},
-               "two summed axes"});
-  c.push_back({K::Einsum,
-               {f({3, 4, 5})},
-               A({{"spec", std::string("a b c -> c a")}}),
-               {},
+  c.push_back({K::Einsum, {f({2, 3, 5, 8}), f({2, 3, 7, 8})},
+               A({{"spec", std::string("b h t d, b h s d -> b h t s")}}), {}, "attention scores"});
+  c.push_back({K::Einsum, {f({2, 5, 3, 4}), f({6, 3, 4})},
+               A({{"spec", std::string("b t h d, e h d -> e b t")}}), {}, "two summed axes"});
+  c.push_back({K::Einsum, {f({3, 4, 5})}, A({{"spec", std::string("a b c -> c a")}}), {},
                "sum and transpose"});
-  c.push_back({K::Einsum,
-               {f({4, 9}), f({4, 9})},
-               A({{"spec", std::string("i j, i j ->")}}),
-               {},
+  c.push_back({K::Einsum, {f({4, 9}), f({4, 9})}, A({{"spec", std::string("i j, i j ->")}}), {},
                "a scalar"});
   // Quantized weights: the vector path (K a multiple of 32: blocks of 32, per-row scales, bf16)
   // and the scalar one (odd K, blocks of 8), up to the GEMV's 4 rows and past them.
@@ -578,15 +524,9 @@ std::vector<Case> cases() {
   c.push_back({K::QMatMul, {f({2, 64}), bf({6, 64})}, {}, {}, "bf16, R 2, no rest"});
   c.push_back({K::QMatMul, {f({3, 64}), bf({5, 64})}, {}, {}, "bf16, 3 rows of x"});
   c.push_back({K::QMatMul, {f({1, 32}), bf({3, 32})}, {}, {}, "bf16, fewer rows than R"});
-  c.push_back({K::QLinear,
-               {f({1, 1, 64}), q8({13, 64}), f({13}), f({13, 2})},
-               {},
-               {},
+  c.push_back({K::QLinear, {f({1, 1, 64}), q8({13, 64}), f({13}), f({13, 2})}, {}, {},
                "i8, one row, rest 1"});
-  c.push_back({K::QLinear,
-               {f({2, 96}), q8({7, 96}), f({7}), f({7, 1})},
-               {},
-               {},
+  c.push_back({K::QLinear, {f({2, 96}), q8({7, 96}), f({7}), f({7, 1})}, {}, {},
                "i8 row scales, R 2, rest 1"});
   // x quantized too (xblock, integer dot products): the vector path (pieces of 32 inside blocks
   // of 32 or 64, or one scale per row; an even and an odd number of pieces) and the scalar one
@@ -702,15 +642,9 @@ std::vector<Case> cases() {
   // Collectives on 1 rank (copies); on 2 ranks: tests/mpi/test_collectives.cpp.
   c.push_back({K::AllReduce, {f({3, 5})}, {}, {}, "1 rank"});
   c.push_back({K::ReduceScatter, {f({3, 5})}, A({{"ranks", I(1)}}), {}, "1 rank"});
-  c.push_back({K::AllGather,
-               {f({15})},
-               A({{"ranks", I(1)}, {"shape", std::vector<int64_t>{3, 5}}}),
-               {},
-               "1 rank"});
-  c.push_back({K::Dropout,
-               {f({4, 6}), i({}), i({})},
-               A({{"p", F(0.5)}}),
-               scalars({{1, 7}, {2, 3}}),
+  c.push_back({K::AllGather, {f({15})}, A({{"ranks", I(1)}, {"shape", std::vector<int64_t>{3, 5}}}),
+               {}, "1 rank"});
+  c.push_back({K::Dropout, {f({4, 6}), i({}), i({})}, A({{"p", F(0.5)}}), scalars({{1, 7}, {2, 3}}),
                "row0"});
   return c;
 }
