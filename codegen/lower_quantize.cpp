@@ -11,11 +11,13 @@
 //     d_x = max|x|/127, q_x = round(x/d_x). Then per piece, 32 bytes of w and of q_x give eight
 //     exact i32 sums of four products (AVX2: vpsignb/vpmaddubsw/vpmaddwd; elsewhere, plain
 //     sign-extends and multiplies — the same integers), converted and FMA'd with d_w·d_x into
-//     <8 x float> accumulators, two pieces per step (two FMA chains). Where a weight had a
-//     sign-extend, a convert and an FMA per 8 (the f32-x path below), a piece of 32 now costs
-//     about eight instructions: the kernel is no longer compute-bound on Zen 3. Pieces that
-//     straddle nothing odd (K and the block multiples of 32) take this vector path; others (tests'
-//     odd shapes, other xblock) a scalar loop over the same pieces and sums.
+//     <8 x float> accumulators, two pieces per step (two FMA chains). Where the f32-x path below
+//     spends a sign-extend, a convert and an FMA per 8 weights, a piece of 32 costs about a dozen
+//     instructions here: on this Zen 3 VM GPT-2's 48 qlinear calls take 7.7 ms per token at 1
+//     thread instead of 9.9–10.4 (best of 40 steps, docs/generation.md). When K and the block are
+//     multiples of 32, pieces never straddle a block and take this vector path; other shapes
+//     (tests' odd K, blocks of 8, other xblock) a scalar loop over the same pieces and sums.
+//     Rows of x go 4 at a time (an evaluation forced through this kernel has hundreds).
 //   - bf16 weights, or i8 with xblock = 0 (x stays f32): explicit <8 x float> vectors (AVX2's
 //     width; LLVM widens or splits for other hosts), a unit of 32 weights is four independent FMA
 //     chains, and
