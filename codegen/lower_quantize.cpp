@@ -14,9 +14,9 @@
 //     <8 x float> accumulators, two pieces per step (two FMA chains). Where the f32-x path below
 //     spends a sign-extend, a convert and an FMA per 8 weights, a piece of 32 costs about a dozen
 //     instructions here: on this Zen 3 VM GPT-2's 48 qlinear calls take 7.7 ms per token at 1
-//     thread instead of 9.9–10.4 (best of 40 steps, docs/generation.md). When K and the block are
-//     multiples of 32, pieces never straddle a block and take this vector path; other shapes
-//     (tests' odd K, blocks of 8, other xblock) a scalar loop over the same pieces and sums.
+//     thread instead of 9.9–10.4 (each call's best of 40 steps, docs/generation.md). When K and the
+//     block are multiples of 32, pieces never straddle a block and take this vector path; other
+//     shapes (tests' odd K, blocks of 8, other xblock) a scalar loop over the same pieces and sums.
 //     Rows of x go 4 at a time (an evaluation forced through this kernel has hundreds).
 //   - bf16 weights, or i8 with xblock = 0 (x stays f32): explicit <8 x float> vectors (AVX2's
 //     width; LLVM widens or splits for other hosts), a unit of 32 weights is four independent FMA
