@@ -471,8 +471,12 @@ R infer_Dequantize(const Types& t, const Attrs&) {
 
 /// x[...,K] · w[N,K]ᵀ -> [...,N], the contraction of qmatmul and qlinear.
 R quantizedContraction(const TensorType& x, const TensorType& w, const TensorType* scale,
-                       const char* op) {
+                       const Attrs& a, const char* op) {
   if (std::string e = checkQuantized(w, scale, op); !e.empty()) return err(e);
+  const int64_t xb = a.count("xblock") ? attrInt(a, "xblock") : 0;
+  if (xb < 0 || (xb > 0 && w.dtype != DType::i8))
+    return err(fmt::format("{}: xblock must be 0, or > 0 with an i8 weight; got {} with {}", op, xb,
+                           ts(w)));
   if (!isF32(x) || x.rank() < 1 || w.rank() != 2 || x.shape.back() != w.shape[1])
     return err(fmt::format("{}: x[...,K] (f32) and w[N,K] do not fit: {} and {}", op, ts(x), ts(w)));
   Shape s = x.shape;
@@ -480,12 +484,12 @@ R quantizedContraction(const TensorType& x, const TensorType& w, const TensorTyp
   return TensorType{DType::f32, s};
 }
 
-R infer_QMatMul(const Types& t, const Attrs&) {
-  return quantizedContraction(t[0], t[1], t.size() > 2 ? &t[2] : nullptr, "qmatmul");
+R infer_QMatMul(const Types& t, const Attrs& a) {
+  return quantizedContraction(t[0], t[1], t.size() > 2 ? &t[2] : nullptr, a, "qmatmul");
 }
 
-R infer_QLinear(const Types& t, const Attrs&) {
-  R r = quantizedContraction(t[0], t[1], t.size() > 3 ? &t[3] : nullptr, "qlinear");
+R infer_QLinear(const Types& t, const Attrs& a) {
+  R r = quantizedContraction(t[0], t[1], t.size() > 3 ? &t[3] : nullptr, a, "qlinear");
   if (!r) return r;
   if (t[2] != TensorType{DType::f32, {t[1].shape[0]}})
     return err(fmt::format("qlinear: b must be f32[{}], got {}", t[1].shape[0], ts(t[2])));

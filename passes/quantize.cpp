@@ -14,7 +14,9 @@
 //   - a contraction with at most `quantize.gemv-rows` rows of x (4, codegen's GEMV threshold: the
 //     decode step) becomes qlinear(x, P.q, b, P.scale) or qmatmul(x, P.q, P.scale), which
 //     dequantize in registers; a larger one (prefill, evaluation: compute-bound, and the packed
-//     GEMM reads f32) reads dequantize(P.q, P.scale), an f32 copy, in place of P.
+//     GEMM reads f32) reads dequantize(P.q, P.scale), an f32 copy, in place of P;
+//   - with i8 weights, qlinear/qmatmul get {xblock = 32}: they quantize x too, per 32 values, and
+//     take integer dot products (ggml's q8_0 × q8_0; `quantize.activations=f32` keeps x in f32).
 // Quantized K must be a multiple of the block (for int8); weights where it is not stay f32.
 //
 // What it leaves to others: the numbers (runtime/formats/quantize.h: round-to-nearest-even, q8
@@ -142,7 +144,9 @@ Expected<Graph> quantizeWeights(const Graph& g, const QuantizeOptions& o) {
       std::vector<int> qops = n.kind == OpKind::Linear ? std::vector<int>{ops[0], q, ops[2]}
                                                        : std::vector<int>{ops[0], q};
       if (s >= 0) qops.push_back(s);
-      r = d.addNode(n.kind == OpKind::Linear ? OpKind::QLinear : OpKind::QMatMul, qops, {}, n.loc,
+      Attrs qa;
+      if (o.dtype == DType::i8) qa["xblock"] = o.xblock;
+      r = d.addNode(n.kind == OpKind::Linear ? OpKind::QLinear : OpKind::QMatMul, qops, qa, n.loc,
                     name);
     } else {
       std::vector<int> dops{q};
@@ -188,6 +192,10 @@ Expected<bool> runQuantize(PassContext& ctx) {
       return Diag{{}, fmt::format("quantize: block must be > 0 or 'row', got '{}'", b)};
   }
   if (std::string r = opt("quantize.gemv-rows"); !r.empty()) o.gemvRows = std::atoll(r.c_str());
+  if (std::string a = opt("quantize.activations"); a == "f32")
+    o.xblock = 0;
+  else if (!a.empty() && a != "i8")
+    return Diag{{}, fmt::format("quantize: activations must be i8 or f32, got '{}'", a)};
   Expected<Graph> d = quantizeWeights(ctx.graph, o);
   if (!d) return d.error();
   int after = 0;

@@ -12,6 +12,9 @@ struct QuantizeOptions {
   DType dtype = DType::bf16; ///< bf16 or i8
   int64_t block = 32;        ///< i8: weights per scale along the last axis; 0 = one per row
   int64_t gemvRows = 4;      ///< up to this many rows: qlinear/qmatmul (codegen's GEMV threshold)
+  /// i8: qlinear/qmatmul quantize x too, in pieces of this many (their `xblock`; ggml's q8_0 ×
+  /// q8_0: integer dot products); 0 keeps x in f32.
+  int64_t xblock = 32;
 };
 
 /// The graph with its weights quantized (see the pass's header). A Diag when `o` is unusable.

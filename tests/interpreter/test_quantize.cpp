@@ -159,6 +159,75 @@ TEST_CASE("qlinear and qmatmul equal linear and matmul on the dequantized weight
   CHECK(evalError(OpKind::Dequantize, {&wq, &bad}).find("block dividing K") != std::string::npos);
 }
 
+TEST_CASE("qlinear / qmatmul with xblock: x quantized per piece, integer dot products") {
+  // With xblock = 32 and blocks of 32, the op is linear on the dequantized weights and the
+  // dequantized x, x quantized by the weights' own rule (quantizeQ8): the same numbers.
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t N = 5, K = 96, R = 3;
+  Tensor x(TensorType{DType::f32, {R, K}}), b(TensorType{DType::f32, {N}});
+  for (float& v : x.f)
+    v = u(gen);
+  for (int64_t k = 32; k < 64; ++k)
+    x.f[K + k] = 0.0f; // row 1, piece 1: all zeros (d_x = 0: adds 0, not NaN)
+  for (int64_t k = 0; k < K; ++k)
+    x.f[2 * K + k] = 0.0f; // row 2: all zeros (y = b)
+  for (float& v : b.f)
+    v = u(gen);
+  std::vector<float> w(N * K);
+  for (float& v : w)
+    v = u(gen);
+  Tensor wq(TensorType{DType::i8, {N, K}}), sc(TensorType{DType::f32, {N, 3}});
+  quantizeQ8(w.data(), N, K, 32, wq.f.data(), sc.f.data());
+  Tensor xq(TensorType{DType::i8, {R, K}}), xs(TensorType{DType::f32, {R, 3}});
+  quantizeQ8(x.f.data(), R, K, 32, xq.f.data(), xs.f.data());
+  CHECK(xs.f[4] == 0.0f);
+  Tensor wd = eval(OpKind::Dequantize, {&wq, &sc}), xd = eval(OpKind::Dequantize, {&xq, &xs});
+  Tensor ref = eval(OpKind::Linear, {&xd, &wd, &b});
+  Tensor y = eval(OpKind::QLinear, {&x, &wq, &b, &sc}, {{"xblock", int64_t(32)}});
+  for (size_t i = 0; i < ref.f.size(); ++i) {
+    CHECK(std::isfinite(y.f[i]));
+    CHECK(y.f[i] == doctest::Approx(ref.f[i]).epsilon(1e-6));
+  }
+  for (int64_t n = 0; n < N; ++n)
+    CHECK(y.f[2 * N + n] == b.f[n]);
+  // The error against f32 x is q8_0's: at most half a step of x per weight.
+  Tensor yf = eval(OpKind::QLinear, {&x, &wq, &b, &sc});
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t n = 0; n < N; ++n) {
+      double bound = 0;
+      for (int64_t k = 0; k < K; ++k)
+        bound += 0.5 * xs.f[r * 3 + k / 32] * std::fabs(wd.f[n * K + k]);
+      CHECK(std::fabs(y.f[r * N + n] - yf.f[r * N + n]) <= bound * 1.001 + 1e-6);
+    }
+  // One scale per row and K = 40: pieces of 32 and 8, each with its own d_x. Ties round away
+  // from zero: with max|x| = 127 in a piece, d_x = 1 and x = 2.5 is 3, -0.5 is -1.
+  const int64_t K2 = 40;
+  Tensor x2(TensorType{DType::f32, {1, K2}}), w2(TensorType{DType::i8, {1, K2}});
+  Tensor s2(TensorType{DType::f32, {1, 1}});
+  for (int64_t k = 0; k < K2; ++k) {
+    x2.f[k] = k < 32 ? float(k % 7) - 2.5f : 0.25f * float(k - 35);
+    w2.f[k] = float(k % 5 - 2);
+  }
+  x2.f[3] = 127.0f;
+  s2.f[0] = 0.5f;
+  Tensor y2 = eval(OpKind::QMatMul, {&x2, &w2, &s2}, {{"xblock", int64_t(32)}});
+  float d1 = 1.0f / 127.0f, id1 = 1.0f / d1; // the second piece: max |x| = 4 · 0.25
+  double expect = 0;
+  for (int64_t k = 0; k < K2; ++k) {
+    double q = k < 32 ? std::round(double(x2.f[k])) : std::round(x2.f[k] * id1);
+    expect += (k < 32 ? 1.0 : double(d1)) * q * w2.f[k];
+  }
+  CHECK(y2.f[0] == doctest::Approx(0.5 * expect).epsilon(1e-6));
+  CHECK(std::round(2.5) == 3.0); // the rule the test relies on
+  // A NaN in x makes its rows NaN; xblock needs i8 weights.
+  x2.f[37] = std::nanf("");
+  CHECK(std::isnan(eval(OpKind::QMatMul, {&x2, &w2, &s2}, {{"xblock", int64_t(32)}}).f[0]));
+  Tensor wb(TensorType{DType::bf16, {1, K2}});
+  CHECK(evalError(OpKind::QMatMul, {&x2, &wb}, {{"xblock", int64_t(32)}}).find("xblock") !=
+        std::string::npos);
+}
+
 TEST_CASE("the quantize pass: GPT-2's decode-sized contractions read bf16 / i8 weights") {
   Graph g = gpt2();
   for (DType dt : {DType::bf16, DType::i8}) {
@@ -177,6 +246,10 @@ TEST_CASE("the quantize pass: GPT-2's decode-sized contractions read bf16 / i8 w
     CHECK(qlinear == 8); // 4 per layer: qkv, attention projection, fc, fc projection
     CHECK(qmatmul == 1); // the tied output layer
     CHECK(linear == 0);
+    // i8: x is quantized too (integer dot products), bf16 keeps x in f32.
+    for (const Node& n : q->nodes)
+      if (n.kind == OpKind::QLinear || n.kind == OpKind::QMatMul)
+        CHECK(attrInt(n.attrs, "xblock") == (dt == DType::i8 ? 32 : 0));
     CHECK(q->find("wte") >= 0); // the embedding keeps reading f32 rows
     CHECK(q->find("qkvw") < 0); // only the quantized copy is left
     CHECK(q->type(q->find("qkvw.q")).dtype == dt);

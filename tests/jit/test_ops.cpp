@@ -111,6 +111,25 @@ Fill scalars(std::map<int, double> values) {
   };
 }
 
+/// x for qlinear/qmatmul with xblock: uniform(-2, 2), then in row 0 a first piece of 32 whose
+/// largest |x| is 127 and the rest halves (d_x = 1: the ties 2.5 -> 3, -0.5 -> -1 decide q), a
+/// second piece of zeros in every row (d_x = 0), and the last row, when there are two or more,
+/// all zeros.
+Fill quantizedX() {
+  return [](int k, const TensorType& t, std::mt19937& gen) {
+    if (k != 0) return defaultFill(t, gen);
+    Tensor x = randomF32(t.shape, gen, -2.0f, 2.0f);
+    const int64_t K = t.shape.back(), rows = t.numel() / K;
+    for (int64_t j = 0; j < std::min<int64_t>(K, 32); ++j)
+      x.f[j] = j == 3 ? 127.0f : float(j % 7) - 2.5f;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 32; j < std::min<int64_t>(K, 64); ++j)
+        x.f[r * K + j] = 0.0f;
+    if (rows > 1) std::fill(x.f.end() - K, x.f.end(), 0.0f);
+    return x;
+  };
+}
+
 /// Softmax-like rows with -inf entries: a fully masked row, a row masked but one, scattered -inf.
 Fill masked(float lo, float hi) {
   return [=](int k, const TensorType& t, std::mt19937& gen) {
@@ -509,6 +528,36 @@ std::vector<Case> cases() {
                "i8, one row, rest 1"});
   c.push_back({K::QLinear, {f({2, 96}), q8({7, 96}), f({7}), f({7, 1})}, {}, {},
                "i8 row scales, R 2, rest 1"});
+  // x quantized too (xblock, integer dot products): the vector path (pieces of 32 inside blocks
+  // of 32 or 64, or one scale per row; an even and an odd number of pieces) and the scalar one
+  // (K = 40: pieces of 32 and 8 under one row scale; blocks of 8; pieces of 16), 1 to 6 rows.
+  const Attrs xq = A({{"xblock", I(32)}});
+  c.push_back({K::QMatMul, {f({2, 96}), q8({19, 96}), f({19, 3})}, xq, quantizedX(), "x i8, 32s"});
+  c.push_back({K::QMatMul, {f({1, 128}), q8({9, 128}), f({9, 2})}, xq, quantizedX(), "x i8, 64s"});
+  c.push_back({K::QMatMul, {f({1, 96}), q8({7, 96}), f({7, 1})}, xq, quantizedX(), "x i8, row"});
+  c.push_back({K::QMatMul, {f({3, 64}), q8({5, 64}), f({5, 1})}, xq, quantizedX(), "x i8, row 2"});
+  c.push_back({K::QMatMul, {f({2, 40}), q8({5, 40}), f({5, 1})}, xq, quantizedX(), "x i8, K 40"});
+  c.push_back({K::QMatMul, {f({3, 40}), q8({5, 40}), f({5, 5})}, xq, quantizedX(), "x i8, 8s"});
+  c.push_back({K::QMatMul,
+               {f({2, 96}), q8({6, 96}), f({6, 3})},
+               A({{"xblock", I(16)}}),
+               quantizedX(),
+               "x i8 in pieces of 16"});
+  c.push_back({K::QLinear,
+               {f({4, 64}), q8({17, 64}), f({17}), f({17, 2})},
+               xq,
+               quantizedX(),
+               "x i8, 4 rows"});
+  c.push_back({K::QLinear,
+               {f({2, 3, 64}), q8({11, 64}), f({11}), f({11, 2})},
+               xq,
+               quantizedX(),
+               "x i8, 6 rows"});
+  c.push_back({K::QLinear,
+               {f({1, 1, 96}), q8({13, 96}), f({13}), f({13, 1})},
+               xq,
+               quantizedX(),
+               "x i8, one row, row scales"});
   // fused attention (passes/fuse_attention.cpp): forward and its packed gradient, each case
   // with and without the backward. Padding masks are [B,1,1,Tk] (attentionKeep).
   struct Att {
@@ -854,6 +903,42 @@ TEST_CASE("GEMV over B [K,N] skips rows whose coefficient is 0: the same numbers
       if (!std::isnan(ref.f[i])) CHECK(std::fabs(out.f[i] - ref.f[i]) <= 1e-5f);
     }
     CHECK(std::isnan(out.f[5 * 24]));
+  }
+}
+
+TEST_CASE("qmatmul with xblock: the AVX2 and the generic dot products agree bit for bit") {
+  // codegen/lower_quantize.cpp takes vpmaddubsw/vpmaddwd where the host has AVX2 and plain
+  // sign-extends and multiplies elsewhere (GPTC_I8DOT=generic forces that here); both give the same
+  // integers, so the same bits. A NaN or an inf in x makes its row NaN, as in the interpreter.
+  std::mt19937 gen(7);
+  for (bool rowScale : {false, true}) {
+    CAPTURE(rowScale);
+    Graph g;
+    const int64_t M = 2, K = 128, N = 13, blocks = rowScale ? 1 : K / 32;
+    int x = g.addInput("x", {DType::f32, {M, K}});
+    int w = g.addInput("w", {DType::i8, {N, K}});
+    int s = g.addInput("s", {DType::f32, {N, blocks}});
+    g.outputs.push_back(g.add(OpKind::QMatMul, {x, w, s}, {{"xblock", int64_t(32)}}, {}, "y"));
+    Tensor xs = quantizedX()(0, {DType::f32, {M, K}}, gen);
+    xs.f[K + 100] =
+        rowScale ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+    Tensor ws = defaultFill({DType::i8, {N, K}}, gen);
+    ws.f[5] = -128.0f; // |w| = 128 still fits vpmaddubsw's unsigned byte
+    std::map<std::string, Tensor> feeds{
+        {"x", xs}, {"w", ws}, {"s", randomF32({N, blocks}, gen, 0.001f, 0.01f)}};
+    Tensor ref = jittest::interpret(g, feeds)["y"];
+    auto native = jittest::build(g, naivePlan(g), feeds);
+    Tensor a = jittest::execute(*native, 2)["y"];
+    setenv("GPTC_I8DOT", "generic", 1);
+    auto generic = jittest::build(g, naivePlan(g), feeds);
+    unsetenv("GPTC_I8DOT");
+    Tensor b = jittest::execute(*generic, 1)["y"];
+    CHECK(jittest::sameBits(a, b));
+    for (int64_t i = 0; i < M * N; ++i) {
+      CHECK(std::isnan(a.f[i]) == (i >= N)); // row 1 holds the NaN / inf
+      CHECK(std::isnan(ref.f[i]) == (i >= N));
+      if (i < N) CHECK(std::fabs(a.f[i] - ref.f[i]) <= 1e-5f * (1.0f + std::fabs(ref.f[i])));
+    }
   }
 }
 
