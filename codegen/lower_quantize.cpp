@@ -72,6 +72,16 @@ Value* loadWeightVec(KernelEmitter& E, DType dt, Value* base, Value* idx) {
   return b.CreateSIToFP(q, vf);
 }
 
+/// A row's dot product from its `n` independent FMA chains acc[first .. first+n): the vectors
+/// added in chain order, then the lanes (a fixed order, whatever the thread count).
+Value* sumChains(KernelEmitter& E, const std::vector<Value*>& acc, int64_t first, int64_t n) {
+  auto& b = E.b();
+  Value* v = acc[first];
+  for (int64_t c = 1; c < n; ++c)
+    v = b.CreateFAdd(v, acc[first + c]);
+  return b.CreateFAddReduce(E.cf(0.0), v);
+}
+
 Value* fma(KernelEmitter& E, Value* a, Value* b, Value* c) {
   return E.b().CreateIntrinsic(llvm::Intrinsic::fmuladd, {a->getType()}, {a, b, c});
 }
@@ -129,10 +139,7 @@ std::string emitQGemv(ModuleBuilder& mb, const KernelSpec& spec, const std::stri
             },
             /*keepScalar=*/true);
         for (int64_t m = 0; m < M; ++m) {
-          Value* v = acc[m * chunks];
-          for (int c = 1; c < chunks; ++c)
-            v = b.CreateFAdd(v, acc[m * chunks + c]);
-          Value* d = b.CreateFAddReduce(E.cf(0.0), v);
+          Value* d = sumChains(E, acc, m * chunks, chunks);
           if (scaled && !perBlock) d = b.CreateFMul(d, E.loadF(S, sRow));
           dots[m] = d;
         }
@@ -345,10 +352,7 @@ std::string emitQGemvInt(ModuleBuilder& mb, const KernelSpec& spec, const std::s
           },
           /*keepScalar=*/true);
       for (int64_t m = 0; m < G; ++m) {
-        Value* v = acc[m * U];
-        for (int u = 1; u < U; ++u)
-          v = b.CreateFAdd(v, acc[m * U + u]);
-        Value* d = b.CreateFAddReduce(E.cf(0.0), v);
+        Value* d = sumChains(E, acc, m * U, U);
         if (!perBlock) d = b.CreateFMul(d, E.loadF(S, sRow));
         dots[m] = d;
       }
